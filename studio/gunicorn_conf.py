@@ -1,0 +1,17 @@
+"""Gunicorn settings for `manage.py serve` and docker-compose's web service."""
+
+import os
+
+workers = int(os.environ.get("STUDIO_WEB_WORKERS") or min(max(2 * (os.cpu_count() or 1), 2), 8))
+# Threads let a worker overlap database and disk waits; kept-alive connections spare the MLflow
+# client (a requests.Session) a TCP handshake per call. Gunicorn sets TCP_NODELAY on its socket.
+worker_class = "gthread"
+threads = int(os.environ.get("STUDIO_WEB_THREADS") or 4)
+keepalive = 30
+timeout = 300
+graceful_timeout = 10
+accesslog = os.environ.get("STUDIO_ACCESS_LOG") or None
+errorlog = "-"
+loglevel = os.environ.get("STUDIO_LOG_LEVEL", "info").lower()
+# Uploads and downloads stream through the workers; no request body size limit at this layer.
+limit_request_line = 16384

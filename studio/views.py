@@ -1,0 +1,37 @@
+"""The studio's pages."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from tracking.queries.workspaces import resource_groups_with_workspaces
+
+from .models import WorkerHeartbeat
+
+
+def tracking_uri(request: HttpRequest, workspace_name: str | None = None) -> str:
+    base = request.build_absolute_uri("/").rstrip("/")
+    return base if workspace_name in (None, "default") else f"{base}/ws/{workspace_name}"
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    groups = resource_groups_with_workspaces()
+    for group in groups:
+        for workspace in group.workspace_list:
+            workspace.tracking_uri = tracking_uri(request, workspace.name)
+    fresh_after = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
+    workers = list(WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).order_by("hostname"))
+    return render(
+        request,
+        "studio/home.html",
+        {"groups": groups, "workers": workers, "default_tracking_uri": tracking_uri(request)},
+    )
+
+
+def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "studio/404.html", status=404)

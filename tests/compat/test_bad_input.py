@@ -1,0 +1,156 @@
+"""Bad input over plain HTTP (the client would refuse to send most of it): MLflow's error shapes."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+
+@pytest.fixture
+def api(tracking_uri):
+    session = requests.Session()
+
+    def call(method: str, path: str, **kwargs) -> requests.Response:
+        return session.request(method, f"{tracking_uri}/api/2.0/mlflow/{path}", timeout=30, **kwargs)
+
+    return call
+
+
+@pytest.fixture
+def run_id(api) -> str:
+    experiment_id = api("POST", "experiments/create", json={"name": "bad-input"}).json()["experiment_id"]
+    return api("POST", "runs/create", json={"experiment_id": experiment_id}).json()["run"]["info"]["run_id"]
+
+
+def assert_error(response: requests.Response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["error_code"] == code
+    assert body["message"]
+    return body
+
+
+def metric(step: int) -> dict:
+    return {"key": "m", "value": 1.0, "timestamp": 0, "step": step}
+
+
+@pytest.mark.parametrize(
+    ("metrics", "params", "tags"),
+    [(1001, 0, 0), (0, 101, 0), (0, 0, 101), (950, 60, 0)],
+    ids=["1001-metrics", "101-params", "101-tags", "1010-entities"],
+)
+def test_over_size_batches_are_refused_and_write_nothing(api, run_id, metrics, params, tags):
+    body = {
+        "run_id": run_id,
+        "metrics": [metric(i) for i in range(metrics)],
+        "params": [{"key": f"p{i}", "value": "v"} for i in range(params)],
+        "tags": [{"key": f"t{i}", "value": "v"} for i in range(tags)],
+    }
+    assert_error(api("POST", "runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE")
+    run = api("GET", "runs/get", params={"run_id": run_id}).json()["run"]
+    assert "metrics" not in run["data"]
+    assert "params" not in run["data"]
+
+
+def test_a_batch_with_one_bad_entry_writes_nothing(api, run_id):
+    body = {"run_id": run_id, "metrics": [metric(0), {"key": "m", "value": 2.0, "timestamp": -5}]}
+    assert_error(api("POST", "runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE")
+    assert api("GET", "metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json() == {}
+
+
+def test_duplicate_param_keys_in_one_batch_are_refused(api, run_id):
+    body = {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]}
+    assert_error(api("POST", "runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE")
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("experiments/create", {"name": 123}),
+        ("experiments/create", {"name": ""}),
+        ("experiments/create", {}),
+        ("experiments/create", {"name": "x" * 501}),
+        ("experiments/create", {"name": "ok", "tags": "not-a-list"}),
+        ("experiments/create", {"name": "ok", "tags": [{"value": "no key"}]}),
+        ("runs/log-metric", {"key": "m", "value": "abc", "timestamp": 1}),
+        ("runs/log-metric", {"key": "m", "value": 1.0, "timestamp": "soon"}),
+        ("runs/log-metric", {"key": "m", "value": 1.0, "timestamp": 1, "step": 1.5}),
+        ("runs/log-metric", {"key": "m", "value": 1.0}),
+        ("runs/log-metric", {"key": "m", "value": 1.0, "timestamp": -1}),
+        ("runs/log-metric", {"key": "k" * 251, "value": 1.0, "timestamp": 1}),
+        ("runs/log-parameter", {"key": "../escape", "value": "v"}),
+        ("runs/log-parameter", {"key": "a\nb", "value": "v"}),
+        ("runs/set-tag", {"value": "no key"}),
+        ("runs/search", {"experiment_ids": ["0"], "max_results": 50001}),
+        ("runs/search", {"experiment_ids": ["0"], "max_results": 0}),
+        ("runs/search", {"experiment_ids": ["0"], "filter": "params.x = '1' OR 1=1 --"}),
+        ("runs/search", {"experiment_ids": ["0"], "page_token": "garbage"}),
+        ("runs/search", {"experiment_ids": "0"}),
+        ("runs/update", {"status": "SLEEPING"}),
+    ],
+)
+def test_malformed_requests_are_invalid_parameter_values(api, run_id, path, body):
+    if path.startswith("runs/") and path != "runs/search":
+        body = {"run_id": run_id, **body}
+    assert_error(api("POST", path, json=body), 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_malformed_json_is_treated_as_an_empty_body(api):
+    response = api(
+        "POST", "experiments/create", data=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    body = assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+    assert "name" in body["message"]
+
+
+def test_a_post_without_content_type_is_refused(api):
+    response = api("POST", "experiments/create", data=b'{"name": "x"}', headers={"Content-Type": ""})
+    assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_unknown_fields_are_ignored(api):
+    response = api("POST", "experiments/create", json={"name": "extra", "favourite_colour": "blue"})
+    assert response.status_code == 200
+
+
+def test_unknown_ids_are_not_found(api):
+    assert_error(
+        api("GET", "experiments/get", params={"experiment_id": "424242"}), 404, "RESOURCE_DOES_NOT_EXIST"
+    )
+    assert_error(api("GET", "runs/get", params={"run_id": "f" * 32}), 404, "RESOURCE_DOES_NOT_EXIST")
+    assert_error(
+        api("GET", "experiments/get", params={"experiment_id": "abc"}), 400, "INVALID_PARAMETER_VALUE"
+    )
+
+
+def test_writes_to_a_deleted_run_are_refused(api, run_id):
+    api("POST", "runs/delete", json={"run_id": run_id})
+    response = api("POST", "runs/log-parameter", json={"run_id": run_id, "key": "k", "value": "v"})
+    assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_unknown_endpoints_and_methods(tracking_uri, api):
+    assert_error(api("POST", "runs/teleport", json={}), 404, "ENDPOINT_NOT_FOUND")
+    assert_error(requests.get(f"{tracking_uri}/api/2.0/nothing/here", timeout=30), 404, "ENDPOINT_NOT_FOUND")
+    response = api("GET", "experiments/create")
+    assert_error(response, 405, "ENDPOINT_NOT_FOUND")
+    assert response.headers["Allow"] == "POST"
+
+
+def test_declared_but_unimplemented_rpcs_say_so(api):
+    response = api("POST", "traces/link-to-run", json={"run_id": "x"})
+    assert_error(response, 501, "NOT_IMPLEMENTED")
+
+
+def test_an_over_large_body_is_refused_with_413(api, settings):
+    settings.TRACKING_MAX_REQUEST_BYTES = 1000
+    response = api("POST", "experiments/create", json={"name": "x" * 2000})
+    assert_error(response, 413, "INVALID_PARAMETER_VALUE")
+
+
+def test_health_version_and_server_info(tracking_uri):
+    assert requests.get(f"{tracking_uri}/health", timeout=30).text == "OK"
+    assert requests.get(f"{tracking_uri}/version", timeout=30).text.startswith("3.")
+    info = requests.get(f"{tracking_uri}/api/3.0/mlflow/server-info", timeout=30).json()
+    assert info["artifact_serving_enabled"] is True

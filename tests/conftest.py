@@ -1,0 +1,53 @@
+"""Fixtures every test can use: the default tenancy, extra workspaces, and settings for the client."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# The MLflow client retries 5xx answers with back-off; a test should see the error at once.
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
+
+
+def ensure_default_workspace():
+    """What migration 0002 creates; transactional tests flush it away between tests."""
+    from django.utils import timezone
+
+    from tracking.models import Experiment, ResourceGroup, Workspace
+
+    group, _ = ResourceGroup.objects.get_or_create(name="default")
+    workspace, _ = Workspace.objects.get_or_create(name="default", defaults={"resource_group": group})
+    now = timezone.now()
+    Experiment.objects.get_or_create(
+        workspace=workspace,
+        number=0,
+        defaults={
+            "name": "Default",
+            "artifact_location": "mlflow-artifacts:/0",
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    return workspace
+
+
+@pytest.fixture
+def default_workspace(db):
+    return ensure_default_workspace()
+
+
+@pytest.fixture
+def make_workspace(db):
+    from tracking.models import ResourceGroup
+    from tracking.services.workspaces import create_workspace
+
+    def make(name: str, group: str = "default"):
+        resource_group, _ = ResourceGroup.objects.get_or_create(name=group)
+        return create_workspace(resource_group=resource_group, name=name)
+
+    return make

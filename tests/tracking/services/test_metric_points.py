@@ -1,0 +1,55 @@
+"""Metric points and the per-key summary: latest by step, then timestamp, then value; min; max; count."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tracking.models import Metric, MetricSummary
+from tracking.services.experiments import create_experiment
+from tracking.services.metric_points import MetricPoint, record_points
+
+
+@pytest.fixture
+def run(default_workspace):
+    from tracking.services.runs import create_run
+
+    return create_run(experiment=create_experiment(workspace=default_workspace, name="points"))
+
+
+def summary(run, key="m") -> tuple:
+    row = MetricSummary.objects.get(run=run, key=key)
+    return row.value, row.step, row.timestamp, row.min_value, row.max_value, row.count
+
+
+def test_the_summary_follows_the_highest_step_across_writes(run):
+    record_points(run.pk, [MetricPoint("m", 5.0, 100, 2)])
+    record_points(run.pk, [MetricPoint("m", 9.0, 200, 1)])
+    assert summary(run) == (5.0, 2, 100, 5.0, 9.0, 2)
+    record_points(run.pk, [MetricPoint("m", 1.0, 50, 3), MetricPoint("m", -4.0, 60, 0)])
+    assert summary(run) == (1.0, 3, 50, -4.0, 9.0, 4)
+
+
+def test_at_equal_steps_the_later_timestamp_then_the_higher_value_wins(run):
+    record_points(run.pk, [MetricPoint("m", 1.0, 100, 0)])
+    record_points(run.pk, [MetricPoint("m", 0.5, 101, 0)])
+    assert summary(run)[0] == 0.5
+    record_points(run.pk, [MetricPoint("m", 0.7, 101, 0)])
+    assert summary(run)[0] == 0.7
+
+
+def test_nan_is_stored_as_null_and_left_out_of_min_and_max(run):
+    record_points(run.pk, [MetricPoint("m", 2.0, 0, 0), MetricPoint("m", math.nan, 1, 1)])
+    value, step, _, low, high, count = summary(run)
+    assert (value, step, low, high, count) == (None, 1, 2.0, 2.0, 2)
+    assert list(Metric.objects.filter(run=run).order_by("step").values_list("value", flat=True)) == [
+        2.0,
+        None,
+    ]
+
+
+def test_infinities_are_kept(run):
+    record_points(run.pk, [MetricPoint("m", math.inf, 0, 0), MetricPoint("m", -math.inf, 0, 1)])
+    value, _, _, low, high, _ = summary(run)
+    assert (value, low, high) == (-math.inf, -math.inf, math.inf)

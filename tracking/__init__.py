@@ -1,0 +1,1 @@
+"""Experiment tracking: workspaces, experiments, runs and their data, served over MLflow's protocol."""

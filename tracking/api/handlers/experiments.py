@@ -1,0 +1,99 @@
+"""MlflowService experiment RPCs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracking.queries import experiments as queries
+from tracking.services import experiments as services
+
+from ..router import ApiCall, rpc
+from ..shapes import experiment_message
+
+
+def _tag_pairs(tags: list[dict]) -> list[tuple[str, str]]:
+    return [(tag.get("key", ""), tag.get("value", "")) for tag in tags]
+
+
+@rpc("createExperiment")
+def create_experiment(call: ApiCall) -> dict[str, Any]:
+    message = call.message
+    experiment = services.create_experiment(
+        workspace=call.workspace,
+        name=message["name"],
+        artifact_location=message.get("artifact_location"),
+        tags=_tag_pairs(message.get("tags", [])),
+    )
+    return {"experiment_id": experiment.experiment_id}
+
+
+@rpc("getExperiment")
+def get_experiment(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    tags = queries.experiment_tags([experiment])[experiment.pk]
+    return {"experiment": experiment_message(experiment, tags, call.workspace.name)}
+
+
+@rpc("getExperimentByName")
+def get_experiment_by_name(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment_by_name(call.workspace, call.message["experiment_name"])
+    tags = queries.experiment_tags([experiment])[experiment.pk]
+    return {"experiment": experiment_message(experiment, tags, call.workspace.name)}
+
+
+@rpc("searchExperiments")
+def search_experiments(call: ApiCall) -> dict[str, Any]:
+    message = call.message
+    page = queries.search_experiments(
+        call.workspace,
+        filter_string=message.get("filter", ""),
+        order_by=message.get("order_by"),
+        view_type=message.get("view_type", "ACTIVE_ONLY"),
+        max_results=message.get("max_results", 1000),
+        page_token=message.get("page_token"),
+    )
+    response: dict[str, Any] = {}
+    if page.experiments:
+        response["experiments"] = [
+            experiment_message(e, page.tags.get(e.pk, []), call.workspace.name) for e in page.experiments
+        ]
+    if page.next_page_token:
+        response["next_page_token"] = page.next_page_token
+    return response
+
+
+@rpc("updateExperiment")
+def update_experiment(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    services.rename_experiment(experiment=experiment, new_name=call.message.get("new_name", ""))
+    return {}
+
+
+@rpc("deleteExperiment")
+def delete_experiment(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    services.delete_experiment(experiment=experiment)
+    return {}
+
+
+@rpc("restoreExperiment")
+def restore_experiment(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    services.restore_experiment(experiment=experiment)
+    return {}
+
+
+@rpc("setExperimentTag")
+def set_experiment_tag(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    services.set_experiment_tag(
+        experiment=experiment, key=call.message["key"], value=call.message.get("value", "")
+    )
+    return {}
+
+
+@rpc("deleteExperimentTag")
+def delete_experiment_tag(call: ApiCall) -> dict[str, Any]:
+    experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
+    services.delete_experiment_tag(experiment=experiment, key=call.message["key"])
+    return {}

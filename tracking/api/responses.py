@@ -1,0 +1,37 @@
+"""Shaping responses: JSON bodies as MLflow writes them, and the one place errors become HTTP."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import orjson
+from django.http import HttpResponse
+
+from tracking.errors import MlflowError
+
+logger = logging.getLogger(__name__)
+
+JSON = "application/json"
+
+
+def json_response(payload: dict[str, Any], status: int = 200) -> HttpResponse:
+    return HttpResponse(orjson.dumps(payload), content_type=JSON, status=status)
+
+
+def error_response(error: MlflowError) -> HttpResponse:
+    response = json_response({"error_code": error.error_code, "message": error.message}, error.http_status)
+    if error.http_status == 405:
+        response["Allow"] = ", ".join(getattr(error, "allowed_methods", ()))
+    return response
+
+
+def internal_error_response(exc: BaseException) -> HttpResponse:
+    logger.exception("unhandled error in the tracking API", exc_info=exc)
+    return json_response(
+        {
+            "error_code": "INTERNAL_ERROR",
+            "message": f"Internal error: {exc.__class__.__name__}. See the server log.",
+        },
+        500,
+    )

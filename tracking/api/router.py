@@ -1,0 +1,146 @@
+"""The MLflow REST routes, derived from the RPC table that the proto descriptors give.
+
+Every RPC of MLflow's services gets its paths under `/api/<major>.0` and `/ajax-api/<major>.0`
+(and the same under `/ws/<workspace>/`). An RPC this server implements is registered with
+`@rpc("createExperiment")`; the others answer 501 NOT_IMPLEMENTED, and paths no RPC declares
+answer 404 ENDPOINT_NOT_FOUND. Matching is a dictionary look-up for plain paths and a short
+list of patterns for paths with parameters, so routing costs the same for every request.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from tracking.errors import EndpointNotFound, MethodNotAllowed, MlflowError, NotImplementedRpc
+from tracking.models import Workspace
+from tracking.workspaces import resolve_workspace
+
+from .protocol import read_message
+from .responses import error_response, internal_error_response, json_response
+from .spec import RPCS
+
+
+@dataclass
+class ApiCall:
+    """What a handler gets: the request, its workspace, and the checked message fields."""
+
+    request: HttpRequest
+    workspace: Workspace
+    message: dict[str, Any] = field(default_factory=dict)
+    path_args: dict[str, str] = field(default_factory=dict)
+
+
+Handler = Callable[[ApiCall], "dict[str, Any] | HttpResponse"]
+
+
+@dataclass(frozen=True)
+class Route:
+    rpc: str
+    message: str | None
+    handler: Handler | None
+    raw: bool = False  # the handler reads the request itself (artifact uploads, downloads)
+
+
+_HANDLERS: dict[str, tuple[Handler, bool]] = {}
+# Routes that no .proto declares but the client calls (server-info, for one).
+_EXTRA_ROUTES: list[tuple[str, str, int, str]] = []
+
+
+def rpc(name: str, *, raw: bool = False) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _HANDLERS[name] = (handler, raw)
+        return handler
+
+    return register
+
+
+def extra_route(method: str, path: str, major: int, name: str) -> None:
+    _EXTRA_ROUTES.append((method, path, major, name))
+
+
+class _RouteTable:
+    def __init__(self) -> None:
+        self.static: dict[str, dict[str, Route]] = {}
+        self.patterns: list[tuple[re.Pattern[str], dict[str, Route]]] = []
+        self._built = False
+
+    def build(self) -> None:
+        # Handlers register on import of the handler modules; build once they all have.
+        from . import handlers  # noqa: F401
+
+        pattern_routes: dict[str, dict[str, Route]] = {}
+        entries = [(name, message, endpoints) for name, message, endpoints in RPCS]
+        entries += [(name, None, ((method, path, major),)) for method, path, major, name in _EXTRA_ROUTES]
+        for name, message, endpoints in entries:
+            handler, raw = _HANDLERS.get(name, (None, False))
+            route = Route(name, message, handler, raw)
+            for method, path, major in endpoints:
+                full = f"{major}.0/{path.lstrip('/')}"
+                if "{" in full or "<" in full:
+                    pattern_routes.setdefault(_to_regex(full), {})[method] = route
+                else:
+                    self.static.setdefault(full, {})[method] = route
+        self.patterns = [(re.compile(regex), routes) for regex, routes in pattern_routes.items()]
+        self._built = True
+
+    def match(self, api_path: str) -> tuple[dict[str, Route], dict[str, str]]:
+        if not self._built:
+            self.build()
+        routes = self.static.get(api_path)
+        if routes is not None:
+            return routes, {}
+        for regex, routes in self.patterns:
+            found = regex.fullmatch(api_path)
+            if found:
+                return routes, found.groupdict()
+        raise EndpointNotFound(f"No API endpoint at /{api_path}.")
+
+
+def _to_regex(path: str) -> str:
+    out, position = [], 0
+    for found in re.finditer(r"\{([\w.]+)\}|<path:(\w+)>|<(\w+)>", path):
+        out.append(re.escape(path[position : found.start()]))
+        if found.group(2):
+            out.append(f"(?P<{found.group(2)}>.+)")
+        else:
+            name = (found.group(1) or found.group(3)).split(".")[-1]
+            out.append(f"(?P<{name}>[^/]+)")
+        position = found.end()
+    out.append(re.escape(path[position:]))
+    return "".join(out)
+
+
+ROUTES = _RouteTable()
+
+
+@csrf_exempt
+def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = None) -> HttpResponse:
+    """The single Django view behind every MLflow API path."""
+    try:
+        routes, path_args = ROUTES.match(api_path)
+        route = routes.get(request.method or "GET")
+        if route is None:
+            error = MethodNotAllowed(f"Method {request.method} is not allowed on /{api_path}.")
+            error.allowed_methods = sorted(routes)
+            raise error
+        if route.handler is None:
+            raise NotImplementedRpc(f"This server does not implement {route.rpc} (/{api_path}).")
+        workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
+        call = ApiCall(request=request, workspace=workspace, path_args=path_args)
+        if not route.raw and route.message is not None:
+            call.message = read_message(request, route.message)
+            call.message.update(path_args)
+        result = route.handler(call)
+    except MlflowError as error:
+        return error_response(error)
+    except Exception as exc:
+        return internal_error_response(exc)
+    if isinstance(result, HttpResponse):
+        return result
+    return json_response(result)

@@ -1,0 +1,1 @@
+"""Reads: access-scoped look-ups and searches, a fixed number of queries per call."""

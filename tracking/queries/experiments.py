@@ -1,0 +1,78 @@
+"""Looking up and searching a workspace's experiments."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.models import Experiment, ExperimentTag, Workspace
+from tracking.search.experiments import filter_and_order_experiments
+from tracking.search.paging import decode_offset, encode_token
+from tracking.validation import check_max_results
+
+
+def parse_experiment_number(experiment_id: str) -> int:
+    try:
+        number = int(experiment_id)
+    except (TypeError, ValueError):
+        raise InvalidParameterValue(
+            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+        ) from None
+    return number
+
+
+def get_experiment(workspace: Workspace, experiment_id: str) -> Experiment:
+    number = parse_experiment_number(experiment_id)
+    try:
+        return Experiment.objects.get(workspace=workspace, number=number)
+    except Experiment.DoesNotExist:
+        raise ResourceDoesNotExist(f"No Experiment with id={experiment_id} exists") from None
+
+
+def get_experiment_by_name(workspace: Workspace, name: str) -> Experiment:
+    try:
+        return Experiment.objects.get(workspace=workspace, name=name)
+    except Experiment.DoesNotExist:
+        raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'") from None
+
+
+def experiment_tags(experiments: list[Experiment]) -> dict[int, list[tuple[str, str]]]:
+    """Tags of several experiments in one query, by experiment pk."""
+    tags: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    rows = ExperimentTag.objects.filter(experiment__in=[e.pk for e in experiments]).order_by("key")
+    for experiment_pk, key, value in rows.values_list("experiment_id", "key", "value"):
+        tags[experiment_pk].append((key, value))
+    return tags
+
+
+@dataclass
+class ExperimentPage:
+    experiments: list[Experiment]
+    tags: dict[int, list[tuple[str, str]]]
+    next_page_token: str | None
+
+
+def search_experiments(
+    workspace: Workspace,
+    *,
+    filter_string: str = "",
+    order_by: list[str] | None = None,
+    view_type: str = "ACTIVE_ONLY",
+    max_results: int = 1000,
+    page_token: str | None = None,
+) -> ExperimentPage:
+    check_max_results(max_results)
+    offset = decode_offset(page_token)
+    queryset = Experiment.objects.filter(workspace=workspace)
+    if view_type == "ACTIVE_ONLY":
+        queryset = queryset.filter(lifecycle_stage="active")
+    elif view_type == "DELETED_ONLY":
+        queryset = queryset.filter(lifecycle_stage="deleted")
+    queryset = filter_and_order_experiments(queryset, filter_string, order_by or [])
+    page = list(queryset[offset : offset + max_results + 1])
+    next_token = None
+    if len(page) > max_results:
+        page = page[:max_results]
+        next_token = encode_token(offset=offset + max_results)
+    return ExperimentPage(page, experiment_tags(page), next_token)

@@ -1,0 +1,32 @@
+"""Opaque page tokens, as MLflow's: base64 of a small JSON object."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+
+from tracking.errors import InvalidParameterValue
+
+
+def encode_token(**position: int | str | float) -> str:
+    return base64.b64encode(json.dumps(position).encode()).decode()
+
+
+def decode_token(token: str | None) -> dict:
+    if not token:
+        return {}
+    try:
+        position = json.loads(base64.b64decode(token, validate=True))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidParameterValue(f"Invalid page token, could not base64-decode: {token[:100]!r}") from None
+    if not isinstance(position, dict):
+        raise InvalidParameterValue(f"Invalid page token: {token[:100]!r}")
+    return position
+
+
+def decode_offset(token: str | None) -> int:
+    offset = decode_token(token).get("offset", 0)
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise InvalidParameterValue(f"Invalid page token, offset must be a non-negative integer: {offset!r}")
+    return offset

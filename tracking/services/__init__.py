@@ -1,0 +1,1 @@
+"""Writes: each service is one verb, keyword-only arguments, one transaction."""

@@ -1,0 +1,136 @@
+"""Creating, renaming, deleting and tagging experiments."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tracking.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from tracking.models import Experiment, ExperimentTag, Run, Workspace
+from tracking.models.experiments import ACTIVE, DELETED
+from tracking.validation import (
+    MAX_EXPERIMENT_TAG_VALUE_LENGTH,
+    check_experiment_name,
+    check_key,
+    check_length,
+)
+
+
+def artifact_location_for(number: int) -> str:
+    # Served through this server's artifact proxy, which the client resolves against the
+    # tracking URI (so a /ws/<name> prefix is kept).
+    return f"mlflow-artifacts:/{number}"
+
+
+def create_experiment(
+    *,
+    workspace: Workspace,
+    name: str,
+    artifact_location: str | None = None,
+    tags: Iterable[tuple[str, str]] = (),
+) -> Experiment:
+    check_experiment_name(name)
+    tags = [(check_key(key, "tags.key"), _check_tag_value(value)) for key, value in tags]
+    if artifact_location and artifact_location.startswith("runs:"):
+        raise InvalidParameterValue(f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'")
+    if Experiment.objects.filter(workspace=workspace, name=name).exists():
+        raise _name_taken(name)
+    now = timezone.now()
+    try:
+        with transaction.atomic():
+            number = _next_experiment_number(workspace)
+            experiment = Experiment.objects.create(
+                workspace=workspace,
+                number=number,
+                name=name,
+                artifact_location=artifact_location or artifact_location_for(number),
+                created_at=now,
+                updated_at=now,
+            )
+            ExperimentTag.objects.bulk_create(
+                ExperimentTag(experiment=experiment, key=key, value=value)
+                for key, value in dict(tags).items()
+            )
+    except IntegrityError:
+        raise _name_taken(name) from None
+    return experiment
+
+
+def _next_experiment_number(workspace: Workspace) -> int:
+    Workspace.objects.filter(pk=workspace.pk).update(last_experiment_number=F("last_experiment_number") + 1)
+    return Workspace.objects.values_list("last_experiment_number", flat=True).get(pk=workspace.pk)
+
+
+def _name_taken(name: str) -> ResourceAlreadyExists:
+    return ResourceAlreadyExists(f"Experiment(name={name}) already exists.")
+
+
+def _check_tag_value(value: str) -> str:
+    return check_length("Experiment tag value", value, MAX_EXPERIMENT_TAG_VALUE_LENGTH)
+
+
+def rename_experiment(*, experiment: Experiment, new_name: str) -> Experiment:
+    check_experiment_name(new_name)
+    if not experiment.is_active:
+        raise InvalidParameterValue("Cannot rename a non-active experiment.")
+    if new_name == experiment.name:
+        return experiment
+    if Experiment.objects.filter(workspace_id=experiment.workspace_id, name=new_name).exists():
+        raise _name_taken(new_name)
+    try:
+        with transaction.atomic():
+            Experiment.objects.filter(pk=experiment.pk).update(name=new_name, updated_at=timezone.now())
+    except IntegrityError:
+        raise _name_taken(new_name) from None
+    experiment.name = new_name
+    return experiment
+
+
+def delete_experiment(*, experiment: Experiment) -> None:
+    """Soft delete, as MLflow does: the experiment and its runs move to the 'deleted' stage."""
+    if not experiment.is_active:
+        raise ResourceDoesNotExist(f"Experiment with id {experiment.experiment_id} is already deleted.")
+    _set_stage(experiment, DELETED)
+
+
+def restore_experiment(*, experiment: Experiment) -> None:
+    if experiment.is_active:
+        # MLflow answers 404 here: there is no deleted experiment with this id to restore.
+        raise ResourceDoesNotExist(f"No deleted experiment with id {experiment.experiment_id} to restore.")
+    _set_stage(experiment, ACTIVE)
+
+
+def _set_stage(experiment: Experiment, stage: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        Experiment.objects.filter(pk=experiment.pk).update(lifecycle_stage=stage, updated_at=now)
+        runs = Run.objects.filter(experiment=experiment).exclude(lifecycle_stage=stage)
+        runs.update(lifecycle_stage=stage, deleted_at=now if stage == DELETED else None)
+    experiment.lifecycle_stage = stage
+
+
+def set_experiment_tag(*, experiment: Experiment, key: str, value: str) -> None:
+    check_key(key, "key")
+    _check_tag_value(value)
+    if not experiment.is_active:
+        raise InvalidParameterValue(
+            f"The experiment {experiment.experiment_id} must be in the 'active' state. Current state is deleted."
+        )
+    with transaction.atomic():
+        ExperimentTag.objects.update_or_create(experiment=experiment, key=key, defaults={"value": value})
+        Experiment.objects.filter(pk=experiment.pk).update(updated_at=timezone.now())
+
+
+def delete_experiment_tag(*, experiment: Experiment, key: str) -> None:
+    if not experiment.is_active:
+        raise InvalidParameterValue(
+            f"The experiment {experiment.experiment_id} must be in the 'active' state. Current state is deleted."
+        )
+    deleted, _ = ExperimentTag.objects.filter(experiment=experiment, key=key).delete()
+    if not deleted:
+        raise ResourceDoesNotExist(
+            f"No tag with name: {key} in experiment with id {experiment.experiment_id}"
+        )

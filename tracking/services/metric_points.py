@@ -1,0 +1,144 @@
+"""Writing metric points and keeping each run's per-key summary current.
+
+This is the hottest write path (every `log_metric`, 1,000 points per `log_batch`), so it speaks
+SQL directly: one multi-row INSERT for the points and one upsert per key for the summaries,
+instead of building a model object per point. Both statements run inside the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+from django.db import connection
+
+from tracking.models import Metric, MetricSummary
+
+
+@dataclass(frozen=True, slots=True)
+class MetricPoint:
+    key: str
+    value: float  # may be NaN or infinite
+    timestamp: int
+    step: int
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+_POINT_COLUMNS = ("run_id", "key", "value", "timestamp", "step", "model_id", "dataset_name", "dataset_digest")
+# SQLite allows 32,766 bound variables per statement; stay well below on both databases.
+_ROWS_PER_INSERT = 500
+
+
+def _stored(value: float) -> float | None:
+    return None if math.isnan(value) else value
+
+
+def insert_points(run_pk: int, points: list[MetricPoint]) -> Counter[str]:
+    """Inserts the points not stored yet; returns how many were new, per key."""
+    q = connection.ops.quote_name
+    table = q(Metric._meta.db_table)
+    columns = ", ".join(q(c) for c in _POINT_COLUMNS)
+    row = "(" + ", ".join(["%s"] * len(_POINT_COLUMNS)) + ")"
+    inserted: Counter[str] = Counter()
+    with connection.cursor() as cursor:
+        for start in range(0, len(points), _ROWS_PER_INSERT):
+            chunk = points[start : start + _ROWS_PER_INSERT]
+            params: list = []
+            for p in chunk:
+                params += (
+                    run_pk,
+                    p.key,
+                    _stored(p.value),
+                    p.timestamp,
+                    p.step,
+                    p.model_id,
+                    p.dataset_name,
+                    p.dataset_digest,
+                )
+            cursor.execute(
+                f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * len(chunk))} "
+                f"ON CONFLICT DO NOTHING RETURNING {q('key')}",
+                params,
+            )
+            inserted.update(key for (key,) in cursor.fetchall())
+    return inserted
+
+
+def _sort_key(point: MetricPoint) -> tuple:
+    # MLflow's "latest": highest step, then timestamp, then value; any number beats NaN.
+    nan = math.isnan(point.value)
+    return (point.step, point.timestamp, not nan, 0.0 if nan else point.value)
+
+
+def summarise(points: list[MetricPoint], new_counts: Counter[str]) -> list[tuple]:
+    """Per key: (key, latest value, its timestamp, its step, min, max, new points), NaN as None."""
+    by_key: dict[str, list[MetricPoint]] = {}
+    for point in points:
+        by_key.setdefault(point.key, []).append(point)
+    rows = []
+    for key, group in by_key.items():
+        latest = max(group, key=_sort_key)
+        numbers = [p.value for p in group if not math.isnan(p.value)]
+        rows.append(
+            (
+                key,
+                _stored(latest.value),
+                latest.timestamp,
+                latest.step,
+                min(numbers) if numbers else None,
+                max(numbers) if numbers else None,
+                new_counts.get(key, 0),
+            )
+        )
+    return rows
+
+
+def _upsert_sql() -> str:
+    q = connection.ops.quote_name
+    table = q(MetricSummary._meta.db_table)
+
+    def current(column: str) -> str:
+        return f"{table}.{q(column)}"
+
+    newer = (
+        f"(excluded.step > {current('step')} OR (excluded.step = {current('step')} AND "
+        f"(excluded.timestamp > {current('timestamp')} OR (excluded.timestamp = {current('timestamp')} AND "
+        f"excluded.value IS NOT NULL AND ({current('value')} IS NULL OR excluded.value >= {current('value')})))))"
+    )
+
+    def pick(column: str) -> str:
+        return f"{q(column)} = CASE WHEN {newer} THEN excluded.{q(column)} ELSE {current(column)} END"
+
+    def bound(column: str, comparison: str) -> str:
+        mine, theirs = current(column), f"excluded.{q(column)}"
+        return (
+            f"{q(column)} = CASE WHEN {mine} IS NULL THEN {theirs} WHEN {theirs} IS NULL THEN {mine} "
+            f"WHEN {theirs} {comparison} {mine} THEN {theirs} ELSE {mine} END"
+        )
+
+    columns = ("run_id", "key", "value", "timestamp", "step", "min_value", "max_value", "count")
+    return (
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({q('run_id')}, {q('key')}) DO UPDATE SET "
+        # The CASEs read the row's values before this update, so `value` and `timestamp` are
+        # decided before `step` changes.
+        f"{pick('value')}, {pick('timestamp')}, {pick('step')}, "
+        f"{bound('min_value', '<')}, {bound('max_value', '>')}, "
+        f"{q('count')} = {current('count')} + excluded.{q('count')}"
+    )
+
+
+def update_summaries(run_pk: int, points: list[MetricPoint], new_counts: Counter[str]) -> None:
+    rows = [(run_pk, *row) for row in summarise(points, new_counts)]
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(), rows)
+
+
+def record_points(run_pk: int, points: list[MetricPoint]) -> None:
+    """Stores the points and folds them into the run's summaries (call inside a transaction)."""
+    if points:
+        update_summaries(run_pk, points, insert_points(run_pk, points))

@@ -1,0 +1,401 @@
+"""Runs: creating and finishing them, and everything a run logs."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
+from tracking.models.experiments import ACTIVE, DELETED
+from tracking.validation import (
+    MAX_DATASET_DIGEST_LENGTH,
+    MAX_DATASET_NAME_LENGTH,
+    MAX_DATASET_SOURCE_LENGTH,
+    MAX_DATASETS_PER_BATCH,
+    MAX_INPUT_TAG_KEY_LENGTH,
+    MAX_INPUT_TAG_VALUE_LENGTH,
+    MAX_PARAM_VALUE_LENGTH,
+    MAX_RUN_NAME_LENGTH,
+    MAX_TAG_VALUE_LENGTH,
+    check_batch_sizes,
+    check_key,
+    check_length,
+    truncate,
+)
+
+from .metric_points import MetricPoint, record_points
+
+RUN_NAME_TAG = "mlflow.runName"
+DATASET_CONTEXT_TAG = "mlflow.data.context"
+
+_ADJECTIVES = [
+    "amber",
+    "bold",
+    "brave",
+    "bright",
+    "calm",
+    "clever",
+    "crisp",
+    "dapper",
+    "eager",
+    "fast",
+    "gentle",
+    "glad",
+    "golden",
+    "grand",
+    "honest",
+    "keen",
+    "lively",
+    "lucky",
+    "merry",
+    "mighty",
+    "neat",
+    "noble",
+    "polite",
+    "proud",
+    "quick",
+    "quiet",
+    "rapid",
+    "shy",
+    "silent",
+    "smart",
+    "sunny",
+    "swift",
+    "tidy",
+    "vivid",
+    "warm",
+    "wise",
+    "witty",
+    "young",
+    "zesty",
+]
+_NOUNS = [
+    "badger",
+    "bat",
+    "bear",
+    "bee",
+    "bison",
+    "cat",
+    "crane",
+    "crow",
+    "deer",
+    "dove",
+    "eagle",
+    "elk",
+    "finch",
+    "fox",
+    "frog",
+    "gull",
+    "hare",
+    "hawk",
+    "heron",
+    "horse",
+    "ibis",
+    "koala",
+    "lark",
+    "lion",
+    "lynx",
+    "mole",
+    "moth",
+    "newt",
+    "otter",
+    "owl",
+    "panda",
+    "pig",
+    "puma",
+    "quail",
+    "ram",
+    "robin",
+    "seal",
+    "shrew",
+    "slug",
+    "snail",
+    "squid",
+    "stork",
+    "swan",
+    "tiger",
+    "toad",
+    "trout",
+    "wasp",
+    "whale",
+    "wolf",
+    "wren",
+    "yak",
+]
+
+
+def generate_run_name() -> str:
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
+
+
+def _check_run_name(name: str) -> str:
+    return check_length("Run name", name, MAX_RUN_NAME_LENGTH)
+
+
+def ensure_active(run: Run) -> None:
+    if run.lifecycle_stage != ACTIVE:
+        raise InvalidParameterValue(
+            f"The run {run.uuid} must be in the 'active' state. Current state is {run.lifecycle_stage}."
+        )
+
+
+def create_run(
+    *,
+    experiment: Experiment,
+    user_id: str = "",
+    run_name: str = "",
+    start_time: datetime | None = None,
+    tags: Iterable[tuple[str, str]] = (),
+) -> Run:
+    if not experiment.is_active:
+        raise InvalidParameterValue(
+            f"The experiment {experiment.experiment_id} must be in the 'active' state. "
+            f"Current state is {experiment.lifecycle_stage}."
+        )
+    tag_values = {
+        check_key(key, f"tags[{index}].key"): truncate(value, MAX_TAG_VALUE_LENGTH)
+        for index, (key, value) in enumerate(tags)
+    }
+    tagged_name = tag_values.get(RUN_NAME_TAG)
+    if run_name and tagged_name and run_name != tagged_name:
+        raise InvalidParameterValue(
+            f"Both 'run_name' argument and 'mlflow.runName' tag are specified, but with different values "
+            f"(run_name='{run_name}', mlflow.runName='{tagged_name}')."
+        )
+    name = _check_run_name(run_name or tagged_name or generate_run_name())
+    tag_values[RUN_NAME_TAG] = name
+    run_uuid = uuid.uuid4().hex
+    with transaction.atomic():
+        run = Run.objects.create(
+            uuid=run_uuid,
+            experiment=experiment,
+            name=name,
+            user_id=user_id,
+            status="RUNNING",
+            start_time=start_time or timezone.now(),
+            artifact_uri=f"mlflow-artifacts:/{experiment.number}/{run_uuid}/artifacts",
+        )
+        RunTag.objects.bulk_create(RunTag(run=run, key=key, value=value) for key, value in tag_values.items())
+    return run
+
+
+def update_run(
+    *, run: Run, status: str | None = None, end_time: datetime | None = None, run_name: str | None = None
+) -> Run:
+    ensure_active(run)
+    changes: dict = {}
+    if status:
+        changes["status"] = status
+    if end_time is not None:
+        changes["end_time"] = end_time
+    if run_name:
+        changes["name"] = _check_run_name(run_name)
+    with transaction.atomic():
+        if changes:
+            Run.objects.filter(pk=run.pk).update(**changes)
+        if run_name:
+            _upsert_tags(run, {RUN_NAME_TAG: changes["name"]})
+    for field, value in changes.items():
+        setattr(run, field, value)
+    return run
+
+
+def delete_run(*, run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(lifecycle_stage=DELETED, deleted_at=timezone.now())
+
+
+def restore_run(*, run: Run) -> None:
+    Run.objects.filter(pk=run.pk).update(lifecycle_stage=ACTIVE, deleted_at=None)
+
+
+# --- Params and tags ---------------------------------------------------------------------------
+
+
+def _check_params_unchanged(run: Run, params: dict[str, str]) -> None:
+    existing = dict(Param.objects.filter(run=run, key__in=list(params)).values_list("key", "value"))
+    changed = [
+        (key, existing[key], value)
+        for key, value in params.items()
+        if key in existing and existing[key] != value
+    ]
+    if changed:
+        key, old, new = changed[0]
+        raise InvalidParameterValue(
+            f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+            f"value='{old}' for run ID='{run.uuid}'. Attempted logging new value '{new}'."
+        )
+
+
+def _insert_params(run: Run, params: dict[str, str]) -> None:
+    _check_params_unchanged(run, params)
+    Param.objects.bulk_create(
+        [Param(run=run, key=key, value=value) for key, value in params.items()], ignore_conflicts=True
+    )
+
+
+def _upsert_tags(run: Run, tags: dict[str, str]) -> None:
+    RunTag.objects.bulk_create(
+        [RunTag(run=run, key=key, value=value) for key, value in tags.items()],
+        update_conflicts=True,
+        unique_fields=["run", "key"],
+        update_fields=["value"],
+    )
+    if RUN_NAME_TAG in tags:
+        name = _check_run_name(tags[RUN_NAME_TAG])
+        Run.objects.filter(pk=run.pk).update(name=name)
+        run.name = name
+
+
+def log_param(*, run: Run, key: str, value: str) -> None:
+    ensure_active(run)
+    check_key(key, "key", "Param key")
+    with transaction.atomic():
+        _insert_params(run, {key: truncate(value, MAX_PARAM_VALUE_LENGTH)})
+
+
+def set_tag(*, run: Run, key: str, value: str) -> None:
+    ensure_active(run)
+    check_key(key, "key", "Tag key")
+    with transaction.atomic():
+        _upsert_tags(run, {key: truncate(value, MAX_TAG_VALUE_LENGTH)})
+
+
+def delete_tag(*, run: Run, key: str) -> None:
+    ensure_active(run)
+    deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+    if not deleted:
+        raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run.uuid}")
+
+
+# --- Metrics and batches -----------------------------------------------------------------------
+
+
+def check_metric(point: MetricPoint, path: str) -> MetricPoint:
+    check_key(point.key, f"{path}key" if path else "key", "Metric name")
+    if point.timestamp < 0:
+        raise InvalidParameterValue(
+            f"Invalid value {point.timestamp} for parameter '{path}timestamp' supplied: metric "
+            f"'{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer)"
+        )
+    return point
+
+
+def log_metric(*, run: Run, point: MetricPoint) -> None:
+    ensure_active(run)
+    check_metric(point, "")
+    with transaction.atomic():
+        record_points(run.pk, [point])
+
+
+@dataclass(frozen=True)
+class Batch:
+    metrics: Sequence[MetricPoint] = ()
+    params: Sequence[tuple[str, str]] = ()
+    tags: Sequence[tuple[str, str]] = ()
+
+
+def log_batch(*, run: Run, batch: Batch) -> None:
+    """Logs all of a batch or, if any entry is invalid, none of it."""
+    check_batch_sizes(len(batch.metrics), len(batch.params), len(batch.tags))
+    ensure_active(run)
+    points = [check_metric(point, f"metrics[{index}].") for index, point in enumerate(batch.metrics)]
+    params: dict[str, str] = {}
+    duplicates = []
+    for index, (key, value) in enumerate(batch.params):
+        check_key(key, f"params[{index}].key", "Param key")
+        if key in params:
+            duplicates.append(key)
+        params[key] = truncate(value, MAX_PARAM_VALUE_LENGTH)
+    if duplicates:
+        raise InvalidParameterValue(
+            f"Duplicate parameter keys have been submitted: {duplicates}. Please ensure the request "
+            "contains only one param value per param key."
+        )
+    tags = {
+        check_key(key, f"tags[{index}].key", "Tag key"): truncate(value, MAX_TAG_VALUE_LENGTH)
+        for index, (key, value) in enumerate(batch.tags)
+    }
+    with transaction.atomic():
+        if params:
+            _insert_params(run, params)
+        if tags:
+            _upsert_tags(run, tags)
+        record_points(run.pk, points)
+
+
+# --- Inputs and outputs ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema: str = ""
+    profile: str = ""
+    tags: tuple[tuple[str, str], ...] = ()
+
+
+def _check_dataset(dataset: DatasetSpec, index: int) -> None:
+    path = f"datasets[{index}]"
+    check_length(f"{path}.dataset.name", dataset.name, MAX_DATASET_NAME_LENGTH)
+    check_length(f"{path}.dataset.digest", dataset.digest, MAX_DATASET_DIGEST_LENGTH)
+    check_length(f"{path}.dataset.source", dataset.source, MAX_DATASET_SOURCE_LENGTH)
+    for key, value in dataset.tags:
+        check_length(f"{path}.tags.key", key, MAX_INPUT_TAG_KEY_LENGTH)
+        check_length(f"{path}.tags.value", value, MAX_INPUT_TAG_VALUE_LENGTH)
+
+
+def log_inputs(*, run: Run, datasets: Sequence[DatasetSpec] = (), model_ids: Sequence[str] = ()) -> None:
+    ensure_active(run)
+    if len(datasets) > MAX_DATASETS_PER_BATCH:
+        raise InvalidParameterValue(
+            f"A batch logging request can contain at most {MAX_DATASETS_PER_BATCH} datasets. Got {len(datasets)}."
+        )
+    for index, dataset in enumerate(datasets):
+        _check_dataset(dataset, index)
+    with transaction.atomic():
+        for spec in datasets:
+            dataset, _ = Dataset.objects.get_or_create(
+                experiment_id=run.experiment_id,
+                name=spec.name,
+                digest=spec.digest,
+                defaults={
+                    "source_type": spec.source_type,
+                    "source": spec.source,
+                    "schema": spec.schema,
+                    "profile": spec.profile,
+                },
+            )
+            context = dict(spec.tags).get(DATASET_CONTEXT_TAG, "")
+            # Logging a dataset the run already has changes nothing, as in MLflow.
+            RunInput.objects.get_or_create(
+                run=run,
+                dataset=dataset,
+                defaults={"tags": [list(tag) for tag in spec.tags], "context": context},
+            )
+        _link_models(run, model_ids, RunModelLink.INPUT, step=0)
+
+
+def log_outputs(*, run: Run, models: Sequence[tuple[str, int]]) -> None:
+    ensure_active(run)
+    with transaction.atomic():
+        for model_id, step in models:
+            _link_models(run, [model_id], RunModelLink.OUTPUT, step=step)
+
+
+def _link_models(run: Run, model_ids: Iterable[str], direction: str, step: int) -> None:
+    RunModelLink.objects.bulk_create(
+        [RunModelLink(run=run, model_id=model_id, direction=direction, step=step) for model_id in model_ids],
+        update_conflicts=True,
+        unique_fields=["run", "model_id", "direction"],
+        update_fields=["step"],
+    )
