@@ -205,6 +205,8 @@ WORKER_HEARTBEAT_STALE_SECONDS = 90
 # experiment/run tags can be larger, so leave room).
 TRACKING_MAX_REQUEST_BYTES = env_int("STUDIO_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKING_MAX_REQUEST_BYTES
+# Largest single artifact file an upload may write (413 beyond); uploads stream to disk.
+ARTIFACT_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_ARTIFACT_BYTES", 50 * 1024**3)
 
 # --- Static files, i18n ------------------------------------------------------------------------
 

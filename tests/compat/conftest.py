@@ -44,3 +44,10 @@ def pytest_collection_modifyitems(items):
     for item in items:
         if "tests/compat/" in str(item.fspath):
             item.add_marker(pytest.mark.compat)
+
+
+@pytest.fixture
+def artifact_root(settings, tmp_path):
+    """Artifacts of this test only, so a test can count the files on disk."""
+    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    return settings.ARTIFACT_ROOT

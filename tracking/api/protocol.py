@@ -37,14 +37,18 @@ def _lower_camel(name: str) -> str:
 _CAMEL = {name: _lower_camel(name) for fields in MESSAGES.values() for name in fields if "_" in name}
 
 
-def read_message(request: HttpRequest, message: str) -> dict[str, Any]:
-    """The request's fields for `message`, type-checked, as plain Python values."""
+def read_message(
+    request: HttpRequest, message: str, path_args: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The request's fields for `message` (and the path's parameters), type-checked."""
     if request.method == "GET" and request.GET:
         raw = _query_fields(request, message)
     else:
         # MLflow's server reads a JSON body on every other request, and on a GET without a
         # query string too.
         raw = read_json_body(request)
+    if path_args:
+        raw = {**raw, **path_args}
     return check_message(raw, message, "")
 
 

@@ -2,7 +2,8 @@
 
 Every RPC of MLflow's services gets its paths under `/api/<major>.0` and `/ajax-api/<major>.0`
 (and the same under `/ws/<workspace>/`). An RPC this server implements is registered with
-`@rpc("createExperiment")`; the others answer 501 NOT_IMPLEMENTED, and paths no RPC declares
+`@rpc("mlflow.CreateExperiment")` (its request message, which names it uniquely: two services
+both have a `listArtifacts`); the others answer 501 NOT_IMPLEMENTED, and paths no RPC declares
 answer 404 ENDPOINT_NOT_FOUND. Matching is a dictionary look-up for plain paths and a short
 list of patterns for paths with parameters, so routing costs the same for every request.
 """
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
 from tracking.errors import EndpointNotFound, MethodNotAllowed, MlflowError, NotImplementedRpc
@@ -78,7 +80,7 @@ class _RouteTable:
         entries = [(name, message, endpoints) for name, message, endpoints in RPCS]
         entries += [(name, None, ((method, path, major),)) for method, path, major, name in _EXTRA_ROUTES]
         for name, message, endpoints in entries:
-            handler, raw = _HANDLERS.get(name, (None, False))
+            handler, raw = _HANDLERS.get(message or name, (None, False))
             route = Route(name, message, handler, raw)
             for method, path, major in endpoints:
                 full = f"{major}.0/{path.lstrip('/')}"
@@ -120,7 +122,7 @@ ROUTES = _RouteTable()
 
 
 @csrf_exempt
-def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = None) -> HttpResponse:
+def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = None) -> HttpResponseBase:
     """The single Django view behind every MLflow API path."""
     try:
         routes, path_args = ROUTES.match(api_path)
@@ -134,13 +136,12 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
         workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
         call = ApiCall(request=request, workspace=workspace, path_args=path_args)
         if not route.raw and route.message is not None:
-            call.message = read_message(request, route.message)
-            call.message.update(path_args)
+            call.message = read_message(request, route.message, path_args)
         result = route.handler(call)
     except MlflowError as error:
         return error_response(error)
     except Exception as exc:
         return internal_error_response(exc)
-    if isinstance(result, HttpResponse):
+    if isinstance(result, HttpResponseBase):
         return result
     return json_response(result)

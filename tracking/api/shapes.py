@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracking.models import Experiment
+from tracking.queries.logged_models import LoggedModelRecord
 from tracking.queries.runs import RunRecord
 from tracking.times import datetime_to_ms
 
@@ -82,3 +83,42 @@ def run_message(record: RunRecord) -> dict[str, Any]:
 
 def metric_message(key: str, value: float | None, timestamp: int, step: int) -> dict[str, Any]:
     return {"key": key, "value": double(value), "timestamp": timestamp, "step": step}
+
+
+def logged_model_message(record: LoggedModelRecord) -> dict[str, Any]:
+    model = record.model
+    info: dict[str, Any] = {
+        "model_id": model.model_id,
+        "experiment_id": model.experiment.experiment_id,
+        "name": model.name,
+        "creation_timestamp_ms": datetime_to_ms(model.created_at),
+        "last_updated_timestamp_ms": datetime_to_ms(model.updated_at),
+        "artifact_uri": model.artifact_location,
+        "status": model.status,
+    }
+    if model.model_type:
+        info["model_type"] = model.model_type
+    if model.source_run_id:
+        info["source_run_id"] = model.source_run_id
+    if model.status_message:
+        info["status_message"] = model.status_message
+    if record.tags:
+        info["tags"] = [{"key": key, "value": value} for key, value in record.tags]
+    data: dict[str, Any] = {}
+    if record.params:
+        data["params"] = [{"key": key, "value": value} for key, value in record.params]
+    if record.metrics:
+        data["metrics"] = [
+            {
+                "key": key,
+                "value": double(value),
+                "timestamp": timestamp,
+                "step": step,
+                **({"run_id": run_id} if run_id else {}),
+                **({"dataset_name": dataset_name} if dataset_name else {}),
+                **({"dataset_digest": dataset_digest} if dataset_digest else {}),
+                "model_id": model.model_id,
+            }
+            for key, value, timestamp, step, run_id, dataset_name, dataset_digest in record.metrics
+        ]
+    return {"info": info, "data": data}

@@ -1,6 +1,7 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
 from .experiments import Experiment, ExperimentTag
+from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .workspaces import ResourceGroup, Workspace
@@ -9,6 +10,10 @@ __all__ = [
     "Dataset",
     "Experiment",
     "ExperimentTag",
+    "LoggedModel",
+    "LoggedModelMetric",
+    "LoggedModelParam",
+    "LoggedModelTag",
     "Metric",
     "MetricSummary",
     "Param",

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 
-from tracking.models import Metric, MetricSummary
+from tracking.models import LoggedModel, LoggedModelMetric, Metric, MetricSummary
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,3 +142,32 @@ def record_points(run_pk: int, points: list[MetricPoint]) -> None:
     """Stores the points and folds them into the run's summaries (call inside a transaction)."""
     if points:
         update_summaries(run_pk, points, insert_points(run_pk, points))
+
+
+def record_model_points(run_uuid: str, points: list[MetricPoint]) -> None:
+    """Points logged with a model id also count as that logged model's metrics (MLflow 3)."""
+    with_model = [point for point in points if point.model_id]
+    if not with_model:
+        return
+    model_pks = dict(
+        LoggedModel.objects.filter(model_id__in={p.model_id for p in with_model}).values_list(
+            "model_id", "pk"
+        )
+    )
+    LoggedModelMetric.objects.bulk_create(
+        [
+            LoggedModelMetric(
+                model_id=model_pks[p.model_id],
+                key=p.key,
+                value=_stored(p.value),
+                timestamp=p.timestamp,
+                step=p.step,
+                run_id=run_uuid,
+                dataset_name=p.dataset_name,
+                dataset_digest=p.dataset_digest,
+            )
+            for p in with_model
+            if p.model_id in model_pks
+        ],
+        ignore_conflicts=True,
+    )

@@ -30,7 +30,7 @@ from tracking.validation import (
     truncate,
 )
 
-from .metric_points import MetricPoint, record_points
+from .metric_points import MetricPoint, record_model_points, record_points
 
 RUN_NAME_TAG = "mlflow.runName"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -292,6 +292,7 @@ def log_metric(*, run: Run, point: MetricPoint) -> None:
     check_metric(point, "")
     with transaction.atomic():
         record_points(run.pk, [point])
+        record_model_points(run.uuid, [point])
 
 
 @dataclass(frozen=True)
@@ -328,6 +329,7 @@ def log_batch(*, run: Run, batch: Batch) -> None:
         if tags:
             _upsert_tags(run, tags)
         record_points(run.pk, points)
+        record_model_points(run.uuid, points)
 
 
 # --- Inputs and outputs ------------------------------------------------------------------------

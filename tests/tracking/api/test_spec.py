@@ -17,10 +17,13 @@ def test_every_core_tracking_rpc_has_a_handler():
     from tracking.api.router import _HANDLERS, ROUTES
 
     ROUTES.match("2.0/mlflow/runs/get")  # builds the table, importing the handlers
-    core = {
-        "createExperiment", "getExperiment", "getExperimentByName", "searchExperiments", "updateExperiment",
-        "deleteExperiment", "restoreExperiment", "setExperimentTag", "deleteExperimentTag", "createRun",
-        "getRun", "updateRun", "deleteRun", "restoreRun", "searchRuns", "logMetric", "logParam", "setTag",
-        "deleteTag", "logBatch", "logInputs", "logOutputs", "getMetricHistory", "getMetricHistoryBulkInterval",
-    }  # fmt: skip
+    names = (
+        "CreateExperiment GetExperiment GetExperimentByName SearchExperiments UpdateExperiment "
+        "DeleteExperiment RestoreExperiment SetExperimentTag DeleteExperimentTag CreateRun GetRun "
+        "UpdateRun DeleteRun RestoreRun SearchRuns LogMetric LogParam SetTag DeleteTag LogBatch "
+        "LogInputs LogOutputs GetMetricHistory GetMetricHistoryBulkInterval CreateLoggedModel "
+        "GetLoggedModel FinalizeLoggedModel SearchLoggedModels ListArtifacts ListLoggedModelArtifacts"
+    )
+    core = {f"mlflow.{name}" for name in names.split()}
+    core |= {f"mlflow.artifacts.{name}" for name in ("UploadArtifact", "DownloadArtifact", "ListArtifacts")}
     assert core <= set(_HANDLERS)

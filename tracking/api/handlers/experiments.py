@@ -15,7 +15,7 @@ def _tag_pairs(tags: list[dict]) -> list[tuple[str, str]]:
     return [(tag.get("key", ""), tag.get("value", "")) for tag in tags]
 
 
-@rpc("createExperiment")
+@rpc("mlflow.CreateExperiment")
 def create_experiment(call: ApiCall) -> dict[str, Any]:
     message = call.message
     experiment = services.create_experiment(
@@ -27,21 +27,21 @@ def create_experiment(call: ApiCall) -> dict[str, Any]:
     return {"experiment_id": experiment.experiment_id}
 
 
-@rpc("getExperiment")
+@rpc("mlflow.GetExperiment")
 def get_experiment(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     tags = queries.experiment_tags([experiment])[experiment.pk]
     return {"experiment": experiment_message(experiment, tags, call.workspace.name)}
 
 
-@rpc("getExperimentByName")
+@rpc("mlflow.GetExperimentByName")
 def get_experiment_by_name(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment_by_name(call.workspace, call.message["experiment_name"])
     tags = queries.experiment_tags([experiment])[experiment.pk]
     return {"experiment": experiment_message(experiment, tags, call.workspace.name)}
 
 
-@rpc("searchExperiments")
+@rpc("mlflow.SearchExperiments")
 def search_experiments(call: ApiCall) -> dict[str, Any]:
     message = call.message
     page = queries.search_experiments(
@@ -62,28 +62,28 @@ def search_experiments(call: ApiCall) -> dict[str, Any]:
     return response
 
 
-@rpc("updateExperiment")
+@rpc("mlflow.UpdateExperiment")
 def update_experiment(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     services.rename_experiment(experiment=experiment, new_name=call.message.get("new_name", ""))
     return {}
 
 
-@rpc("deleteExperiment")
+@rpc("mlflow.DeleteExperiment")
 def delete_experiment(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     services.delete_experiment(experiment=experiment)
     return {}
 
 
-@rpc("restoreExperiment")
+@rpc("mlflow.RestoreExperiment")
 def restore_experiment(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     services.restore_experiment(experiment=experiment)
     return {}
 
 
-@rpc("setExperimentTag")
+@rpc("mlflow.SetExperimentTag")
 def set_experiment_tag(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     services.set_experiment_tag(
@@ -92,7 +92,7 @@ def set_experiment_tag(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
-@rpc("deleteExperimentTag")
+@rpc("mlflow.DeleteExperimentTag")
 def delete_experiment_tag(call: ApiCall) -> dict[str, Any]:
     experiment = queries.get_experiment(call.workspace, call.message["experiment_id"])
     services.delete_experiment_tag(experiment=experiment, key=call.message["key"])

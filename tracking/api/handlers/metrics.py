@@ -15,7 +15,7 @@ from ..wire import double
 from .runs import _run_id
 
 
-@rpc("getMetricHistory")
+@rpc("mlflow.GetMetricHistory")
 def get_metric_history(call: ApiCall) -> HttpResponse:
     message = call.message
     key = message["metric_key"]
@@ -38,7 +38,7 @@ def get_metric_history(call: ApiCall) -> HttpResponse:
     return HttpResponse(orjson.dumps(response), content_type=JSON)
 
 
-@rpc("getMetricHistoryBulkInterval")
+@rpc("mlflow.GetMetricHistoryBulkInterval")
 def get_metric_history_bulk_interval(call: ApiCall) -> dict[str, Any]:
     message = call.message
     key = message["metric_key"]

@@ -59,7 +59,7 @@ def _point(metric: dict[str, Any], path: str) -> MetricPoint:
     )
 
 
-@rpc("createRun")
+@rpc("mlflow.CreateRun")
 def create_run(call: ApiCall) -> dict[str, Any]:
     message = call.message
     if not message.get("experiment_id"):
@@ -81,12 +81,12 @@ def create_run(call: ApiCall) -> dict[str, Any]:
     return {"run": message}
 
 
-@rpc("getRun")
+@rpc("mlflow.GetRun")
 def get_run(call: ApiCall) -> dict[str, Any]:
     return {"run": run_message(queries.get_run_record(call.workspace, _run_id(call.message)))}
 
 
-@rpc("updateRun")
+@rpc("mlflow.UpdateRun")
 def update_run(call: ApiCall) -> dict[str, Any]:
     message = call.message
     run = _run(call)
@@ -100,43 +100,43 @@ def update_run(call: ApiCall) -> dict[str, Any]:
     return {"run_info": run_info_message(queries.load_runs([run.pk])[0])}
 
 
-@rpc("deleteRun")
+@rpc("mlflow.DeleteRun")
 def delete_run(call: ApiCall) -> dict[str, Any]:
     services.delete_run(run=_run(call))
     return {}
 
 
-@rpc("restoreRun")
+@rpc("mlflow.RestoreRun")
 def restore_run(call: ApiCall) -> dict[str, Any]:
     services.restore_run(run=_run(call))
     return {}
 
 
-@rpc("logParam")
+@rpc("mlflow.LogParam")
 def log_param(call: ApiCall) -> dict[str, Any]:
     services.log_param(run=_run(call), key=call.message["key"], value=call.message.get("value", ""))
     return {}
 
 
-@rpc("setTag")
+@rpc("mlflow.SetTag")
 def set_tag(call: ApiCall) -> dict[str, Any]:
     services.set_tag(run=_run(call), key=call.message["key"], value=call.message.get("value", ""))
     return {}
 
 
-@rpc("deleteTag")
+@rpc("mlflow.DeleteTag")
 def delete_tag(call: ApiCall) -> dict[str, Any]:
     services.delete_tag(run=_run(call), key=call.message["key"])
     return {}
 
 
-@rpc("logMetric")
+@rpc("mlflow.LogMetric")
 def log_metric(call: ApiCall) -> dict[str, Any]:
     services.log_metric(run=_run(call), point=_point(call.message, ""))
     return {}
 
 
-@rpc("logBatch")
+@rpc("mlflow.LogBatch")
 def log_batch(call: ApiCall) -> dict[str, Any]:
     message = call.message
     metrics = message.get("metrics", [])
@@ -149,7 +149,7 @@ def log_batch(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
-@rpc("logInputs")
+@rpc("mlflow.LogInputs")
 def log_inputs(call: ApiCall) -> dict[str, Any]:
     message = call.message
     datasets = [
@@ -169,14 +169,14 @@ def log_inputs(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
-@rpc("logOutputs")
+@rpc("mlflow.LogOutputs")
 def log_outputs(call: ApiCall) -> dict[str, Any]:
     models = [(model["model_id"], model["step"]) for model in call.message.get("models", [])]
     services.log_outputs(run=_run(call), models=models)
     return {}
 
 
-@rpc("searchRuns")
+@rpc("mlflow.SearchRuns")
 def search_runs(call: ApiCall) -> dict[str, Any]:
     message = call.message
     page = queries.search_runs(

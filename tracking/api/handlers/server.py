@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse
 from ..router import ApiCall, extra_route, rpc
 from ..spec import MLFLOW_VERSION
 
-extra_route("GET", "/mlflow/server-info", 3, "serverInfo")
+extra_route("GET", "/mlflow/server-info", 3, "mlflow.ServerInfo")
 
 
 def health(request: HttpRequest, workspace_name: str | None = None) -> HttpResponse:
@@ -21,7 +21,7 @@ def version(request: HttpRequest, workspace_name: str | None = None) -> HttpResp
     return HttpResponse(MLFLOW_VERSION, content_type="text/plain")
 
 
-@rpc("serverInfo")
+@rpc("mlflow.ServerInfo")
 def server_info(call: ApiCall) -> dict[str, Any]:
     return {
         "store_type": "SqlStore",

@@ -1,0 +1,123 @@
+"""The artifact proxy over raw HTTP: traversal, directories, missing files, ranges, limits, partial uploads."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+
+BASE = "/api/2.0/mlflow-artifacts/artifacts"
+
+
+@pytest.fixture
+def raw(tracking_uri, artifact_root):
+    """Sends a request line exactly as written: no client-side cleaning of `..` or `//`."""
+    where = urlsplit(tracking_uri)
+
+    def send(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        payload = response.read()
+        connection.close()
+        return response.status, dict(response.getheaders()), payload
+
+    return send
+
+
+def put(raw, path: str, data: bytes):
+    return raw("PUT", f"{BASE}/{path}", body=data, headers={"Content-Length": str(len(data))})
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../../etc/passwd",
+        "1/../../../etc/passwd",
+        "%2e%2e/%2e%2e/etc/passwd",
+        "1/%2E%2E/%2E%2E/x",
+        "..%2f..%2fx",
+        "/etc/passwd",
+        "1/run/artifacts/a%00b",
+        "1/run/artifacts/a%5c..%5cb",
+    ],
+)
+def test_traversal_attempts_are_invalid_and_touch_nothing(raw, artifact_root, path):
+    for method, body in (("GET", None), ("PUT", b"x"), ("DELETE", None)):
+        status, _, payload = raw(
+            method, f"{BASE}/{path}", body=body, headers={"Content-Length": "1"} if body else {}
+        )
+        assert status == 400, (method, path, payload)
+        assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not artifact_root.exists() or not any(p.is_file() for p in artifact_root.rglob("*"))
+
+
+def test_a_listing_with_a_traversal_path_is_invalid(tracking_uri):
+    response = requests.get(f"{tracking_uri}{BASE}", params={"path": "../.."}, timeout=30)
+    assert response.status_code == 400
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_upload_download_list_and_content_headers(raw):
+    assert put(raw, "1/r/artifacts/data/table.csv", b"a,b\n1,2\n")[0] == 200
+    status, headers, payload = raw("GET", f"{BASE}/1/r/artifacts/data/table.csv")
+    assert (status, payload) == (200, b"a,b\n1,2\n")
+    assert headers["Content-Length"] == "8"
+    assert headers["Content-Type"] == "text/csv"
+    assert headers["Accept-Ranges"] == "bytes"
+    status, _, payload = raw("GET", f"{BASE}?path=1/r/artifacts")
+    assert json.loads(payload) == {"files": [{"path": "data", "is_dir": True}]}
+
+
+def test_byte_ranges_are_served(raw):
+    put(raw, "1/r/artifacts/digits.txt", b"0123456789")
+    status, headers, payload = raw("GET", f"{BASE}/1/r/artifacts/digits.txt", headers={"Range": "bytes=2-5"})
+    assert (status, payload, headers["Content-Range"]) == (206, b"2345", "bytes 2-5/10")
+    status, _, payload = raw("GET", f"{BASE}/1/r/artifacts/digits.txt", headers={"Range": "bytes=-3"})
+    assert (status, payload) == (206, b"789")
+    status, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/digits.txt", headers={"Range": "bytes=20-"})
+    assert (status, headers["Content-Range"]) == (416, "bytes */10")
+
+
+def test_a_directory_get_is_a_clear_400_and_a_missing_file_a_404(raw):
+    put(raw, "1/r/artifacts/folder/file.txt", b"x")
+    status, _, payload = raw("GET", f"{BASE}/1/r/artifacts/folder")
+    assert status == 400
+    assert "directory" in json.loads(payload)["message"]
+    status, _, payload = raw("GET", f"{BASE}/1/r/artifacts/nothing.txt")
+    assert status == 404
+    assert json.loads(payload)["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_an_upload_to_a_path_ending_in_a_slash_is_refused(raw):
+    status, _, payload = put(raw, "1/r/artifacts/folder/", b"x")
+    assert status == 400
+    assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_an_upload_over_the_limit_is_refused_with_413_and_leaves_nothing(raw, settings, artifact_root):
+    settings.ARTIFACT_MAX_UPLOAD_BYTES = 1000
+    status, _, payload = put(raw, "1/r/artifacts/big.bin", b"x" * 5000)
+    assert status == 413
+    assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert not [p for p in artifact_root.rglob("*") if p.is_file()]
+
+
+def test_an_interrupted_upload_leaves_no_file_under_its_name(tracking_uri, artifact_root, raw):
+    put(raw, "1/r/artifacts/model.bin", b"old version")
+    where = urlsplit(tracking_uri)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(
+            f"PUT {BASE}/1/r/artifacts/model.bin HTTP/1.1\r\nHost: {where.netloc}\r\n"
+            "Content-Length: 1000000\r\n\r\n".encode()
+            + b"partial" * 100
+        )
+        sock.shutdown(socket.SHUT_WR)
+        sock.recv(65536)
+    status, _, payload = raw("GET", f"{BASE}/1/r/artifacts/model.bin")
+    assert (status, payload) == (200, b"old version")
+    assert sorted(p.name for p in artifact_root.rglob("*") if p.is_file()) == ["model.bin"]

@@ -1,0 +1,127 @@
+"""clean_path: the one gate every artifact path goes through."""
+
+from __future__ import annotations
+
+import pytest
+
+from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
+from tracking.errors import InvalidParameterValue
+
+GOOD_PATHS = [
+    ("model.pkl", "model.pkl"),
+    ("a/b/c.txt", "a/b/c.txt"),
+    ("a/b.c/d e.txt", "a/b.c/d e.txt"),
+    ("résumé.pdf", "résumé.pdf"),
+    ("données/日本語.txt", "données/日本語.txt"),
+    (".hidden", ".hidden"),
+    ("a/.hidden/..dots", "a/.hidden/..dots"),
+    ("a/...", "a/..."),
+    ("file..txt", "file..txt"),
+    ("./a/./b", "a/b"),
+    ("a/.", "a"),
+    ("folder/", "folder"),
+    ("100%.txt", "100%.txt"),
+    ("a%20b.txt", "a%20b.txt"),
+    ("a%2fb", "a%2fb"),
+    ("time 12:30.txt", "time 12:30.txt"),
+    ("a/" * 511 + "b", "a/" * 511 + "b"),
+]
+
+BAD_PATHS = [
+    ("../x", "'..' segments are not allowed."),
+    ("../../etc/passwd", "'..' segments are not allowed."),
+    ("a/../../etc/passwd", "'..' segments are not allowed."),
+    ("a/..", "'..' segments are not allowed."),
+    ("..", "'..' segments are not allowed."),
+    ("%2e%2e/x", "'..' segments are not allowed once percent-decoded."),
+    ("%2E%2e/x", "'..' segments are not allowed once percent-decoded."),
+    ("%2E%2E%2Fetc%2Fpasswd", "'..' segments are not allowed once percent-decoded."),
+    ("..%2fetc", "'..' segments are not allowed once percent-decoded."),
+    ("a/%2e%2e", "'..' segments are not allowed once percent-decoded."),
+    ("/etc/passwd", "absolute paths are not allowed."),
+    ("//server/share", "absolute paths are not allowed."),
+    ("/", "absolute paths are not allowed."),
+    ("%2fetc/passwd", "absolute paths are not allowed once percent-decoded."),
+    ("C:\\Windows", "backslashes are not allowed."),
+    ("C:/Windows", "drive letters are not allowed."),
+    ("c:evil", "drive letters are not allowed."),
+    ("a\\b", "backslashes are not allowed."),
+    ("..\\..\\x", "backslashes are not allowed."),
+    ("a%5cb", "backslashes are not allowed once percent-decoded."),
+    ("a%5C..%5Cb", "backslashes are not allowed once percent-decoded."),
+    ("a\x00b", "control characters are not allowed."),
+    ("a%00b", "control characters are not allowed once percent-decoded."),
+    ("a\nb", "control characters are not allowed."),
+    ("a\rb", "control characters are not allowed."),
+    ("tab\there", "control characters are not allowed."),
+    ("del\x7f", "control characters are not allowed."),
+    ("c1\x85", "control characters are not allowed."),
+    ("surrogate\udcff", "control characters are not allowed."),
+    ("a//b", "empty segments ('//') are not allowed."),
+    ("a/b//", "empty segments ('//') are not allowed."),
+    ("x" * 256, "a name is longer than 255 bytes."),
+    ("é" * 128, "a name is longer than 255 bytes."),
+    ("a/" * 512 + "b", f"longer than {MAX_PATH_LENGTH} characters (1025)."),
+]
+
+
+@pytest.mark.parametrize(("path", "expected"), GOOD_PATHS)
+def test_it_accepts_and_normalises_ordinary_names(path, expected):
+    assert clean_path(path) == expected
+
+
+@pytest.mark.parametrize(("path", "reason"), BAD_PATHS)
+def test_it_refuses_each_path_trick_with_a_specific_message(path, reason):
+    with pytest.raises(InvalidParameterValue) as caught:
+        clean_path(path)
+    assert caught.value.message.endswith(reason)
+    assert caught.value.message.startswith("Invalid artifact path ")
+
+
+@pytest.mark.parametrize(("path", "reason"), BAD_PATHS)
+def test_the_same_tricks_are_refused_for_uploads_and_listings(path, reason):
+    for options in ({"file": True}, {"allow_empty": True}):
+        with pytest.raises(InvalidParameterValue):
+            clean_path(path, **options)
+
+
+def test_the_message_quotes_the_path_as_given():
+    with pytest.raises(InvalidParameterValue) as caught:
+        clean_path("../x")
+    assert caught.value.message == "Invalid artifact path '../x': '..' segments are not allowed."
+
+
+@pytest.mark.parametrize("path", ["", ".", "./"])
+def test_the_root_is_refused_unless_the_caller_allows_it(path):
+    with pytest.raises(InvalidParameterValue, match="must not be empty"):
+        clean_path(path)
+    assert clean_path(path, allow_empty=True) == ""
+
+
+@pytest.mark.parametrize(("path", "reason"), [("a/b/", "must not end with '/'"), ("", "must name a file")])
+def test_a_file_path_must_name_a_file(path, reason):
+    with pytest.raises(InvalidParameterValue, match=reason):
+        clean_path(path, file=True)
+    with pytest.raises(InvalidParameterValue, match=reason):
+        clean_path(path, file=True, allow_empty=True)
+
+
+def test_a_file_path_is_otherwise_cleaned_like_any_other():
+    assert clean_path("./a/./b.txt", file=True) == "a/b.txt"
+
+
+def test_a_path_of_exactly_the_limit_is_accepted():
+    path = "a/" * 511 + "bc"
+    assert len(path) == MAX_PATH_LENGTH
+    assert clean_path(path) == path
+
+
+def test_it_refuses_what_is_not_a_string():
+    with pytest.raises(InvalidParameterValue, match="expected a string"):
+        clean_path(b"a.txt")  # type: ignore[arg-type]
+
+
+def test_a_very_long_bad_path_is_shortened_in_the_message():
+    with pytest.raises(InvalidParameterValue) as caught:
+        clean_path("../" + "x" * 5000)
+    assert len(caught.value.message) < 300

@@ -1,0 +1,70 @@
+"""Streaming a stored file over HTTP: whole (sendfile where the server offers it) or a byte range."""
+
+from __future__ import annotations
+
+import mimetypes
+import re
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+
+CHUNK = 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) -> HttpResponse:
+    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    requested = _requested_range(request.headers.get("Range"), size)
+    if requested is None:
+        response = FileResponse(handle, content_type=content_type)
+        response["Content-Length"] = str(size)
+    elif requested == "unsatisfiable":
+        handle.close()
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{size}"
+    else:
+        start, end = requested
+        handle.seek(start)
+        response = StreamingHttpResponse(
+            _read(handle, end - start + 1), status=206, content_type=content_type
+        )
+        response["Content-Range"] = f"bytes {start}-{end}/{size}"
+        response["Content-Length"] = str(end - start + 1)
+    response["Accept-Ranges"] = "bytes"
+    return response
+
+
+def _requested_range(header: str | None, size: int) -> tuple[int, int] | str | None:
+    """(first, last) byte of a single range; None for the whole file; "unsatisfiable" otherwise.
+
+    Several ranges in one header are answered with the whole file, which HTTP allows.
+    """
+    found = _RANGE.match(header.strip()) if header else None
+    if found is None:
+        return None
+    first, last = found.groups()
+    if not first and not last:
+        return None
+    if not first:  # the last N bytes
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        return "unsatisfiable"
+    return start, end
+
+
+def _read(handle: BinaryIO, remaining: int) -> Iterator[bytes]:
+    try:
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+    finally:
+        handle.close()

@@ -1,0 +1,74 @@
+"""Artifact storage: one interface (`ArtifactStore`), backends chosen by URI scheme.
+
+Callers ask `store_for(uri)` or `default_store()` and never name a backend, so another one (S3, say)
+is a `register_store_class("s3", S3Store)` away; its class builds itself with `from_uri(uri)`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+from tracking.artifacts.base import (
+    CHUNK_SIZE,
+    ArtifactIsADirectory,
+    ArtifactNotFound,
+    ArtifactStore,
+    ArtifactTooLarge,
+    FileInfo,
+)
+from tracking.artifacts.local import LocalArtifactStore
+from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
+from tracking.errors import InvalidParameterValue
+
+__all__ = [
+    "CHUNK_SIZE",
+    "MAX_PATH_LENGTH",
+    "ArtifactIsADirectory",
+    "ArtifactNotFound",
+    "ArtifactStore",
+    "ArtifactTooLarge",
+    "FileInfo",
+    "LocalArtifactStore",
+    "clean_path",
+    "default_store",
+    "register_store_class",
+    "store_for",
+]
+
+_store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
+_default_stores: dict[Path, LocalArtifactStore] = {}
+
+
+def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
+    """Serve URIs of `scheme` ("s3", ...) with `store_class`; registering a scheme again replaces it."""
+    _store_classes[scheme.lower()] = store_class
+
+
+def store_for(uri_or_root: str | Path) -> ArtifactStore:
+    """The store for a URI ("file:///srv/a", "s3://bucket/prefix") or a plain folder path."""
+    uri = str(uri_or_root)
+    # A plain path has no scheme; a one-letter "scheme" is a Windows drive, also a path.
+    scheme = urlsplit(uri).scheme.lower() if not isinstance(uri_or_root, Path) else ""
+    if len(scheme) <= 1:
+        scheme = "file"
+    try:
+        store_class = _store_classes[scheme]
+    except KeyError:
+        known = ", ".join(sorted(_store_classes))
+        raise InvalidParameterValue(
+            f"No artifact store handles {scheme!r} URIs like {uri!r} (known schemes: {known})."
+        ) from None
+    return store_class.from_uri(uri)
+
+
+def default_store() -> LocalArtifactStore:
+    """The store under settings.ARTIFACT_ROOT, created on first use; one per root, read on every call."""
+    root = Path(settings.ARTIFACT_ROOT)
+    store = _default_stores.get(root)
+    if store is None:
+        root.mkdir(parents=True, exist_ok=True)
+        store = _default_stores[root] = LocalArtifactStore(root)
+    return store

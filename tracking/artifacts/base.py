@@ -1,0 +1,146 @@
+"""The artifact store interface, its errors, and the streaming helpers every backend shares.
+
+Like Django's `Storage`, the public methods live here and do the common work (validating the path
+through `clean_path`, turning an upload into bounded chunks, enforcing `max_bytes`); a backend
+implements the underscored methods and only ever receives clean paths.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Self
+
+from tracking.artifacts.paths import clean_path
+from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
+
+CHUNK_SIZE = 1024 * 1024
+
+
+class ArtifactNotFound(ResourceDoesNotExist):
+    pass
+
+
+class ArtifactIsADirectory(InvalidParameterValue):
+    pass
+
+
+class ArtifactTooLarge(RequestTooLarge):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    path: str  # POSIX, relative to the store root
+    is_dir: bool
+    file_size: int | None  # None for directories
+
+
+class ArtifactStore(ABC):
+    """Files under one root, addressed by relative POSIX paths; "" is the root itself."""
+
+    @classmethod
+    def from_uri(cls, uri: str) -> Self:
+        """The store for a URI of this class's scheme; the registry calls this."""
+        return cls(uri)
+
+    def list(self, prefix: str = "") -> list[FileInfo]:
+        """The direct children of `prefix`, sorted by path, with paths relative to the store root.
+
+        A missing prefix, or one that names a file, lists as [] (as MLflow answers).
+        """
+        return self._list(clean_path(prefix, allow_empty=True))
+
+    def open(self, path: str) -> BinaryIO:
+        return self._open(clean_path(path))
+
+    def size(self, path: str) -> int:
+        return self._size(clean_path(path))
+
+    def is_dir(self, path: str) -> bool:
+        return self._is_dir(clean_path(path, allow_empty=True))
+
+    def exists(self, path: str) -> bool:
+        return self._exists(clean_path(path, allow_empty=True))
+
+    def save(self, path: str, stream: BinaryIO | Iterable[bytes], *, max_bytes: int | None = None) -> int:
+        """Write `stream` to `path` chunk by chunk, atomically; returns the bytes written.
+
+        `stream` is a file-like object with `.read(n)` or an iterable of bytes chunks. Past
+        `max_bytes` the upload stops with ArtifactTooLarge and leaves nothing behind.
+        """
+        cleaned = clean_path(path, file=True)
+        return self._save(cleaned, _limited(cleaned, iter_chunks(stream), max_bytes))
+
+    def delete(self, path: str) -> int:
+        """Delete a file, or a folder and everything under it; returns the bytes freed (0 if missing)."""
+        return self._delete(clean_path(path))
+
+    def total_size(self, prefix: str = "") -> int:
+        return sum(info.file_size or 0 for info in self.walk(prefix))
+
+    def walk(self, prefix: str = "") -> Iterator[FileInfo]:
+        """Every file under `prefix`, recursively (a file prefix yields itself); no directories."""
+        return self._walk(clean_path(prefix, allow_empty=True))
+
+    def local_path(self, path: str) -> Path | None:
+        """The path on this machine's disk (so the web server can use sendfile); None if remote."""
+        return self._local_path(clean_path(path, allow_empty=True))
+
+    @abstractmethod
+    def _list(self, prefix: str) -> list[FileInfo]: ...
+
+    @abstractmethod
+    def _open(self, path: str) -> BinaryIO: ...
+
+    @abstractmethod
+    def _size(self, path: str) -> int: ...
+
+    @abstractmethod
+    def _is_dir(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def _exists(self, path: str) -> bool: ...
+
+    @abstractmethod
+    def _save(self, path: str, chunks: Iterator[bytes]) -> int:
+        """Consume `chunks`; if they raise, leave nothing under `path` and re-raise."""
+
+    @abstractmethod
+    def _delete(self, path: str) -> int: ...
+
+    @abstractmethod
+    def _walk(self, prefix: str) -> Iterator[FileInfo]: ...
+
+    def _local_path(self, path: str) -> Path | None:
+        return None
+
+
+def iter_chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
+    """Non-empty chunks: CHUNK_SIZE reads from a file-like object, or an iterable's chunks as they come."""
+    read = getattr(stream, "read", None)
+    if read is not None:
+        # A WSGI input answers b"" at its end; a non-blocking reader with nothing left may say None.
+        while chunk := read(CHUNK_SIZE):
+            yield bytes(chunk)
+        return
+    for chunk in stream:
+        if not isinstance(chunk, bytes | bytearray | memoryview):
+            raise TypeError(f"an upload must be made of bytes, not {type(chunk).__name__}")
+        if chunk:
+            yield bytes(chunk)
+
+
+def _limited(path: str, chunks: Iterator[bytes], max_bytes: int | None) -> Iterator[bytes]:
+    if max_bytes is None:
+        yield from chunks
+        return
+    total = 0
+    for chunk in chunks:
+        total += len(chunk)
+        # Checked before the chunk is handed on, so nothing past the limit is ever written.
+        if total > max_bytes:
+            raise ArtifactTooLarge(f"Artifact '{path}' is larger than the limit of {max_bytes} bytes.")
+        yield chunk
