@@ -2,11 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
+
+from django.db import connection
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, MetricSummary, Param, Run, RunInput, RunModelLink, RunTag, Workspace
+from tracking.models import (
+    Dataset,
+    Experiment,
+    MetricSummary,
+    Param,
+    Run,
+    RunInput,
+    RunModelLink,
+    RunTag,
+    Workspace,
+)
 from tracking.search.paging import decode_offset, encode_token
 from tracking.search.runs import filter_and_order_runs
 from tracking.validation import check_max_results
@@ -14,12 +27,20 @@ from tracking.validation import check_max_results
 from .experiments import parse_experiment_number
 
 
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
 def get_run(workspace: Workspace, run_id: str) -> Run:
     """The run with this id in this workspace, or RESOURCE_DOES_NOT_EXIST."""
-    try:
-        return Run.objects.select_related("experiment").get(uuid=run_id, experiment__workspace=workspace)
-    except Run.DoesNotExist:
-        raise ResourceDoesNotExist(f"Run with id={run_id} not found") from None
+    # Every write looks its run up first: raw SQL spares building the ORM query each time.
+    sql = (
+        f"SELECT r.* FROM {_table(Run)} r JOIN {_table(Experiment)} e ON e.id = r.experiment_id "
+        "WHERE r.uuid = %s AND e.workspace_id = %s"
+    )
+    for run in Run.objects.raw(sql, [run_id, workspace.pk]):
+        return run
+    raise ResourceDoesNotExist(f"Run with id={run_id} not found")
 
 
 @dataclass(slots=True)
@@ -56,48 +77,37 @@ class RunRecord:
     model_outputs: list[tuple[str, int]] = field(default_factory=list)
 
 
-_RUN_COLUMNS = (
-    "pk",
-    "uuid",
-    "experiment__number",
-    "name",
-    "user_id",
-    "status",
-    "start_time",
-    "end_time",
-    "lifecycle_stage",
-    "artifact_uri",
-)
-
-
 def load_runs(run_pks: list[int]) -> list[RunRecord]:
     """The runs with these pks, in this order, with params, tags, metrics and inputs."""
     if not run_pks:
         return []
     records = {row[0]: RunRecord(*row[:2], str(row[2]), *row[3:]) for row in _run_rows(run_pks)}
-    for run_pk, key, value in Param.objects.filter(run_id__in=run_pks).values_list("run_id", "key", "value"):
+    # The child tables are read with plain SQL: for a page of runs the ORM's query building
+    # and row handling would cost more than the database does.
+    q = connection.ops.quote_name
+    where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
+    for run_pk, key, value in _rows(f"SELECT run_id, key, value FROM {_table(Param)} WHERE {where}", run_pks):
         records[run_pk].params.append((key, value))
-    for run_pk, key, value in RunTag.objects.filter(run_id__in=run_pks).values_list("run_id", "key", "value"):
+    for run_pk, key, value in _rows(
+        f"SELECT run_id, key, value FROM {_table(RunTag)} WHERE {where}", run_pks
+    ):
         records[run_pk].tags.append((key, value))
-    summaries = MetricSummary.objects.filter(run_id__in=run_pks).values_list(
-        "run_id", "key", "value", "timestamp", "step"
+    summaries = _rows(
+        f"SELECT run_id, key, value, {q('timestamp')}, step FROM {_table(MetricSummary)} WHERE {where}",
+        run_pks,
     )
     for run_pk, *metric in summaries:
         records[run_pk].metrics.append(tuple(metric))
-    inputs = RunInput.objects.filter(run_id__in=run_pks).values_list(
-        "run_id",
-        "dataset__name",
-        "dataset__digest",
-        "dataset__source_type",
-        "dataset__source",
-        "dataset__schema",
-        "dataset__profile",
-        "tags",
+    inputs = _rows(
+        f"SELECT i.run_id, d.name, d.digest, d.source_type, d.source, d.{q('schema')}, d.profile, i.tags "
+        f"FROM {_table(RunInput)} i JOIN {_table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where}",
+        run_pks,
     )
     for run_pk, *dataset, tags in inputs:
+        tags = json.loads(tags) if isinstance(tags, str) else tags
         records[run_pk].dataset_inputs.append(DatasetInputRecord(*dataset, [tuple(tag) for tag in tags]))
-    links = RunModelLink.objects.filter(run_id__in=run_pks).values_list(
-        "run_id", "model_id", "direction", "step"
+    links = _rows(
+        f"SELECT run_id, model_id, direction, step FROM {_table(RunModelLink)} WHERE {where}", run_pks
     )
     for run_pk, model_id, direction, step in links:
         if direction == RunModelLink.INPUT:
@@ -107,17 +117,32 @@ def load_runs(run_pks: list[int]) -> list[RunRecord]:
     return [records[pk] for pk in run_pks if pk in records]
 
 
-def _run_rows(run_pks: list[int]):
-    return Run.objects.filter(pk__in=run_pks).values_list(*_RUN_COLUMNS)
+def _run_rows(run_pks: list[int]) -> list[tuple]:
+    to_datetime = _datetime_converter()
+    rows = _rows(
+        f"SELECT r.id, r.uuid, e.number, r.name, r.user_id, r.status, r.start_time, r.end_time, "
+        f"r.lifecycle_stage, r.artifact_uri FROM {_table(Run)} r JOIN {_table(Experiment)} e "
+        f"ON e.id = r.experiment_id WHERE r.id IN ({', '.join(['%s'] * len(run_pks))})",
+        run_pks,
+    )
+    return [(*row[:6], to_datetime(row[6]), to_datetime(row[7]), *row[8:]) for row in rows]
+
+
+def _datetime_converter():
+    """Makes a datetime column of a raw row aware, as the ORM would (SQLite's are naive UTC)."""
+    if connection.vendor != "sqlite":
+        return lambda value: value  # psycopg gives aware datetimes already
+    return lambda value: None if value is None else value.replace(tzinfo=UTC)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
-    run_pk = (
-        Run.objects.filter(uuid=run_id, experiment__workspace=workspace).values_list("pk", flat=True).first()
-    )
-    if run_pk is None:
-        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
-    return load_runs([run_pk])[0]
+    return load_runs([get_run(workspace, run_id).pk])[0]
 
 
 @dataclass

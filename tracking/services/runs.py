@@ -277,19 +277,23 @@ def delete_tag(*, run: Run, key: str) -> None:
 # --- Metrics and batches -----------------------------------------------------------------------
 
 
-def check_metric(point: MetricPoint, path: str) -> MetricPoint:
-    check_key(point.key, f"{path}key" if path else "key", "Metric name")
-    if point.timestamp < 0:
-        raise InvalidParameterValue(
-            f"Invalid value {point.timestamp} for parameter '{path}timestamp' supplied: metric "
-            f"'{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer)"
-        )
-    return point
+def check_metrics(points: Sequence[MetricPoint], path: str = "metrics[{}].") -> None:
+    """Checks each distinct key once (a batch repeats a few keys a thousand times) and every timestamp."""
+    checked: set[str] = set()
+    for index, point in enumerate(points):
+        if point.key not in checked:
+            check_key(point.key, f"{path.format(index)}key" if path else "key", "Metric name")
+            checked.add(point.key)
+        if point.timestamp < 0:
+            raise InvalidParameterValue(
+                f"Invalid value {point.timestamp} for parameter '{path.format(index)}timestamp' supplied: metric "
+                f"'{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer)"
+            )
 
 
 def log_metric(*, run: Run, point: MetricPoint) -> None:
     ensure_active(run)
-    check_metric(point, "")
+    check_metrics([point], "")
     with transaction.atomic():
         record_points(run.pk, [point])
         record_model_points(run.uuid, [point])
@@ -306,7 +310,8 @@ def log_batch(*, run: Run, batch: Batch) -> None:
     """Logs all of a batch or, if any entry is invalid, none of it."""
     check_batch_sizes(len(batch.metrics), len(batch.params), len(batch.tags))
     ensure_active(run)
-    points = [check_metric(point, f"metrics[{index}].") for index, point in enumerate(batch.metrics)]
+    points = list(batch.metrics)
+    check_metrics(points)
     params: dict[str, str] = {}
     duplicates = []
     for index, (key, value) in enumerate(batch.params):

@@ -42,20 +42,26 @@ def _pairs(entries: list[dict], path: str) -> list[tuple[str, str]]:
 
 
 def _point(metric: dict[str, Any], path: str) -> MetricPoint:
-    for field in ("key", "value", "timestamp"):
-        if metric.get(field) is None or metric.get(field) == "":
-            raise InvalidParameterValue(
-                f"Missing value for required parameter '{path}{field}'. "
-                "See the API docs for more information about request parameters."
-            )
+    try:
+        key, value, timestamp = metric["key"], metric["value"], metric["timestamp"]
+    except KeyError as missing:
+        key = value = timestamp = None
+        field = missing.args[0]
+    else:
+        field = "key" if not key else None
+    if field:
+        raise InvalidParameterValue(
+            f"Missing value for required parameter '{path}{field}'. "
+            "See the API docs for more information about request parameters."
+        )
     return MetricPoint(
-        key=metric["key"],
-        value=metric["value"],
-        timestamp=metric["timestamp"],
-        step=metric.get("step", 0),
-        model_id=metric.get("model_id") or None,
-        dataset_name=metric.get("dataset_name") or None,
-        dataset_digest=metric.get("dataset_digest") or None,
+        key,
+        value,
+        timestamp,
+        metric.get("step", 0),
+        metric.get("model_id") or None,
+        metric.get("dataset_name") or None,
+        metric.get("dataset_digest") or None,
     )
 
 
