@@ -33,7 +33,9 @@ class StudioWSGIHandler(WSGIHandler):
         try:
             request.get_host()
         except DisallowedHost:
-            return HttpResponse("Bad Request: this host name is not allowed.", status=400, content_type="text/plain")
+            return HttpResponse(
+                "Bad Request: this host name is not allowed.", status=400, content_type="text/plain"
+            )
         response = dispatch(request, **found.groupdict())
         response._resource_closers.append(request.close)
         return response
