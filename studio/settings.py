@@ -138,7 +138,9 @@ DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'studio.sqlite
 
 def _database(url: str) -> dict:
     try:
-        config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=True)
+        # Persistent connections without a health check per request (it costs a round trip on
+        # every API call); Django drops a connection that failed and opens a new one.
+        config = dj_database_url.parse(url, conn_max_age=600, conn_health_checks=False)
     except Exception as exc:  # dj_database_url raises plain ValueError/KeyError on odd URLs
         CONFIG_ERRORS.append(f"DATABASE_URL is not usable ({exc}). Example: postgresql://user@host:5432/db")
         return {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}

@@ -35,6 +35,7 @@ def fluent(tracking_uri):
     while mlflow.active_run():
         mlflow.end_run()
     mlflow.tracking.fluent._active_experiment_id = None
+    mlflow.set_registry_uri(None)
     # set_experiment() also exports the choice to the environment, for child processes.
     for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
         os.environ.pop(variable, None)

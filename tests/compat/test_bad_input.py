@@ -154,3 +154,10 @@ def test_health_version_and_server_info(tracking_uri):
     assert requests.get(f"{tracking_uri}/version", timeout=30).text.startswith("3.")
     info = requests.get(f"{tracking_uri}/api/3.0/mlflow/server-info", timeout=30).json()
     assert info["artifact_serving_enabled"] is True
+
+
+def test_nul_characters_are_refused_on_both_databases(api, run_id):
+    response = api("POST", "runs/set-tag", json={"run_id": run_id, "key": "k", "value": "a\x00b"})
+    assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+    response = api("GET", "experiments/get-by-name", params={"experiment_name": "a\x00b"})
+    assert_error(response, 400, "INVALID_PARAMETER_VALUE")

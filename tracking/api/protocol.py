@@ -67,6 +67,9 @@ def read_json_body(request: HttpRequest) -> dict[str, Any]:
     body = request.body
     if not body:
         return {}
+    if b"\\u0000" in body:
+        # No database column can hold NUL (PostgreSQL refuses it); say so instead of failing later.
+        raise InvalidParameterValue("Strings in the request cannot contain NUL characters (\\u0000).")
     try:
         data = orjson.loads(body)
         # Older clients double-encode the body as a JSON string.
@@ -97,6 +100,8 @@ def _query_fields(request: HttpRequest, message: str) -> dict[str, Any]:
             raw[name] = value == "true"
         else:
             raw[name] = values[0]
+        if any("\x00" in value for value in values):
+            raise InvalidParameterValue(f"Parameter '{name}' cannot contain NUL characters.")
     return raw
 
 

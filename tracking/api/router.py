@@ -74,6 +74,8 @@ class _RouteTable:
 
     def build(self) -> None:
         # Handlers register on import of the handler modules; build once they all have.
+        import registry.api.handlers  # noqa: F401
+
         from . import handlers  # noqa: F401
 
         pattern_routes: dict[str, dict[str, Route]] = {}

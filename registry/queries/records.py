@@ -1,0 +1,283 @@
+"""Registered models and versions as the API returns them, read with plain SQL in a fixed number of queries.
+
+These reads sit on the client's hot path (it fetches the registered model before nearly every
+registry call), and building ORM queries cost more than running them, so the SQL is written
+here once, with every value a parameter:
+
+* a version, or a page of versions: the rows (one query), then their tags and aliases (one);
+* a registered model by name: its row joined with its latest version per stage (one), then its
+  tags, its aliases and those versions' tags (one);
+* a page of registered models from a search: the rows (one), their latest versions (one), then
+  everyone's tags and aliases (one).
+
+Records hold timezone-aware datetimes; epoch milliseconds exist only in `registry.api.shapes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from django.db import connection
+
+from registry.models import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
+from registry.search import Query
+
+# Parents per IN list: well under SQLite's smallest default limit of bound variables (32766).
+CHUNK = 10_000
+
+
+@dataclass(slots=True)
+class VersionRecord:
+    pk: int
+    name: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    user_id: str
+    current_stage: str
+    description: str
+    source: str
+    run_id: str
+    status: str
+    status_message: str
+    run_link: str
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class ModelRecord:
+    pk: int
+    name: str
+    created_at: datetime
+    updated_at: datetime
+    user_id: str
+    description: str
+    tags: list[tuple[str, str]] = field(default_factory=list)
+    aliases: list[tuple[str, int]] = field(default_factory=list)
+    latest_versions: list[VersionRecord] = field(default_factory=list)
+
+
+# --- Versions ----------------------------------------------------------------------------------
+
+
+def search_versions(query: Query, *, limit: int, offset: int) -> list[VersionRecord]:
+    """A page of versions a search selects, without their tags and aliases (`with_version_children`)."""
+    select_from = (
+        f"SELECT {_version_columns()} FROM {_table(ModelVersion)} v "
+        f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id"
+    )
+    return [_version(row) for row in _rows(*query.sql(select_from, limit=limit, offset=offset))]
+
+
+def version_by_pk(pk: int) -> VersionRecord | None:
+    found = _versions("v.id = %s", [pk])
+    return found[0] if found else None
+
+
+def version_by_number(workspace_pk: int, name: str, number: int) -> VersionRecord | None:
+    found = _versions(
+        f"m.workspace_id = %s AND m.name = %s AND v.{_q('version')} = %s", [workspace_pk, name, number]
+    )
+    return found[0] if found else None
+
+
+def version_by_alias(workspace_pk: int, name: str, alias: str) -> VersionRecord | None:
+    # Through the (model, alias) unique index, however many versions the model has.
+    where = (
+        f"v.id = (SELECT a.version_id FROM {_table(RegisteredModelAlias)} a "
+        f"JOIN {_table(RegisteredModel)} am ON am.id = a.model_id "
+        "WHERE am.workspace_id = %s AND am.name = %s AND a.alias = %s)"
+    )
+    found = _versions(where, [workspace_pk, name, alias])
+    return found[0] if found else None
+
+
+def highest_version(workspace_pk: int, name: str) -> VersionRecord | None:
+    found = _versions(
+        f"m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')} DESC LIMIT 1", [workspace_pk, name]
+    )
+    return found[0] if found else None
+
+
+def latest_versions_by_name(
+    workspace_pk: int, name: str, stages: Iterable[str] | None
+) -> list[VersionRecord] | None:
+    """Per stage (of `stages`, or every stage), the highest version; None when there is no such model."""
+    stage_list = list(stages) if stages is not None else None
+    stage_sql = ""
+    if stage_list is not None:
+        stage_sql = (
+            f" AND v.current_stage IN ({', '.join(['%s'] * len(stage_list))})" if stage_list else " AND 1 = 0"
+        )
+    sql = (
+        f"SELECT {_version_columns()} FROM {_table(RegisteredModel)} m "
+        f"LEFT JOIN {_table(ModelVersion)} v ON v.registered_model_id = m.id AND {_is_latest()}{stage_sql} "
+        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')}"
+    )
+    rows = _rows(sql, [*(stage_list or []), workspace_pk, name])
+    if not rows:
+        return None
+    return with_version_children([_version(row) for row in rows if row[0] is not None])
+
+
+def _versions(where: str, params: list) -> list[VersionRecord]:
+    sql = (
+        f"SELECT {_version_columns()} FROM {_table(ModelVersion)} v "
+        f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}"
+    )
+    return with_version_children([_version(row) for row in _rows(sql, params)])
+
+
+def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:
+    """`records` with their tags and aliases, in one query (per CHUNK records)."""
+    by_pk = {record.pk: record for record in records}
+    for chunk in _chunks(list(by_pk)):
+        marks = ", ".join(["%s"] * len(chunk))
+        sql = (
+            f"SELECT version_id, 0, {_q('key')}, {_q('value')} FROM {_table(ModelVersionTag)} "
+            f"WHERE version_id IN ({marks}) UNION ALL "
+            f"SELECT version_id, 1, alias, '' FROM {_table(RegisteredModelAlias)} WHERE version_id IN ({marks}) "
+            "ORDER BY 1, 2, 3"
+        )
+        for version_pk, kind, key, value in _rows(sql, [*chunk, *chunk]):
+            if kind == 0:
+                by_pk[version_pk].tags.append((key, value))
+            else:
+                by_pk[version_pk].aliases.append(key)
+    return records
+
+
+# --- Registered models -------------------------------------------------------------------------
+
+
+def model_by_name(workspace_pk: int, name: str) -> ModelRecord | None:
+    """The model with its latest version per stage, tags and aliases, in two queries."""
+    sql = (
+        f"SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description, {_version_columns()} "
+        f"FROM {_table(RegisteredModel)} m LEFT JOIN {_table(ModelVersion)} v "
+        f"ON v.registered_model_id = m.id AND {_is_latest()} "
+        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')}"
+    )
+    rows = _rows(sql, [workspace_pk, name])
+    if not rows:
+        return None
+    record = ModelRecord(*rows[0][:2], _aware(rows[0][2]), _aware(rows[0][3]), *rows[0][4:6])
+    record.latest_versions = [_version(row[6:]) for row in rows if row[6] is not None]
+    return _with_model_children([record])[0]
+
+
+def search_models(query: Query, *, limit: int, offset: int) -> list[ModelRecord]:
+    """A page of registered models a search selects, without their details (`with_model_details`)."""
+    select_from = (
+        "SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description "
+        f"FROM {_table(RegisteredModel)} m"
+    )
+    rows = _rows(*query.sql(select_from, limit=limit, offset=offset))
+    return [
+        ModelRecord(pk, name, _aware(created), _aware(updated), *rest)
+        for pk, name, created, updated, *rest in rows
+    ]
+
+
+def with_model_details(records: list[ModelRecord]) -> list[ModelRecord]:
+    """`records` with their latest version per stage, tags and aliases, in two queries (per CHUNK)."""
+    by_pk = {record.pk: record for record in records}
+    for chunk in _chunks(list(by_pk)):
+        sql = (
+            f"SELECT v.registered_model_id, {_version_columns()} FROM {_table(ModelVersion)} v "
+            f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id "
+            f"WHERE v.registered_model_id IN ({', '.join(['%s'] * len(chunk))}) AND {_is_latest()} "
+            f"ORDER BY v.registered_model_id, v.{_q('version')}"
+        )
+        for model_pk, *row in _rows(sql, chunk):
+            by_pk[model_pk].latest_versions.append(_version(row))
+    return _with_model_children(records)
+
+
+def _with_model_children(records: list[ModelRecord]) -> list[ModelRecord]:
+    """Tags and aliases of the models, and tags of their latest versions, in one query per chunk."""
+    by_pk = {record.pk: record for record in records}
+    versions = {version.pk: version for record in records for version in record.latest_versions}
+    model_pks, version_pks = list(by_pk), list(versions)
+    for start in range(0, max(len(model_pks), len(version_pks)), CHUNK):
+        models, latest = model_pks[start : start + CHUNK], version_pks[start : start + CHUNK]
+        model_marks, version_marks = (
+            ", ".join(["%s"] * len(models)) or "NULL",
+            ", ".join(["%s"] * len(latest)) or "NULL",
+        )
+        sql = (
+            f"SELECT model_id, 0, {_q('key')}, {_q('value')}, CAST(NULL AS INTEGER) "
+            f"FROM {_table(RegisteredModelTag)} WHERE model_id IN ({model_marks}) UNION ALL "
+            f"SELECT a.model_id, 1, a.alias, '', v.{_q('version')} FROM {_table(RegisteredModelAlias)} a "
+            f"JOIN {_table(ModelVersion)} v ON v.id = a.version_id WHERE a.model_id IN ({model_marks}) UNION ALL "
+            f"SELECT version_id, 2, {_q('key')}, {_q('value')}, CAST(NULL AS INTEGER) "
+            f"FROM {_table(ModelVersionTag)} WHERE version_id IN ({version_marks}) "
+            "ORDER BY 2, 1, 3"
+        )
+        for parent, kind, key, value, version in _rows(sql, [*models, *models, *latest]):
+            if kind == 0:
+                by_pk[parent].tags.append((key, value))
+            elif kind == 1:
+                by_pk[parent].aliases.append((key, version))
+            else:
+                versions[parent].tags.append((key, value))
+    for record in records:
+        for version in record.latest_versions:
+            version.aliases = [alias for alias, number in record.aliases if number == version.version]
+    return records
+
+
+# --- SQL pieces ----------------------------------------------------------------------------------
+
+
+def _version_columns() -> str:
+    q = _q
+    return (
+        f"v.id, m.name, v.{q('version')}, v.created_at, v.updated_at, v.user_id, v.current_stage, "
+        f"v.description, v.{q('source')}, v.run_id, v.{q('status')}, v.status_message, v.run_link"
+    )
+
+
+def _is_latest() -> str:
+    """`v` is the highest version of its model in its stage (an index seek on model_version_stage)."""
+    return (
+        f"v.{_q('version')} = (SELECT MAX(l.{_q('version')}) FROM {_table(ModelVersion)} l "
+        "WHERE l.registered_model_id = v.registered_model_id AND l.current_stage = v.current_stage)"
+    )
+
+
+def _version(row: tuple | list) -> VersionRecord:
+    return VersionRecord(row[0], row[1], row[2], _aware(row[3]), _aware(row[4]), *row[5:13])
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands plain SQL naive datetimes (stored in UTC); PostgreSQL aware ones.
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _chunks(items: list[int]) -> Iterator[list[int]]:
+    for start in range(0, len(items), CHUNK):
+        yield items[start : start + CHUNK]
+
+
+def _q(name: str) -> str:
+    return connection.ops.quote_name(name)
+
+
+def _table(model) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _rows(sql: str, params: list) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()

@@ -1,0 +1,1 @@
+"""Writes to the registry: one verb-first function per change, each in one transaction."""

@@ -1,0 +1,100 @@
+"""Registry list and look-up endpoints cost a fixed number of queries, whatever the size of the answer."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from registry.services.model_versions import (
+    create_model_version,
+    set_model_version_tag,
+    transition_model_version_stage,
+)
+from registry.services.registered_models import (
+    create_registered_model,
+    set_registered_model_alias,
+)
+
+from ..conftest import write_files
+
+
+@pytest.fixture
+def populate(workspace, run):
+    source = write_files(workspace, f"{run.artifact_uri}/model", {"MLmodel": "flavors: {}\n"})
+
+    def make(models: int, versions: int) -> None:
+        for i in range(models):
+            model = create_registered_model(workspace=workspace, name=f"model-{i:03d}", tags=[("team", "a")])
+            for _ in range(versions):
+                version = create_model_version(
+                    workspace=workspace, model=model, source=source, run_id=run.uuid
+                )
+                set_model_version_tag(version=version, key="checked", value="yes")
+            transition_model_version_stage(version=version, stage="Production")
+            set_registered_model_alias(model=model, alias="champion", version="1")
+
+    return make
+
+
+def get(client, path: str, params: dict):
+    response = client.get(f"/api/2.0/mlflow/{path}", params)
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+@pytest.mark.parametrize(("models", "versions"), [(2, 2), (20, 10)])
+def test_search_model_versions_costs_the_same_queries_for_4_or_200_versions(
+    client, populate, models, versions, django_assert_max_num_queries
+):
+    populate(models, versions)
+    params = {"filter": "name LIKE 'model-%' AND tags.checked = 'yes'", "max_results": 1000}
+    # Rows, then their tags and aliases (and the workspace, when its cache is cold).
+    with django_assert_max_num_queries(3):
+        body = get(client, "model-versions/search", params)
+    assert len(body["model_versions"]) == models * versions
+    assert all(version["tags"] == [{"key": "checked", "value": "yes"}] for version in body["model_versions"])
+    assert sum("aliases" in version for version in body["model_versions"]) == models
+
+
+@pytest.mark.parametrize(("models", "versions"), [(2, 2), (20, 10)])
+def test_search_registered_models_costs_the_same_queries_for_2_or_20_models(
+    client, populate, models, versions, django_assert_max_num_queries
+):
+    populate(models, versions)
+    # Rows, their latest versions, then everyone's tags and aliases (and the workspace).
+    with django_assert_max_num_queries(4):
+        body = get(client, "registered-models/search", {"filter": "tags.team = 'a'", "max_results": 100})
+    found = body["registered_models"]
+    assert len(found) == models
+    assert all(model["aliases"] == [{"alias": "champion", "version": "1"}] for model in found)
+    assert all(
+        sorted((v["version"], v["current_stage"]) for v in model["latest_versions"])
+        == sorted([(str(versions - 1), "None"), (str(versions), "Production")])
+        for model in found
+    )
+
+
+@pytest.mark.parametrize(("models", "versions"), [(2, 2), (20, 10)])
+def test_get_latest_versions_and_alias_look_ups_cost_a_few_queries(
+    client, populate, models, versions, django_assert_max_num_queries
+):
+    populate(models, versions)
+    with django_assert_max_num_queries(3):
+        body = get(client, "registered-models/get-latest-versions", {"name": "model-001"})
+    assert [v["version"] for v in body["model_versions"]] == [str(versions - 1), str(versions)]
+    with django_assert_max_num_queries(3):
+        response = client.post(
+            "/api/2.0/mlflow/registered-models/get-latest-versions",
+            data=json.dumps({"name": "model-001", "stages": ["production"]}),
+            content_type="application/json",
+        )
+    assert [v["version"] for v in response.json()["model_versions"]] == [str(versions)]
+    with django_assert_max_num_queries(3):
+        body = get(client, "registered-models/alias", {"name": "model-001", "alias": "champion"})
+    assert body["model_version"]["version"] == "1"
+    with django_assert_max_num_queries(3):
+        model = get(client, "registered-models/get", {"name": "model-001"})["registered_model"]
+    assert [v["version"] for v in model["latest_versions"]] == [str(versions - 1), str(versions)]
+    with django_assert_max_num_queries(3):
+        get(client, "model-versions/get", {"name": "model-001", "version": "1"})
