@@ -86,18 +86,21 @@ def load_runs(run_pks: list[int]) -> list[RunRecord]:
     # and row handling would cost more than the database does.
     q = connection.ops.quote_name
     where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
-    for run_pk, key, value in _rows(f"SELECT run_id, key, value FROM {_table(Param)} WHERE {where}", run_pks):
-        records[run_pk].params.append((key, value))
-    for run_pk, key, value in _rows(
-        f"SELECT run_id, key, value FROM {_table(RunTag)} WHERE {where}", run_pks
-    ):
-        records[run_pk].tags.append((key, value))
-    summaries = _rows(
-        f"SELECT run_id, key, value, {q('timestamp')}, step FROM {_table(MetricSummary)} WHERE {where}",
-        run_pks,
+    # Params, tags and latest metrics in one round trip (it counts on PostgreSQL).
+    data = _rows(
+        f"SELECT 0, run_id, key, value, {_NO_NUMBER} FROM {_table(Param)} WHERE {where} UNION ALL "
+        f"SELECT 1, run_id, key, value, {_NO_NUMBER} FROM {_table(RunTag)} WHERE {where} UNION ALL "
+        f"SELECT 2, run_id, key, NULL, value, {q('timestamp')}, step FROM {_table(MetricSummary)} WHERE {where}",
+        run_pks * 3,
     )
-    for run_pk, *metric in summaries:
-        records[run_pk].metrics.append(tuple(metric))
+    for kind, run_pk, key, text, number, timestamp, step in data:
+        record = records[run_pk]
+        if kind == 0:
+            record.params.append((key, text))
+        elif kind == 1:
+            record.tags.append((key, text))
+        else:
+            record.metrics.append((key, number, timestamp, step))
     inputs = _rows(
         f"SELECT i.run_id, d.name, d.digest, d.source_type, d.source, d.{q('schema')}, d.profile, i.tags "
         f"FROM {_table(RunInput)} i JOIN {_table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where}",
@@ -115,6 +118,10 @@ def load_runs(run_pks: list[int]) -> list[RunRecord]:
         else:
             records[run_pk].model_outputs.append((model_id, step))
     return [records[pk] for pk in run_pks if pk in records]
+
+
+# PostgreSQL types a UNION's columns from its first branch: say what the NULLs stand for.
+_NO_NUMBER = "CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
 
 
 def _run_rows(run_pks: list[int]) -> list[tuple]:
