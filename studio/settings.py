@@ -198,6 +198,7 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "studio.tasks.record_worker_heartbeat", "schedule": 30.0},
+    "planner-statistics": {"task": "studio.tasks.refresh_planner_statistics", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 90
 

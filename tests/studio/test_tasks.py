@@ -1,0 +1,38 @@
+"""Housekeeping tasks: worker heartbeats and planner statistics."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from studio.models import WorkerHeartbeat
+from studio.tasks import record_heartbeat, refresh_planner_statistics
+from tracking.services.experiments import create_experiment
+from tracking.services.runs import create_run
+
+
+def test_a_heartbeat_records_the_worker_once_and_then_updates_it(db):
+    record_heartbeat("worker@a")
+    first = WorkerHeartbeat.objects.get(hostname="worker@a").last_seen
+    record_heartbeat("worker@a")
+    assert WorkerHeartbeat.objects.get(hostname="worker@a").last_seen >= first
+    assert WorkerHeartbeat.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_tables_that_grew_get_fresh_planner_statistics(default_workspace):
+    experiment = create_experiment(workspace=default_workspace, name="grown")
+    for _ in range(150):
+        create_run(experiment=experiment)
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_stat_force_next_flush()")  # counters reach the view at commit
+    analysed = refresh_planner_statistics()
+    if connection.vendor == "postgresql":
+        assert "tracking_run" in analysed
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'tracking_run'")
+            assert cursor.fetchone()[0] >= 150
+        assert "tracking_run" not in refresh_planner_statistics()  # nothing changed since
+    else:
+        assert analysed == []
