@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -215,10 +216,15 @@ ARTIFACT_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_ARTIFACT_BYTES", 50 * 1024**3)
 
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    "studio.staticfinders.PlotlyFinder",
+]
 STATIC_ROOT = Path(env_str("STUDIO_STATIC_ROOT") or DATA_DIR / "static").resolve()
 # After collectstatic (which `make run` does) files get content hashes in their names and are
 # cached for good; before it (tests, a fresh checkout) they are served as they are.
-_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists()
+_COLLECTED = (STATIC_ROOT / "staticfiles.json").exists() or "collectstatic" in sys.argv
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -3,7 +3,7 @@ from django.urls import path, re_path
 from tracking.api.handlers.server import health, version
 from tracking.api.router import dispatch
 
-from . import views
+from .views import artifacts, experiments, home, models, runs
 
 # The MLflow API lives at the root (the default workspace) and under /ws/<workspace>/, each
 # in MLflow's two spellings: /api/ for clients and /ajax-api/ for browsers.
@@ -16,7 +16,9 @@ urlpatterns = [
     path("version", version),
     path("ws/<slug:workspace_name>/health", health),
     path("ws/<slug:workspace_name>/version", version),
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
 ]
+# Each area of the studio lists its own pages, all under /ws/<workspace>/.
+urlpatterns += experiments.urlpatterns + runs.urlpatterns + artifacts.urlpatterns + models.urlpatterns
 
-handler404 = "studio.views.not_found"
+handler404 = "studio.views.home.not_found"

@@ -1,4 +1,4 @@
-"""The studio's pages."""
+"""The home page: resource groups, their workspaces, and whether a worker is alive."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from studio.models import WorkerHeartbeat
 from tracking.queries.workspaces import resource_groups_with_workspaces
-
-from .models import WorkerHeartbeat
 
 
 def tracking_uri(request: HttpRequest, workspace_name: str | None = None) -> str:

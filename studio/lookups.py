@@ -1,0 +1,36 @@
+"""Access-scoped look-ups for the studio's pages: the object, or a 404 page.
+
+Every page names its workspace in the URL; everything else is looked up inside it, so an id
+from another workspace is simply not found. (Per-user access comes with workspace roles.)
+"""
+
+from __future__ import annotations
+
+from django.http import Http404
+
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.models import Experiment, Run, Workspace
+from tracking.queries.experiments import get_experiment
+from tracking.queries.runs import get_run
+from tracking.workspaces import resolve_workspace
+
+
+def workspace_or_404(name: str) -> Workspace:
+    try:
+        return resolve_workspace(name)
+    except ResourceDoesNotExist:
+        raise Http404(f"No workspace {name!r}") from None
+
+
+def experiment_or_404(workspace: Workspace, experiment_id: str) -> Experiment:
+    try:
+        return get_experiment(workspace, experiment_id)
+    except (ResourceDoesNotExist, InvalidParameterValue):
+        raise Http404(f"No experiment {experiment_id!r}") from None
+
+
+def run_or_404(workspace: Workspace, run_id: str) -> Run:
+    try:
+        return get_run(workspace, run_id)
+    except ResourceDoesNotExist:
+        raise Http404(f"No run {run_id!r}") from None

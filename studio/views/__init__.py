@@ -1,0 +1,1 @@
+"""The studio's pages, a module per noun; each view reads like a table of contents."""

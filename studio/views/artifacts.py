@@ -1,0 +1,5 @@
+"""Studio pages: artifacts."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Studio pages: experiments."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -1,0 +1,5 @@
+"""Studio pages: models."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

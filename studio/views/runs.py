@@ -1,0 +1,5 @@
+"""Studio pages: runs."""
+
+from __future__ import annotations
+
+urlpatterns: list = []
