@@ -21,7 +21,7 @@ from registry.validation import (
 )
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Workspace
-from tracking.search.paging import decode_offset, encode_token
+from tracking.search.paging import cut_page, decode_offset
 
 from .records import (
     VersionRecord,
@@ -110,11 +110,9 @@ def search_model_versions(
     )
     offset = decode_offset(page_token)
     query = model_version_query(workspace.pk, filter_string, order_by or [])
-    records = search_versions(query, limit=max_results + 1, offset=offset)
-    next_token = None
-    if len(records) > max_results:
-        records = records[:max_results]
-        next_token = encode_token(offset=offset + max_results)
+    records, next_token = cut_page(
+        search_versions(query, limit=max_results + 1, offset=offset), offset, max_results
+    )
     return VersionPage(with_version_children(records), next_token)
 
 

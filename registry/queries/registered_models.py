@@ -15,7 +15,7 @@ from registry.validation import (
     model_not_found,
 )
 from tracking.models import Workspace
-from tracking.search.paging import decode_offset, encode_token
+from tracking.search.paging import cut_page, decode_offset
 
 from .records import (
     ModelRecord,
@@ -84,9 +84,7 @@ def search_registered_models(
     )
     offset = decode_offset(page_token)
     query = registered_model_query(workspace.pk, filter_string, order_by or [])
-    records = search_models(query, limit=max_results + 1, offset=offset)
-    next_token = None
-    if len(records) > max_results:
-        records = records[:max_results]
-        next_token = encode_token(offset=offset + max_results)
+    records, next_token = cut_page(
+        search_models(query, limit=max_results + 1, offset=offset), offset, max_results
+    )
     return ModelPage(with_model_details(records), next_token)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, ExperimentTag, Workspace
 from tracking.search.experiments import filter_and_order_experiments
-from tracking.search.paging import decode_offset, encode_token
+from tracking.search.paging import cut_page, decode_offset
 from tracking.validation import check_max_results
 
 
@@ -70,9 +70,5 @@ def search_experiments(
     elif view_type == "DELETED_ONLY":
         queryset = queryset.filter(lifecycle_stage="deleted")
     queryset = filter_and_order_experiments(queryset, filter_string, order_by or [])
-    page = list(queryset[offset : offset + max_results + 1])
-    next_token = None
-    if len(page) > max_results:
-        page = page[:max_results]
-        next_token = encode_token(offset=offset + max_results)
+    page, next_token = cut_page(list(queryset[offset : offset + max_results + 1]), offset, max_results)
     return ExperimentPage(page, experiment_tags(page), next_token)

@@ -15,7 +15,7 @@ from tracking.models import (
     Workspace,
 )
 from tracking.search.logged_models import filter_and_order_logged_models
-from tracking.search.paging import decode_offset, encode_token
+from tracking.search.paging import cut_page, decode_offset
 
 from .experiments import parse_experiment_number
 
@@ -94,8 +94,5 @@ def search_logged_models(
     queryset = LoggedModel.objects.filter(experiment_id__in=experiment_pks, lifecycle_stage="active")
     queryset = filter_and_order_logged_models(queryset, filter_string, datasets or [], order_by or [])
     page = list(queryset.select_related("experiment")[offset : offset + max_results + 1])
-    next_token = None
-    if len(page) > max_results:
-        page = page[:max_results]
-        next_token = encode_token(offset=offset + max_results)
+    page, next_token = cut_page(page, offset, max_results)
     return LoggedModelPage(load_logged_models(page), next_token)

@@ -20,7 +20,7 @@ from tracking.models import (
     RunTag,
     Workspace,
 )
-from tracking.search.paging import decode_offset, encode_token
+from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
 from tracking.validation import check_max_results
 
@@ -184,10 +184,7 @@ def search_runs(
     )
     queryset = filter_and_order_runs(queryset, filter_string, order_by or [])
     run_pks = list(queryset.values_list("pk", flat=True)[offset : offset + max_results + 1])
-    next_token = None
-    if len(run_pks) > max_results:
-        run_pks = run_pks[:max_results]
-        next_token = encode_token(offset=offset + max_results)
+    run_pks, next_token = cut_page(run_pks, offset, max_results)
     return RunPage(load_runs(run_pks), next_token)
 
 

@@ -30,3 +30,10 @@ def decode_offset(token: str | None) -> int:
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidParameterValue(f"Invalid page token, offset must be a non-negative integer: {offset!r}")
     return offset
+
+
+def cut_page(rows: list, offset: int, max_results: int) -> tuple[list, str | None]:
+    """Rows fetched with a limit of max_results + 1: the page, and the next page's token if there is one."""
+    if len(rows) > max_results:
+        return rows[:max_results], encode_token(offset=offset + max_results)
+    return rows, None
