@@ -11,6 +11,7 @@ from registry.queries import model_versions as version_queries
 from registry.queries import registered_models as model_queries
 from registry.services import model_versions as version_services
 from registry.services import registered_models as model_services
+from tracking.api.responses import page_message
 from tracking.api.router import ApiCall, rpc
 
 from .shapes import model_version_message, registered_model_message
@@ -88,12 +89,11 @@ def search_registered_models(call: ApiCall) -> dict[str, Any]:
         order_by=message.get("order_by"),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {}
-    if page.models:
-        response["registered_models"] = [registered_model_message(record) for record in page.models]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_message(
+        "registered_models",
+        [registered_model_message(record) for record in page.models],
+        page.next_page_token,
+    )
 
 
 @rpc("mlflow.GetLatestVersions")
@@ -191,12 +191,9 @@ def search_model_versions(call: ApiCall) -> dict[str, Any]:
         order_by=message.get("order_by"),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {}
-    if page.versions:
-        response["model_versions"] = [model_version_message(record) for record in page.versions]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_message(
+        "model_versions", [model_version_message(record) for record in page.versions], page.next_page_token
+    )
 
 
 @rpc("mlflow.TransitionModelVersionStage")

@@ -35,3 +35,13 @@ def internal_error_response(exc: BaseException) -> HttpResponse:
         },
         500,
     )
+
+
+def page_message(field: str, items: list, next_page_token: str | None) -> dict[str, Any]:
+    """A search's answer; proto3 JSON leaves out an empty list and a missing token."""
+    message: dict[str, Any] = {}
+    if items:
+        message[field] = items
+    if next_page_token:
+        message["next_page_token"] = next_page_token
+    return message

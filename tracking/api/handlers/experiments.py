@@ -7,6 +7,7 @@ from typing import Any
 from tracking.queries import experiments as queries
 from tracking.services import experiments as services
 
+from ..responses import page_message
 from ..router import ApiCall, rpc
 from ..shapes import experiment_message
 
@@ -52,14 +53,11 @@ def search_experiments(call: ApiCall) -> dict[str, Any]:
         max_results=message.get("max_results", 1000),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {}
-    if page.experiments:
-        response["experiments"] = [
-            experiment_message(e, page.tags.get(e.pk, []), call.workspace.name) for e in page.experiments
-        ]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_message(
+        "experiments",
+        [experiment_message(e, page.tags.get(e.pk, []), call.workspace.name) for e in page.experiments],
+        page.next_page_token,
+    )
 
 
 @rpc("mlflow.UpdateExperiment")

@@ -10,6 +10,7 @@ from tracking.queries import logged_models as queries
 from tracking.services import logged_models as services
 
 from ..protocol import read_json_body
+from ..responses import page_message
 from ..router import ApiCall, rpc
 from ..shapes import logged_model_message
 
@@ -92,9 +93,6 @@ def search_logged_models(call: ApiCall) -> dict[str, Any]:
         max_results=message.get("max_results"),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {}
-    if page.models:
-        response["models"] = [logged_model_message(record) for record in page.models]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_message(
+        "models", [logged_model_message(record) for record in page.models], page.next_page_token
+    )

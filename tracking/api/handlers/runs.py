@@ -11,6 +11,7 @@ from tracking.services import runs as services
 from tracking.services.metric_points import MetricPoint
 from tracking.times import ms_to_datetime
 
+from ..responses import page_message
 from ..router import ApiCall, rpc
 from ..shapes import run_info_message, run_message
 
@@ -194,9 +195,4 @@ def search_runs(call: ApiCall) -> dict[str, Any]:
         order_by=message.get("order_by"),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {}
-    if page.runs:
-        response["runs"] = [run_message(record) for record in page.runs]
-    if page.next_page_token:
-        response["next_page_token"] = page.next_page_token
-    return response
+    return page_message("runs", [run_message(record) for record in page.runs], page.next_page_token)
