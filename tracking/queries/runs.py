@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from django.db import connection
 
-from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.errors import ResourceDoesNotExist
 from tracking.models import (
     Dataset,
     Experiment,
@@ -186,8 +186,3 @@ def search_runs(
     run_pks = list(queryset.values_list("pk", flat=True)[offset : offset + max_results + 1])
     run_pks, next_token = cut_page(run_pks, offset, max_results)
     return RunPage(load_runs(run_pks), next_token)
-
-
-def check_run_ids(run_ids: list[str]) -> None:
-    if not run_ids:
-        raise InvalidParameterValue("GetMetricHistoryBulkInterval request must specify at least one run_id.")

@@ -11,7 +11,7 @@ from tracking.artifacts import FileInfo
 from tracking.errors import InvalidParameterValue, RequestTooLarge
 from tracking.queries import logged_models as model_queries
 from tracking.queries import runs as run_queries
-from tracking.services import artifacts as artifacts
+from tracking.services import artifacts
 
 from ..downloads import file_response
 from ..router import ApiCall, rpc
