@@ -38,7 +38,8 @@ _PG_ARRAYS = ", ".join(
 
 
 def _stored(value: float) -> float | None:
-    return None if math.isnan(value) else value
+    # float(): PostgreSQL's array parameters need one type, and callers may pass ints.
+    return None if math.isnan(value) else float(value)
 
 
 def insert_points(run_pk: int, points: list[MetricPoint]) -> Counter[str]:

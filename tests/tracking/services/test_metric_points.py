@@ -53,3 +53,8 @@ def test_infinities_are_kept(run):
     record_points(run.pk, [MetricPoint("m", math.inf, 0, 0), MetricPoint("m", -math.inf, 0, 1)])
     value, _, _, low, high, _ = summary(run)
     assert (value, low, high) == (-math.inf, -math.inf, math.inf)
+
+
+def test_integer_and_float_values_mix_in_one_batch(run):
+    record_points(run.pk, [MetricPoint("m", 1, 0, 0), MetricPoint("m", 2.5, 0, 1)])
+    assert sorted(Metric.objects.filter(run=run).values_list("value", flat=True)) == [1.0, 2.5]

@@ -1,0 +1,389 @@
+"""The experiments list (/ws/<workspace>/) and an experiment's runs table (/ws/<workspace>/experiments/<id>/)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from studio.views.experiments import format_duration, format_number
+from tracking.services.experiments import create_experiment, delete_experiment
+from tracking.services.metric_points import MetricPoint
+from tracking.services.runs import Batch, create_run, log_batch
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def make_run(experiment, name, *, minute=0, acc=None, lr=None, parent=None, tags=()):
+    tags = [*tags, *([("mlflow.parentRunId", parent.uuid)] if parent else [])]
+    run = create_run(
+        experiment=experiment, run_name=name, start_time=T0 + timedelta(minutes=minute), tags=tags
+    )
+    metrics = [MetricPoint("acc", value, 0, step) for step, value in enumerate(acc or [])]
+    log_batch(run=run, batch=Batch(metrics=metrics, params=[("lr", lr)] if lr else []))
+    return run
+
+
+def names_in(response, css_class: str) -> list[str]:
+    """The link texts of the table's name cells, in order."""
+    html = response.content.decode()
+    return re.findall(rf'<td class="{css_class}">.*?<a href="[^"]+"[^>]*>([^<]+)</a>', html, re.S)
+
+
+def experiment_names(response) -> list[str]:
+    return names_in(response, "name")
+
+
+def run_names(response) -> list[str]:
+    html = response.content.decode()
+    return re.findall(r'<a href="/ws/[^/]+/runs/[0-9a-f]{32}/" title="[0-9a-f]{32}">([^<]+)</a>', html)
+
+
+def experiment_url(experiment, query: str = "") -> str:
+    return f"/ws/{experiment.workspace.name}/experiments/{experiment.experiment_id}/{query}"
+
+
+@pytest.fixture
+def experiment(default_workspace):
+    return create_experiment(workspace=default_workspace, name="mnist")
+
+
+# --- Look-ups ----------------------------------------------------------------------------------
+
+
+def test_it_returns_404_for_an_unknown_workspace(client, db):
+    assert client.get("/ws/nowhere/").status_code == 404
+    assert client.get("/ws/nowhere/experiments/0/").status_code == 404
+
+
+@pytest.mark.parametrize("experiment_id", ["999", "abc"])
+def test_it_returns_404_for_an_unknown_experiment(client, default_workspace, experiment_id):
+    assert client.get(f"/ws/default/experiments/{experiment_id}/").status_code == 404
+
+
+def test_it_returns_404_for_an_experiment_of_another_workspace(client, experiment, make_workspace):
+    make_workspace("team-a")
+
+    response = client.get(f"/ws/team-a/experiments/{experiment.experiment_id}/")
+
+    assert response.status_code == 404
+
+
+# --- The experiments list ----------------------------------------------------------------------
+
+
+def test_the_list_shows_each_experiment_with_its_id_run_count_and_tags(client, default_workspace):
+    experiment = create_experiment(workspace=default_workspace, name="mnist", tags=[("team", "vision")])
+    for minute in range(3):
+        make_run(experiment, f"r{minute}", minute=minute)
+
+    response = client.get("/ws/default/")
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    row = html[html.index('href="/ws/default/experiments/1/"') :]
+    row = row[: row.index("</tr>")]
+    assert "<code>1</code>" in row
+    assert '<td class="num">3</td>' in row
+    assert '<span class="k">team</span>vision' in row
+    assert experiment_names(response) == ["mnist", "Default"]
+
+
+def test_the_list_searches_names_by_substring_ignoring_case(client, default_workspace):
+    for name in ("MNIST-cnn", "cifar", "mnist-mlp"):
+        create_experiment(workspace=default_workspace, name=name)
+
+    response = client.get("/ws/default/?q=Mnist&sort=name")
+
+    assert experiment_names(response) == ["MNIST-cnn", "mnist-mlp"]
+    assert 'value="Mnist"' in response.content.decode()
+
+
+def test_the_list_says_when_no_name_matches(client, default_workspace):
+    response = client.get("/ws/default/?q=zzz")
+
+    assert "No experiment name contains “zzz”." in response.content.decode()
+
+
+@pytest.mark.parametrize(("sort", "expected"), [("name", ["a", "b", "c"]), ("-name", ["c", "b", "a"])])
+def test_the_list_sorts_by_name_both_ways(client, default_workspace, sort, expected):
+    for name in ("b", "c", "a"):
+        create_experiment(workspace=default_workspace, name=name)
+
+    response = client.get(f"/ws/default/?q=&sort={sort}")
+
+    assert [name for name in experiment_names(response) if name != "Default"] == expected
+
+
+def test_the_list_sorts_by_last_activity_which_includes_the_runs(client, default_workspace):
+    old = create_experiment(workspace=default_workspace, name="old")
+    create_experiment(workspace=default_workspace, name="new")
+    create_run(experiment=old, start_time=datetime.now(UTC) + timedelta(hours=1))
+
+    newest_first = experiment_names(client.get("/ws/default/?sort=-activity"))
+    oldest_first = experiment_names(client.get("/ws/default/?sort=activity"))
+
+    assert newest_first == ["old", "new", "Default"]
+    assert oldest_first == ["Default", "new", "old"]
+
+
+def test_the_list_hides_deleted_experiments_unless_asked(client, default_workspace):
+    gone = create_experiment(workspace=default_workspace, name="gone")
+    make_run(gone, "r")
+    delete_experiment(experiment=gone)
+    create_experiment(workspace=default_workspace, name="kept")
+
+    assert "gone" not in experiment_names(client.get("/ws/default/"))
+    shown = client.get("/ws/default/?deleted=1&sort=name")
+    assert experiment_names(shown) == ["Default", "gone", "kept"]
+    html = shown.content.decode()
+    assert '<span class="badge">Deleted</span>' in html
+    assert '<td class="num">1</td>' in html  # the run deleted with it
+
+
+def test_the_list_pages_by_fifty_and_keeps_the_search_in_the_links(client, default_workspace):
+    for i in range(55):
+        create_experiment(workspace=default_workspace, name=f"exp-{i:02}")
+
+    first = client.get("/ws/default/?q=exp&sort=name")
+    second = client.get("/ws/default/?q=exp&sort=name&page=2")
+
+    assert len(experiment_names(first)) == 50
+    assert experiment_names(second) == [f"exp-{i}" for i in range(50, 55)]
+    assert "51–55 of 55" in second.content.decode()  # noqa: RUF001
+    next_link = re.search(r'href="([^"]+)" rel="next"', first.content.decode())[1]
+    assert parse_qs(urlsplit(next_link.replace("&amp;", "&")).query) == {
+        "q": ["exp"],
+        "sort": ["name"],
+        "page": ["2"],
+    }
+
+
+def test_the_list_shows_names_and_tags_as_text(client, default_workspace):
+    create_experiment(
+        workspace=default_workspace, name="<b>bold</b>", tags=[("note", "<script>alert(1)</script>")]
+    )
+
+    html = client.get("/ws/default/").content.decode()
+
+    assert "<b>bold</b>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+
+
+@pytest.mark.parametrize("count", [3, 30])
+def test_the_list_costs_the_same_queries_for_3_or_30_experiments(
+    client, default_workspace, count, django_assert_max_num_queries
+):
+    for i in range(count):
+        experiment = create_experiment(workspace=default_workspace, name=f"exp{i}", tags=[("k", "v")])
+        create_run(experiment=experiment)
+
+    # workspace (and its resource group for the top bar), count, page, tags
+    with django_assert_max_num_queries(5):
+        response = client.get("/ws/default/?q=EXP&sort=-activity")
+
+    assert len(experiment_names(response)) == count
+
+
+# --- The runs table ----------------------------------------------------------------------------
+
+
+def test_the_runs_table_shows_params_and_metrics_as_columns(client, experiment):
+    make_run(experiment, "first", acc=[0.5, 0.91234], lr="0.01")
+
+    response = client.get(experiment_url(experiment))
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'data-column="params.lr"' in html
+    assert 'data-column="metrics.acc"' in html
+    assert '<td class="param" title="0.01">0.01</td>' in html
+    assert '<td class="metric" title="0.91234 (2 points)">0.91234</td>' in html
+    assert run_names(response) == ["first"]
+    assert re.search(r'href="/ws/default/runs/[0-9a-f]{32}/"', html)
+
+
+def test_the_runs_table_shows_the_columns_the_url_names_with_min_and_max(client, experiment):
+    make_run(experiment, "first", acc=[0.5, 0.9, 0.7], lr="0.01")
+
+    html = client.get(
+        experiment_url(experiment, "?col=min(metrics.acc)&col=max(metrics.acc)")
+    ).content.decode()
+
+    assert 'data-column="params.lr"' not in html
+    assert '<span class="stat">min</span>' in html
+    assert ">0.5</td>" in html
+    assert ">0.9</td>" in html
+
+
+def test_an_empty_column_choice_shows_no_param_or_metric_column(client, experiment):
+    make_run(experiment, "first", acc=[0.5], lr="0.01")
+
+    html = client.get(experiment_url(experiment, "?col=")).content.decode()
+
+    assert "data-column=" not in html
+
+
+def test_the_runs_table_sorts_by_a_metric_column_both_ways(client, experiment):
+    make_run(experiment, "mid", acc=[0.5], minute=1)
+    make_run(experiment, "high", acc=[0.9], minute=2)
+    make_run(experiment, "low", acc=[0.1], minute=3)
+
+    ascending = client.get(experiment_url(experiment, "?sort=metrics.acc"))
+    descending = client.get(experiment_url(experiment, "?sort=-metrics.acc"))
+
+    assert run_names(ascending) == ["low", "mid", "high"]
+    assert run_names(descending) == ["high", "mid", "low"]
+    # Clicking the sorted header turns the order round, keeping the rest of the URL.
+    assert 'href="/ws/default/experiments/1/?sort=-metrics.acc"' in ascending.content.decode()
+
+
+def test_the_runs_tables_header_links_keep_the_filter_and_columns(client, experiment):
+    make_run(experiment, "r", acc=[0.5], lr="0.1")
+
+    html = client.get(
+        experiment_url(experiment, "?filter=metrics.acc+>+0&col=metrics.acc&page=1")
+    ).content.decode()
+
+    link = re.search(r'data-column="metrics.acc"[^>]*><a class="sort" href="([^"]+)"', html)[1]
+    assert parse_qs(urlsplit(link.replace("&amp;", "&")).query) == {
+        "filter": ["metrics.acc > 0"],
+        "col": ["metrics.acc"],
+        "sort": ["metrics.acc"],
+    }
+
+
+def test_the_runs_table_filters_with_mlflows_syntax(client, experiment):
+    make_run(experiment, "hit", acc=[0.95], lr="0.01")
+    make_run(experiment, "miss", acc=[0.95], lr="0.1")
+
+    response = client.get(experiment_url(experiment), {"filter": "metrics.acc > 0.9 and params.lr = '0.01'"})
+
+    assert run_names(response) == ["hit"]
+
+
+def test_a_bad_filter_shows_mlflows_message_in_the_page(client, experiment):
+    make_run(experiment, "r", acc=[0.5])
+
+    response = client.get(experiment_url(experiment), {"filter": "metrics.acc >> 1"})
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert '<p class="error" role="alert">' in html
+    assert "Expected numeric value type for metric. Found &gt;" in html
+    assert "Fix the filter to see runs." in html
+    assert 'value="metrics.acc &gt;&gt; 1"' in html
+
+
+def test_the_runs_table_lists_child_runs_under_their_parent(client, experiment):
+    parent = make_run(experiment, "sweep", minute=10)
+    make_run(experiment, "trial-1", parent=parent, minute=11)
+    make_run(experiment, "trial-2", parent=parent, minute=12)
+    make_run(experiment, "single", minute=1)
+
+    response = client.get(experiment_url(experiment))
+
+    html = response.content.decode()
+    assert run_names(response) == ["sweep", "trial-2", "trial-1", "single"]
+    assert f'data-ancestors="{parent.uuid}" class="child"' in html
+    assert '<span class="children">2 child runs</span>' in html
+    assert f'data-toggle="{parent.uuid}"' in html
+
+
+def test_the_runs_table_pages_by_a_hundred(client, experiment):
+    for minute in range(105):
+        make_run(experiment, f"r{minute:03}", minute=minute)
+
+    first = client.get(experiment_url(experiment))
+    second = client.get(experiment_url(experiment, "?page=2"))
+
+    assert len(run_names(first)) == 100
+    assert run_names(second) == [f"r{minute:03}" for minute in range(4, -1, -1)]
+    assert "101–105 of 105 runs" in second.content.decode()  # noqa: RUF001
+
+
+def test_the_runs_table_has_a_compare_button_for_the_workspace(client, experiment):
+    make_run(experiment, "r")
+
+    html = client.get(experiment_url(experiment)).content.decode()
+
+    assert 'id="compare" href="/ws/default/compare/"' in html
+    assert 'class="pick"' in html
+
+
+def test_the_runs_table_shows_names_params_and_tags_as_text(client, default_workspace):
+    experiment = create_experiment(
+        workspace=default_workspace, name="<i>exp</i>", tags=[("note", "<img src=x onerror=alert(1)>")]
+    )
+    make_run(experiment, "<script>alert(1)</script>", lr="<b>0.1</b>")
+
+    html = client.get(experiment_url(experiment)).content.decode()
+
+    for raw in ("<script>alert(1)</script>", "<b>0.1</b>", "<i>exp</i>", "<img src=x onerror=alert(1)>"):
+        assert raw not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;b&gt;0.1&lt;/b&gt;" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+@pytest.mark.parametrize("runs", [3, 40])
+def test_the_runs_table_costs_the_same_queries_for_3_or_40_runs(
+    client, experiment, runs, django_assert_max_num_queries
+):
+    parent = make_run(experiment, "sweep", acc=[1.0])
+    for i in range(runs):
+        make_run(experiment, f"r{i}", acc=[float(i), i / 2], lr=str(i), parent=parent if i % 2 else None)
+
+    # workspace (+ resource group), experiment, its tags, its keys; then the table: links, count,
+    # page, children, params, metrics
+    with django_assert_max_num_queries(11):
+        response = client.get(
+            experiment_url(experiment, "?sort=-max(metrics.acc)&filter=metrics.acc+>%3D+0&col=params.lr")
+        )
+
+    assert response.status_code == 200
+    assert "child run" in response.content.decode()
+
+
+# --- Formatting --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (None, "NaN"),
+        (3.0, "3"),
+        (0.931254, "0.93125"),
+        (12345.678, "12346"),
+        (1.5, "1.5"),
+        (0.000012345, "1.2345e-05"),
+        (2.5e7, "25000000"),
+        (2.5e20, "2.5000e+20"),
+        (float("inf"), "∞"),
+    ],
+)
+def test_numbers_are_shown_with_five_significant_digits(value, text):
+    assert format_number(value) == text
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0.8, "0.8s"), (42, "42s"), (192, "3m 12s"), (3900, "1h 05m"), (93600, "1d 2h")],
+)
+def test_durations_are_short(seconds, text):
+    assert format_duration(timedelta(seconds=seconds)) == text
+
+
+def test_a_deleted_experiments_page_lists_the_runs_deleted_with_it(client, experiment):
+    make_run(experiment, "kept")
+    delete_experiment(experiment=experiment)
+
+    response = client.get(experiment_url(experiment))
+
+    assert response.status_code == 200
+    assert "This experiment is deleted" in response.content.decode()
+    assert run_names(response) == ["kept"]
