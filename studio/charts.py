@@ -1,0 +1,334 @@
+"""Plotly figures for the studio's charts, as plain dicts ready for JSON.
+
+The figures are built here, in Python, and drawn by `static/studio/charts.js` with plotly.js;
+the browser only restyles them (smoothing, log scale). Nothing here reads the database: the
+views pass in the series that `tracking.queries.metric_charts` bucketed.
+
+Every number is finite (JSON has no NaN or infinity, and plotly draws neither): NaN and
+infinite points are left out of the lines and counted instead. Text that comes from users
+(run names, keys, values) goes through `plotly_text`, because plotly reads a few HTML tags in
+labels, and a name is shown as it was written.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from tracking.queries.metric_charts import Bucket, Series
+
+# Distinct, print-safe colours (Azure ML's chart palette is in the same spirit).
+PALETTE = [
+    "#2563eb",
+    "#e8590c",
+    "#0f9d58",
+    "#c2185b",
+    "#7c3aed",
+    "#0891b2",
+    "#b45309",
+    "#4d7c0f",
+    "#db2777",
+    "#475569",
+    "#1d4ed8",
+    "#dc2626",
+    "#059669",
+    "#9333ea",
+    "#ca8a04",
+]
+FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif'
+AXIS_TITLES = {"step": "Step", "time": "Relative time (s)"}
+MARKERS_UP_TO = 60  # points in a line that also get markers, so a lone point is visible
+MAX_PARCOORDS_PARAMS = 12
+MAX_PARCOORDS_METRICS = 8
+
+
+def color(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def plotly_text(text: str) -> str:
+    """`text` as plotly shows it literally: it reads <b>, <a href> and entities in labels."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def axis_value(series: Series, x: int) -> float:
+    """An x of the series in the chart's units: a step, or seconds since the run's first point."""
+    return x / 1000 if series.axis == "time" else x
+
+
+def compact(value: float) -> float:
+    """A value to 7 significant digits: what a chart can show (hover prints 6), in fewer bytes."""
+    return float(f"{value:.7g}")
+
+
+def _rgba(hex_color: str, alpha: float) -> str:
+    red, green, blue = (int(hex_color[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({red},{green},{blue},{alpha})"
+
+
+def layout(axis: str, *, height: int = 260, hovermode: str = "x unified") -> dict:
+    grid = "#eef1f5"
+    return {
+        "height": height,
+        "margin": {"l": 56, "r": 14, "t": 8, "b": 40},
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "font": {"family": FONT, "size": 12, "color": "#1c2330"},
+        "xaxis": {
+            "title": {"text": AXIS_TITLES[axis], "standoff": 4, "font": {"size": 12, "color": "#6b7280"}},
+            "gridcolor": grid,
+            "linecolor": "#d5dae1",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "yaxis": {
+            "type": "linear",
+            "gridcolor": grid,
+            "linecolor": "#d5dae1",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "showlegend": False,
+        "hovermode": hovermode,
+        "hoverlabel": {"bgcolor": "#ffffff", "bordercolor": "#d5dae1", "font": {"family": FONT, "size": 12}},
+        # Keeps the user's zoom and toggles when new data arrives (live refresh, re-bucketing).
+        "uirevision": "chart",
+    }
+
+
+# --- One run: a line and its min-max band --------------------------------------------------------
+
+
+def _line(series: Series) -> tuple[list, list]:
+    """The first and last point of every bucket (one point when they coincide)."""
+    xs, ys = [], []
+    for bucket in series.buckets:
+        points = [(bucket.x_first, bucket.first), (bucket.x_last, bucket.last)]
+        if bucket.x_first == bucket.x_last:
+            points = points[1:]
+        for x, y in points:
+            y = finite(y)
+            if y is not None:
+                xs.append(axis_value(series, x))
+                ys.append(y if bucket.count == 1 else compact(y))
+    return xs, ys
+
+
+def _band(series: Series) -> tuple[list, list, list]:
+    xs, lows, highs = [], [], []
+    for bucket in series.buckets:
+        if bucket.low is None or bucket.high is None:
+            continue
+        for x in dict.fromkeys((bucket.x_first, bucket.x_last)):
+            xs.append(axis_value(series, x))
+            lows.append(compact(bucket.low))
+            highs.append(compact(bucket.high))
+    return xs, lows, highs
+
+
+def metric_traces(series: Series, *, name: str, line_color: str = PALETTE[0]) -> list[dict]:
+    """A run's history as plotly traces: when downsampled, a band from each bucket's smallest to
+    largest value (a spike stays visible), then the line through the buckets' first and last values.
+
+    Values of downsampled buckets are sent to 7 significant digits; single points as they are.
+    """
+    traces = []
+    if series.sampled:
+        xs, lows, highs = _band(series)
+        common = {
+            "type": "scatter",
+            "mode": "lines",
+            "x": xs,
+            "showlegend": False,
+            "hovertemplate": "%{y:.6g}",
+            "meta": {"band": True},
+        }
+        traces.append({**common, "name": "min", "y": lows, "line": {"width": 0, "color": line_color}})
+        traces.append(
+            {
+                **common,
+                "name": "max",
+                "y": highs,
+                "fill": "tonexty",
+                "fillcolor": _rgba(line_color, 0.16),
+                # A thin edge: a one-bucket spike is a hairline, not an invisible sliver of fill.
+                "line": {"width": 0.6, "color": _rgba(line_color, 0.45)},
+            }
+        )
+    xs, ys = _line(series)
+    traces.append(_line_trace(name, xs, ys, line_color, width=1.8, marker=5, hover="%{y:.6g}"))
+    return traces
+
+
+def _line_trace(
+    name: str, xs: list, ys: list, line_color: str, *, width: float, marker: int, hover: str
+) -> dict:
+    # Markers only while they can be told apart; past that they hide the line.
+    return {
+        "type": "scatter",
+        "mode": "lines+markers" if len(xs) <= MARKERS_UP_TO else "lines",
+        "name": plotly_text(name),
+        "x": xs,
+        "y": ys,
+        "line": {"width": width, "color": line_color},
+        "marker": {"size": marker, "color": line_color},
+        "hovertemplate": hover,
+    }
+
+
+def series_summary(series: Series) -> dict:
+    return {
+        "run_id": series.run_id,
+        "total": series.total,
+        "shown": series.shown,
+        "buckets": len(series.buckets),
+        "sampled": series.sampled,
+        "nans": series.nans,
+        "infs": series.infs,
+    }
+
+
+def metric_figure(series: Series, *, name: str) -> dict:
+    """The Metrics tab's chart of one key."""
+    return {"data": metric_traces(series, name=name), "layout": layout(series.axis)}
+
+
+# --- Several runs: one line each -------------------------------------------------------------
+
+
+def _extremes_line(series: Series) -> tuple[list, list]:
+    """First, the extremes, and last of each bucket (M4): at a pixel's width this draws what
+    every point would, spikes included, in one line per run."""
+    xs: list = []
+    ys: list = []
+
+    def add(x: float, y: float | None) -> None:
+        y = finite(y)
+        if y is not None:
+            xs.append(x)
+            ys.append(compact(y))
+
+    for bucket in series.buckets:
+        first_x, last_x = axis_value(series, bucket.x_first), axis_value(series, bucket.x_last)
+        if bucket.count == 1:
+            if finite(bucket.last) is not None:
+                xs.append(last_x)
+                ys.append(bucket.last)
+            continue
+        add(first_x, bucket.first)
+        middle = (first_x + last_x) / 2
+        for y in _extremes_in_order(bucket):
+            add(middle, y)
+        add(last_x, bucket.last)
+    return xs, ys
+
+
+def _extremes_in_order(bucket: Bucket) -> list[float | None]:
+    if bucket.count <= 2 or bucket.low is None or bucket.high is None:
+        return []
+    start = finite(bucket.first)
+    if start is not None and abs(start - bucket.high) < abs(start - bucket.low):
+        return [bucket.high, bucket.low]
+    return [bucket.low, bucket.high]
+
+
+def compare_figure(runs: Sequence[tuple[Series, str, str]], axis: str) -> dict:
+    """One chart of a key for several runs: (series, run name, colour) each, one trace per run."""
+    data = []
+    for series, name, line_color in runs:
+        xs, ys = _extremes_line(series)
+        hover = "%{y:.6g}<extra>%{fullData.name}</extra>"
+        trace = _line_trace(name, xs, ys, line_color, width=1.5, marker=4, hover=hover)
+        data.append({**trace, "meta": {"run_id": series.run_id}})
+    return {"data": data, "layout": layout(axis, hovermode="closest")}
+
+
+# --- Parallel coordinates --------------------------------------------------------------------
+
+
+def _number(text: str) -> float | None:
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _short(label: str, limit: int = 28) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _dimension(label: str, values: list) -> dict | None:
+    """A numeric axis when every value given is a number, else one tick per distinct value."""
+    given = [value for value in values if value is not None]
+    if not given:
+        return None
+    if isinstance(given[0], float) or all(_number(value) is not None for value in given):
+        numbers = [
+            value if isinstance(value, float) else _number(value) if value is not None else None
+            for value in values
+        ]
+        return {"label": plotly_text(_short(label)), "values": [finite(n) for n in numbers]}
+    categories = sorted(set(given), key=lambda value: (len(value), value))
+    index = {value: position for position, value in enumerate(categories)}
+    return {
+        "label": plotly_text(_short(label)),
+        "values": [index.get(value) for value in values],
+        "tickvals": list(range(len(categories))),
+        "ticktext": [plotly_text(_short(value, 18)) for value in categories],
+        "range": [-0.25, max(len(categories) - 1, 0) + 0.25],
+    }
+
+
+def parcoords_figure(
+    params: Sequence[dict[str, str]], metrics: Sequence[dict[str, float | None]]
+) -> dict | None:
+    """Parallel coordinates of runs (one line each): the params that differ between them, then
+    the latest metrics; lines coloured by the first metric. None when there is nothing to draw."""
+    param_keys = sorted({key for run in params for key in run})
+    varying = [key for key in param_keys if len({run.get(key) for run in params}) > 1] or param_keys
+    metric_keys = sorted({key for run in metrics for key in run if finite(run[key]) is not None})
+    dimensions = []
+    for key in varying[:MAX_PARCOORDS_PARAMS]:
+        dimension = _dimension(key, [run.get(key) for run in params])
+        if dimension:
+            dimensions.append(dimension)
+    metric_dimensions = []
+    for key in metric_keys[:MAX_PARCOORDS_METRICS]:
+        dimension = _dimension(key, [finite(run.get(key)) for run in metrics])
+        if dimension:
+            metric_dimensions.append(dimension)
+    dimensions += metric_dimensions
+    if len(dimensions) < 2:
+        return None
+    line: dict = {"color": "#2563eb"}
+    if metric_dimensions:
+        colour_by = metric_dimensions[0]
+        line = {
+            "color": [value if value is not None else 0 for value in colour_by["values"]],
+            "colorscale": "Viridis",
+            "showscale": True,
+            "colorbar": {"title": {"text": colour_by["label"], "side": "right"}, "thickness": 10, "len": 0.8},
+        }
+    return {
+        "data": [
+            {
+                "type": "parcoords",
+                "dimensions": dimensions,
+                "line": line,
+                "labelangle": -12,
+                "labelfont": {"size": 12},
+                "tickfont": {"size": 11},
+            }
+        ],
+        "layout": {
+            "height": 380,
+            "margin": {"l": 60, "r": 60, "t": 56, "b": 24},
+            "paper_bgcolor": "#ffffff",
+            "font": {"family": FONT, "size": 12, "color": "#1c2330"},
+        },
+    }
