@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.http import Http404
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Run, Workspace
+from tracking.models import Experiment, Job, Run, Workspace
 from tracking.queries.experiments import get_experiment
 from tracking.queries.runs import get_run
 from tracking.workspaces import resolve_workspace
@@ -30,7 +30,10 @@ def experiment_or_404(workspace: Workspace, experiment_id: str) -> Experiment:
 
 
 def run_or_404(workspace: Workspace, run_id: str) -> Run:
+    """The run, with `studio_job_id`: the job that ran it, if one did (its pages link the snapshot)."""
     try:
-        return get_run(workspace, run_id)
+        run = get_run(workspace, run_id)
     except ResourceDoesNotExist:
         raise Http404(f"No run {run_id!r}") from None
+    run.studio_job_id = Job.objects.filter(run_id=run.pk).values_list("pk", flat=True).first()
+    return run

@@ -99,6 +99,7 @@ INSTALLED_APPS = [
     "studio.apps.StudioConfig",
     "tracking.apps.TrackingConfig",
     "registry.apps.RegistryConfig",
+    "studio.accounts.apps.AccountsConfig",
 ]
 
 MIDDLEWARE = [
@@ -108,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "studio.accounts.middleware.WorkspaceAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -203,6 +205,101 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 90
 
+# --- Imports of MLflow file stores -------------------------------------------------------------
+
+# Uploaded archives and what they unpack to, kept until their import ends.
+IMPORTS_DIR = Path(env_str("STUDIO_IMPORTS_DIR") or DATA_DIR / "imports").resolve()
+IMPORT_MAX_ARCHIVE_BYTES = env_int("STUDIO_IMPORT_MAX_ARCHIVE_BYTES", 20 * 1024**3)
+IMPORT_MAX_EXTRACTED_BYTES = env_int("STUDIO_IMPORT_MAX_EXTRACTED_BYTES", 100 * 1024**3)
+IMPORT_MAX_ARCHIVE_FILES = env_int("STUDIO_IMPORT_MAX_ARCHIVE_FILES", 2_000_000)
+# An import commits every IMPORT_CHUNK_POINTS metric points and after IMPORT_CHUNK_RUNS runs; an
+# interrupted import resumes from its last commit. On SQLite a commit also releases the write lock.
+IMPORT_CHUNK_POINTS = env_int("STUDIO_IMPORT_CHUNK_POINTS", 100_000)
+IMPORT_CHUNK_RUNS = env_int("STUDIO_IMPORT_CHUNK_RUNS", 100)
+# A running import whose worker has been silent this long is taken over; the sweeper looks for
+# such imports (and for queued ones whose message got lost) this often.
+IMPORT_STALE_SECONDS = env_int("STUDIO_IMPORT_STALE_SECONDS", 120)
+IMPORT_SWEEP_SECONDS = env_int("STUDIO_IMPORT_SWEEP_SECONDS", 60)
+CELERY_BEAT_SCHEDULE["import-sweeper"] = {
+    "task": "tracking.tasks.sweep_imports",
+    "schedule": float(max(IMPORT_SWEEP_SECONDS, 1)),
+}
+
+# --- Jobs (remote runs) ------------------------------------------------------------------------
+
+# Uploaded snapshots, the folders jobs run in, and their captured output before it is stored.
+JOBS_DIR = Path(env_str("STUDIO_JOBS_DIR") or DATA_DIR / "jobs").resolve()
+# A snapshot (the zipped source folder) larger than this is refused (Azure ML's limit is 300 MB).
+JOB_MAX_SNAPSHOT_BYTES = env_int("STUDIO_JOB_MAX_SNAPSHOT_BYTES", 300 * 1024**2)
+# ...and one that would unpack to more than this (a zip bomb) is refused by the worker.
+JOB_MAX_UNPACKED_BYTES = env_int("STUDIO_JOB_MAX_UNPACKED_BYTES", 10 * JOB_MAX_SNAPSHOT_BYTES)
+# Output kept per job (stdout and stderr together); past it the rest is counted, not kept.
+JOB_MAX_OUTPUT_BYTES = env_int("STUDIO_JOB_MAX_OUTPUT_BYTES", 20 * 1024**2)
+# A job runs at most this long unless it asks for another limit.
+JOB_TIME_LIMIT_SECONDS = env_int("STUDIO_JOB_TIME_LIMIT_SECONDS", 24 * 3600)
+# How often the captured output is written to the run's logs/std_log.txt while the job runs.
+JOB_LOG_FLUSH_SECONDS = float(env_int("STUDIO_JOB_LOG_FLUSH_MS", 2000)) / 1000
+# A running job whose worker has been silent this long is failed; the sweeper looks this often.
+JOB_STALE_SECONDS = env_int("STUDIO_JOB_STALE_SECONDS", 60)
+JOB_SWEEP_SECONDS = env_int("STUDIO_JOB_SWEEP_SECONDS", 60)
+# The address the job's MLflow client uses to reach this server (MLFLOW_TRACKING_URI is this
+# plus /ws/<workspace>); by default the address `manage.py serve` listens on.
+_SERVE_HOST = "127.0.0.1" if STUDIO_HOST in ("0.0.0.0", "::", "") else STUDIO_HOST
+SERVER_URL = (
+    env_str("STUDIO_SERVER_URL")
+    or (
+        f"http://[{_SERVE_HOST}]:{STUDIO_PORT}"
+        if ":" in _SERVE_HOST
+        else f"http://{_SERVE_HOST}:{STUDIO_PORT}"
+    )
+).rstrip("/")
+if urlsplit(SERVER_URL).scheme not in ("http", "https"):
+    CONFIG_ERRORS.append(f"STUDIO_SERVER_URL={SERVER_URL!r}: use an http:// or https:// URL.")
+# Environment variables of the worker a job may see besides PATH, HOME, locale and MLflow's own
+# (the worker's DATABASE_URL and secret key never reach a job).
+JOB_ENV_PASSTHROUGH = env_list("STUDIO_JOB_ENV_PASSTHROUGH", [])
+CELERY_BEAT_SCHEDULE["job-sweeper"] = {
+    "task": "tracking.tasks.sweep_jobs",
+    "schedule": float(max(JOB_SWEEP_SECONDS, 1)),
+}
+
+# --- Deletions (resource groups, workspaces, experiments, runs) ---------------------------------
+
+# A deletion removes the runs of a chunk (their files, then their rows) in one transaction, and
+# metric points in batches of this many, reporting progress between them.
+DELETION_CHUNK_RUNS = env_int("STUDIO_DELETION_CHUNK_RUNS", 200)
+DELETION_CHUNK_POINTS = env_int("STUDIO_DELETION_CHUNK_POINTS", 50_000)
+DELETION_STALE_SECONDS = env_int("STUDIO_DELETION_STALE_SECONDS", 120)
+DELETION_SWEEP_SECONDS = env_int("STUDIO_DELETION_SWEEP_SECONDS", 60)
+# How often a worker measures each workspace's artifact storage (the home page shows it).
+STORAGE_MEASURE_SECONDS = env_int("STUDIO_STORAGE_MEASURE_SECONDS", 600)
+CELERY_BEAT_SCHEDULE["storage-measure"] = {
+    "task": "tracking.tasks.measure_storage",
+    "schedule": float(max(STORAGE_MEASURE_SECONDS, 1)),
+}
+CELERY_BEAT_SCHEDULE["deletion-sweeper"] = {
+    "task": "tracking.tasks.sweep_deletions",
+    "schedule": float(max(DELETION_SWEEP_SECONDS, 1)),
+}
+
+# --- Cache -------------------------------------------------------------------------------------
+
+# Shared by every web process and the worker (chart buckets of long histories, log-in throttling):
+# Redis when STUDIO_CACHE_URL names one, else files under the data folder.
+CACHE_URL = env_str("STUDIO_CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}}
+elif CACHE_URL:
+    CONFIG_ERRORS.append(f"STUDIO_CACHE_URL={CACHE_URL!r}: use a redis:// URL, or leave it unset for files.")
+if not CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(DATA_DIR / "cache"),
+            "OPTIONS": {"MAX_ENTRIES": 5000},
+        }
+    }
+
 # --- Tracking ----------------------------------------------------------------------------------
 
 # Largest request body the tracking API accepts (MLflow's own limit for log-batch is 1 MB;
@@ -211,6 +308,31 @@ TRACKING_MAX_REQUEST_BYTES = env_int("STUDIO_MAX_REQUEST_BYTES", 16 * 1024 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKING_MAX_REQUEST_BYTES
 # Largest single artifact file an upload may write (413 beyond); uploads stream to disk.
 ARTIFACT_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_ARTIFACT_BYTES", 50 * 1024**3)
+
+# --- People, roles and tokens --------------------------------------------------------------------
+
+_LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+LISTENS_ON_LOOPBACK_ONLY = STUDIO_HOST in _LOOPBACK_HOSTS or STUDIO_HOST.startswith("127.")
+# Local mode (a laptop, 127.0.0.1): anonymous requests may use every workspace, as `mlflow server`
+# allows. Listening beyond loopback, or STUDIO_REQUIRE_AUTH=true, makes every request authenticate.
+STUDIO_REQUIRE_AUTH = env_bool("STUDIO_REQUIRE_AUTH", not LISTENS_ON_LOOPBACK_ONLY)
+# Short-lived workspace tracking tokens (what the SDK fetches with a personal access token).
+TRACKING_TOKEN_SECONDS = env_int("STUDIO_TRACKING_TOKEN_SECONDS", 3600)
+PERSONAL_TOKEN_DAYS = env_int("STUDIO_PERSONAL_TOKEN_DAYS", 90)
+# Token and membership look-ups are cached per process this long; a revocation reaches other
+# processes within it.
+ACCESS_CACHE_SECONDS = float(env_int("STUDIO_ACCESS_CACHE_SECONDS", 5))
+# Log-in throttling: this many failures per user name and address, then a pause of the window.
+LOGIN_MAX_FAILURES = env_int("STUDIO_LOGIN_MAX_FAILURES", 5)
+LOGIN_FAILURE_WINDOW_SECONDS = env_int("STUDIO_LOGIN_FAILURE_WINDOW_SECONDS", 900)
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+_SECURE_COOKIES = env_bool("STUDIO_SECURE_COOKIES", not LISTENS_ON_LOOPBACK_ONLY)
+SESSION_COOKIE_SECURE = _SECURE_COOKIES
+CSRF_COOKIE_SECURE = _SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
 
 # --- Static files, i18n ------------------------------------------------------------------------
 

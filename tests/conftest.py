@@ -6,6 +6,9 @@ import os
 
 import pytest
 
+# Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere.
+pytest_plugins = ["tests.personas"]
+
 # The MLflow client retries 5xx answers with back-off; a test should see the error at once.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
@@ -51,3 +54,12 @@ def make_workspace(db):
         return create_workspace(resource_group=resource_group, name=name)
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def empty_cache():
+    """The cache is files under the data folder, shared between processes and kept between runs;
+    a test database starts afresh, so must the cache (ids are reused from one run to the next)."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -23,6 +23,11 @@ class InvalidParameterValue(MlflowError):
     http_status = 400
 
 
+class InvalidState(MlflowError):
+    error_code = "INVALID_STATE"
+    http_status = 400
+
+
 class BadRequest(MlflowError):
     error_code = "BAD_REQUEST"
     http_status = 400

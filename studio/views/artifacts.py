@@ -27,6 +27,8 @@ from django.views.decorators.http import require_GET, require_POST
 from registry.mlmodel import ModelFolderError, parse_mlmodel
 from registry.models import ModelVersion
 from studio import artifact_previews as previews
+from studio.accounts.middleware import requires
+from studio.accounts.permissions import Permission
 from studio.lookups import run_or_404, workspace_or_404
 from tracking.api.downloads import file_response
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo, clean_path
@@ -482,6 +484,8 @@ def run_artifact_html(request: HttpRequest, workspace_name: str, run_id: str) ->
         return bad_path(request, error, _run_context(workspace, run))
 
 
+# Deleting is an Owner's right (docs/permissions.md), whatever the method's default.
+@requires(Permission.OWNER)
 @require_POST
 def run_artifact_delete(request: HttpRequest, workspace_name: str, run_id: str) -> HttpResponse:
     """Deletes a file or folder of the run's own artifacts once its name is typed back."""

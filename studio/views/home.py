@@ -9,8 +9,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
+from studio.accounts.access import visible_workspace_ids
 from studio.models import WorkerHeartbeat
-from tracking.queries.workspaces import resource_groups_with_workspaces
+from tracking.queries.workspaces import recent_experiments, recent_runs, resource_groups_with_workspaces
+from tracking.services.deletions import active_deletions_by_target
 
 
 def tracking_uri(request: HttpRequest, workspace_name: str | None = None) -> str:
@@ -20,15 +22,29 @@ def tracking_uri(request: HttpRequest, workspace_name: str | None = None) -> str
 
 def home(request: HttpRequest) -> HttpResponse:
     groups = resource_groups_with_workspaces()
+    # Deletions under way are shown as such, with a link to their progress.
+    deletions = active_deletions_by_target()
+    visible = visible_workspace_ids(request.principal)
     for group in groups:
+        if visible is not None:
+            group.workspace_list = [w for w in group.workspace_list if w.pk in visible]
         for workspace in group.workspace_list:
             workspace.tracking_uri = tracking_uri(request, workspace.name)
+            workspace.deletion = deletions.get(("workspace", workspace.pk))
+        group.deletion = deletions.get(("resource_group", group.pk))
+        group.holds_default = any(workspace.is_default for workspace in group.workspace_list)
     fresh_after = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
     workers = list(WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).order_by("hostname"))
     return render(
         request,
         "studio/home.html",
-        {"groups": groups, "workers": workers, "default_tracking_uri": tracking_uri(request)},
+        {
+            "groups": groups,
+            "workers": workers,
+            "default_tracking_uri": tracking_uri(request),
+            "recent_experiments": recent_experiments(visible),
+            "recent_runs": recent_runs(visible),
+        },
     )
 
 

@@ -1,4 +1,5 @@
-"""The home page in a real browser: workspaces with their tracking URIs and counts."""
+"""The home page in a real browser: workspaces with their tracking URIs and counts, and the
+latest experiments and runs."""
 
 from __future__ import annotations
 
@@ -26,6 +27,9 @@ def test_the_home_page_lists_workspaces_with_their_tracking_uris(page, studio, s
     expect(page.get_by_role("heading", name="Your ML workspaces")).to_be_visible()
     default_row = page.get_by_role("row").filter(has_text=f"{studio}")
     expect(default_row.first).to_contain_text("default")
-    expect(page.get_by_role("row").filter(has_text="team-a")).to_contain_text(f"{studio}/ws/team-a")
-    expect(page.get_by_role("heading", name="research")).to_be_visible()
+    research = page.locator("article.card", has=page.get_by_role("heading", name="research"))
+    expect(research.get_by_role("row").filter(has_text="team-a")).to_contain_text(f"{studio}/ws/team-a")
+    recent = page.locator("section.recent")
+    expect(recent.get_by_role("link", name="experiment_with_mlflow")).to_be_visible()
+    expect(recent.locator("tbody tr")).to_have_count(1 + 2 + 3)  # Default experiments, and the runs
     screenshot(page, "home")

@@ -71,3 +71,37 @@ def test_an_unknown_workspace_is_not_found(tracking_uri):
     with pytest.raises(RestException) as excinfo:
         MlflowClient(f"{tracking_uri}/ws/nobody").get_experiment("0")
     assert excinfo.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_deleting_a_workspace_through_the_client_refuses_one_that_holds_anything_unless_cascading(
+    tracking_uri, team_a
+):
+    from mlflow.entities.workspace import WorkspaceDeletionMode
+
+    from tracking.deletion.purge import carry_out
+    from tracking.models import Deletion, Workspace
+
+    MlflowClient(team_a).create_experiment("doomed")
+    client = MlflowClient(tracking_uri)
+    with pytest.raises(RestException) as refused:
+        client.delete_workspace("team-a")
+    assert refused.value.error_code == "INVALID_STATE" and "1 experiments" in refused.value.message
+    assert not Deletion.objects.exists()
+
+    client.delete_workspace("team-a", mode=WorkspaceDeletionMode.CASCADE)
+    row = Deletion.objects.get()
+    assert (row.kind, row.target_name, row.status) == ("workspace", "team-a", "QUEUED")
+    carry_out(row.pk, worker="test")  # what the worker does
+    assert not Workspace.objects.filter(name="team-a").exists()
+
+    with pytest.raises(RestException) as reserved:
+        client.delete_workspace("default")
+    assert reserved.value.error_code == "INVALID_STATE"
+
+
+def test_an_empty_workspace_is_deleted_in_the_default_mode(tracking_uri, make_workspace):
+    from tracking.models import Deletion
+
+    make_workspace("empty-one")
+    MlflowClient(tracking_uri).delete_workspace("empty-one")
+    assert Deletion.objects.get().target_name == "empty-one"

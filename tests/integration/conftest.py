@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -87,3 +88,50 @@ def celery_worker_process(transactional_db, tmp_path):
         process.kill()
         process.wait()
     log.close()
+
+
+def _prepare_broker() -> None:
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        for folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.values():
+            if isinstance(folder, str):
+                Path(folder).mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture
+def worker_processes(transactional_db, tmp_path):
+    """Starts real `celery worker` processes on demand, sharing this test's database, each in a
+    process group of its own (so that a test can kill one outright); stops them all at the end.
+
+    `start(**environment)` adds settings (STUDIO_...) to the worker's environment."""
+    _prepare_broker()
+    started: list[subprocess.Popen] = []
+
+    def start(**environment: str) -> subprocess.Popen:
+        number = len(started) + 1
+        log = tmp_path / f"worker-{number}.log"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "studio", "worker", "-n", f"w{number}-{os.getpid()}@test",
+             "--pool", "threads", "--concurrency", "1", "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+            cwd=ROOT,
+            env=child_environment(DATABASE_URL=database_url_of_test_database(), **environment),
+            stdout=log.open("w"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        process.log_path = log
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def worker_logs(*processes: subprocess.Popen) -> str:
+    return "\n".join(process.log_path.read_text()[-1500:] for process in processes)

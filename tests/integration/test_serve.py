@@ -63,7 +63,8 @@ def test_serve_runs_the_api_and_a_worker_and_stops_everything_on_ctrl_c(served):
     def healthy() -> bool:
         try:
             return requests.get(f"{served.url}/health", timeout=2).text == "OK"
-        except requests.ConnectionError:
+        except requests.RequestException:
+            # Not up yet: refused, or the socket is bound but no web worker has booted to answer.
             return False
 
     wait_for(healthy, 60, f"/health ({served.log_path.read_text()[-2000:]})")

@@ -373,5 +373,5 @@ def test_the_tab_reads_a_fixed_number_of_queries(
         logged = create_logged_model(experiment=experiment, name=f"m{index}", source_run_id=run.uuid)
         put(workspace, logged.artifact_location, {"MLmodel": MLMODEL})
     client.get(page_url(run))  # the workspace look-up is cached after this
-    with django_assert_max_num_queries(3):  # the run, its experiment, its logged models
+    with django_assert_max_num_queries(4):  # the run, its experiment, its job (if any), its logged models
         assert client.get(page_url(run, "?path=data/deep/readme.md")).status_code == 200

@@ -19,6 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
+from studio.accounts import access
+from studio.accounts.permissions import ADDRESSED_BY_PATH, Permission
 from tracking.errors import EndpointNotFound, MethodNotAllowed, MlflowError, NotImplementedRpc
 from tracking.models import Workspace
 from tracking.workspaces import resolve_workspace
@@ -36,6 +38,8 @@ class ApiCall:
     workspace: Workspace
     message: dict[str, Any] = field(default_factory=dict)
     path_args: dict[str, str] = field(default_factory=dict)
+    principal: access.Principal = access.ANONYMOUS
+    role: str | None = None  # the principal's role in `workspace` (None for server-wide RPCs)
 
 
 Handler = Callable[[ApiCall], "dict[str, Any] | HttpResponse"]
@@ -135,10 +139,22 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
             raise error
         if route.handler is None:
             raise NotImplementedRpc(f"This server does not implement {route.rpc} (/{api_path}).")
+        # Access is checked here, for every RPC, from the table in studio.accounts.permissions;
+        # authentication comes first so that an unknown caller learns nothing, not even a 404.
+        principal = access.authenticate(request)
         workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
-        call = ApiCall(request=request, workspace=workspace, path_args=path_args)
+        rpc_message = route.message or route.rpc
+        addressed = (
+            resolve_workspace(path_args["workspace_name"]) if rpc_message in ADDRESSED_BY_PATH else workspace
+        )
+        permission, role = access.authorize_rpc(principal, addressed, rpc_message)
+        call = ApiCall(
+            request=request, workspace=workspace, path_args=path_args, principal=principal, role=role
+        )
         if not route.raw and route.message is not None:
             call.message = read_message(request, route.message, path_args)
+        if permission is Permission.DELETE_OWN:
+            access.check_own_run(principal, workspace, role, call.message.get("run_id", ""))
         result = route.handler(call)
     except MlflowError as error:
         return error_response(error)
@@ -147,3 +163,7 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
     if isinstance(result, HttpResponseBase):
         return result
     return json_response(result)
+
+
+# The studio's access middleware leaves the MLflow API to the check above.
+dispatch.access_checked_by_view = True  # type: ignore[attr-defined]

@@ -1,6 +1,9 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
+from .deletions import Deletion
 from .experiments import Experiment, ExperimentTag
+from .imports import Import
+from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
@@ -8,8 +11,11 @@ from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
     "Dataset",
+    "Deletion",
     "Experiment",
     "ExperimentTag",
+    "Import",
+    "Job",
     "LoggedModel",
     "LoggedModelMetric",
     "LoggedModelParam",

@@ -38,6 +38,9 @@ class Workspace(models.Model):
     # Experiment ids are numbered per workspace ("0" is each workspace's Default experiment),
     # so that one workspace's ids say nothing about another's.
     last_experiment_number = models.BigIntegerField(default=0)
+    # Bytes of artifacts, measured by a worker now and then (walking the files is too slow for a page).
+    storage_bytes = models.BigIntegerField(null=True)
+    storage_measured_at = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["name"]

@@ -12,7 +12,7 @@ import math
 from collections import Counter
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import connection, transaction
 
 from tracking.models import LoggedModel, LoggedModelMetric, Metric, MetricSummary
 
@@ -172,3 +172,12 @@ def record_model_points(run_uuid: str, points: list[MetricPoint]) -> None:
         ],
         ignore_conflicts=True,
     )
+
+
+def delete_metric(run_pk: int, key: str) -> int:
+    """Removes every point of the run's metric `key` and its summary, for good (MLflow cannot);
+    returns the number of points removed. Logging the key again starts a new history."""
+    with transaction.atomic():
+        removed, _ = Metric.objects.filter(run_id=run_pk, key=key).delete()
+        MetricSummary.objects.filter(run_id=run_pk, key=key).delete()
+    return removed

@@ -44,6 +44,9 @@ class Command(BaseCommand):
                     Path(folder).mkdir(parents=True, exist_ok=True)
         children: list[subprocess.Popen] = []
         if only in (None, "web"):
+            # The web processes decide between local mode and required authentication by the
+            # address they listen on (settings.STUDIO_REQUIRE_AUTH), so they must know it.
+            os.environ["STUDIO_HOST"] = host
             children.append(self._start(self.web_command(host, port)))
         if only in (None, "worker"):
             children.append(self._start(self.worker_command()))

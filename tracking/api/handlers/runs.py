@@ -78,7 +78,9 @@ def create_run(call: ApiCall) -> dict[str, Any]:
     start_time = message.get("start_time")
     run = services.create_run(
         experiment=experiment,
-        user_id=message.get("user_id", ""),
+        # A signed-in caller's runs carry their user name, not what the client claims: a
+        # Contributor's right to delete their own runs rests on it.
+        user_id=call.principal.username or message.get("user_id", ""),
         run_name=message.get("run_name", ""),
         start_time=ms_to_datetime(start_time, "start_time") if start_time is not None else None,
         tags=_pairs(message.get("tags", []), "tags"),

@@ -1,0 +1,1 @@
+"""People, workspace roles and tokens: who may do what in which workspace."""

@@ -1,0 +1,206 @@
+"""Jobs (remote runs): submitting one, cancelling it, and the sweeper that keeps them honest.
+
+A job is submitted as a row and a run, in one transaction: the run exists at once (SCHEDULED), so
+the person submitting has its id and its page, and the task is sent when the rows are committed.
+The task gets only the job's id. Unlike an import, a job is not re-run when its worker dies: the
+script may have logged half of its work to the run, so the sweeper fails it with the reason
+instead (and re-sends only messages that were lost before any worker took the job).
+"""
+
+from __future__ import annotations
+
+import logging
+import zipfile
+from pathlib import Path
+
+from django.db import transaction
+from django.utils import timezone
+
+from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
+from tracking.models import Experiment, Job, Run, Workspace
+from tracking.models.runs import TERMINAL_STATUSES
+from tracking.models.work import FINAL_STATUSES, QUEUED, RUNNING
+from tracking.queries.experiments import get_experiment, get_experiment_by_name
+from tracking.services.experiments import create_experiment
+from tracking.services.runs import create_run, update_run
+
+logger = logging.getLogger(__name__)
+
+MAX_COMMAND_LENGTH = 10_000
+MAX_PARAMETERS = 100
+SNAPSHOT_ROOT = "jobs"
+
+
+def snapshot_folder(job: Job) -> str:
+    """Where the job's source files are kept, in its workspace's part of the artifact store.
+
+    Beside the run's artifacts rather than among them: they are the job's input, not what the
+    script logged, so `mlflow.artifacts.download_artifacts(run_id=...)` does not fetch them, and
+    the studio shows them as the job's Snapshot.
+    """
+    return f"{SNAPSHOT_ROOT}/{job.pk}/snapshot"
+
+
+def resolve_experiment(
+    *, workspace: Workspace, experiment_id: str = "", experiment_name: str = ""
+) -> Experiment:
+    """The experiment named by id or by name; a name that does not exist yet is created (as
+    `mlflow run --experiment-name` does)."""
+    if experiment_id and experiment_name:
+        raise InvalidParameterValue(
+            "Name the experiment by 'experiment_id' or by 'experiment_name', not both."
+        )
+    if experiment_id:
+        return get_experiment(workspace, experiment_id)
+    if not experiment_name:
+        raise InvalidParameterValue("Name the experiment to log to: 'experiment_id' or 'experiment_name'.")
+    try:
+        return get_experiment_by_name(workspace, experiment_name)
+    except ResourceDoesNotExist:
+        return create_experiment(workspace=workspace, name=experiment_name)
+
+
+def _check_request(command: str, entry_point: str, parameters: dict, time_limit_seconds: int | None) -> None:
+    if command and entry_point:
+        raise InvalidParameterValue("Give either a 'command' or an MLflow project 'entry_point', not both.")
+    if not command.strip() and not entry_point:
+        raise InvalidParameterValue(
+            "Give the command to run (e.g. 'python train.py --alpha 0.5'), or an 'entry_point' of the "
+            "snapshot's MLproject file."
+        )
+    if len(command) > MAX_COMMAND_LENGTH or "\x00" in command:
+        raise InvalidParameterValue(
+            f"The command must be at most {MAX_COMMAND_LENGTH} characters, without NULs."
+        )
+    if len(entry_point) > 250:
+        raise InvalidParameterValue("The entry point's name must be at most 250 characters.")
+    if not isinstance(parameters, dict) or len(parameters) > MAX_PARAMETERS:
+        raise InvalidParameterValue(
+            f"'parameters' must be an object of at most {MAX_PARAMETERS} names and values."
+        )
+    for key, value in parameters.items():
+        if not isinstance(value, str | int | float) or isinstance(value, bool) or not str(key):
+            raise InvalidParameterValue(f"The parameter {key!r} must have a string or number value.")
+    if time_limit_seconds is not None and time_limit_seconds <= 0:
+        raise InvalidParameterValue("'time_limit_seconds' must be a positive number of seconds.")
+
+
+def submit_job(
+    *,
+    workspace: Workspace,
+    experiment: Experiment,
+    snapshot: Path,
+    source_name: str = "",
+    command: str = "",
+    entry_point: str = "",
+    parameters: dict | None = None,
+    time_limit_seconds: int | None = None,
+    run_name: str = "",
+    user_id: str = "",
+    enqueue: bool = True,
+) -> Job:
+    """A QUEUED job and its SCHEDULED run; the snapshot (a zip) becomes the job's.
+
+    The task is sent once this commits (with `enqueue`).
+    """
+    parameters = {str(key): str(value) for key, value in (parameters or {}).items()}
+    command = command.strip()
+    _check_request(command, entry_point, parameters, time_limit_seconds)
+    if not zipfile.is_zipfile(snapshot):
+        raise InvalidParameterValue("The snapshot must be a .zip of the source folder.")
+    if experiment.workspace_id != workspace.pk:
+        raise ResourceDoesNotExist(f"No Experiment with id={experiment.number} exists")
+    kind = Job.PROJECT if entry_point else Job.COMMAND
+    tags = [
+        ("mlflow.source.type", "PROJECT" if kind == Job.PROJECT else "JOB"),
+        ("mlflow.source.name", (source_name or snapshot.name)[:500]),
+    ]
+    if user_id:
+        tags.append(("mlflow.user", user_id))
+    if kind == Job.PROJECT:
+        tags.append(("mlflow.project.entryPoint", entry_point))
+    with transaction.atomic():
+        run = create_run(experiment=experiment, user_id=user_id, run_name=run_name, tags=tags)
+        update_run(run=run, status="SCHEDULED")
+        job = Job.objects.create(
+            workspace=workspace,
+            experiment=experiment,
+            run=run,
+            kind=kind,
+            command=command,
+            entry_point=entry_point,
+            parameters=parameters,
+            source_name=(source_name or snapshot.name)[:500],
+            snapshot_path=str(snapshot),
+            snapshot_bytes=snapshot.stat().st_size,
+            time_limit_seconds=time_limit_seconds,
+            submitted_by=user_id[:256],
+        )
+        if enqueue:
+            # robust: a broker that is down must not undo a submitted job; the sweeper sends it later.
+            transaction.on_commit(lambda: enqueue_job(job.pk), robust=True)
+    return job
+
+
+def enqueue_job(job_id: int) -> None:
+    from tracking.tasks import run_job
+
+    Job.mark_enqueued(job_id)
+    run_job.delay(job_id)
+
+
+def end_run(run: Run | None, status: str) -> None:
+    """Sets the job's run to its final status; a run deleted meanwhile is left as it is."""
+    if run is None:
+        return
+    try:
+        update_run(run=run, status=status, end_time=timezone.now())
+    except MlflowError as error:
+        logger.info("run %s of a job not ended as %s: %s", run.uuid, status, error.message)
+
+
+def cancel_job(*, job: Job) -> bool:
+    """Stops the job: a queued one never starts; a running one's worker kills its processes within
+    a second or so. Its run is KILLED at once (the worker says so again once the processes are gone).
+    False if the job had already ended."""
+    if not Job.cancel(job.pk):
+        return False
+    job.refresh_from_db()
+    if job.run is not None and job.run.status not in TERMINAL_STATUSES:
+        end_run(job.run, "KILLED")
+    return True
+
+
+def fail_abandoned_job(job_id: int, error: str) -> bool:
+    if not Job.abandon(job_id, error):
+        return False
+    job = Job.objects.select_related("run").get(pk=job_id)
+    end_run(job.run, "FAILED")
+    return True
+
+
+def sweep_jobs() -> list[int]:
+    """Re-sends lost messages of queued jobs, fails running ones whose worker went silent, and
+    deletes the uploaded snapshots of jobs that ended before a worker stored them; returns the
+    ids of the jobs re-sent."""
+    cutoff = timezone.now() - Job.stale_after()
+    resent = []
+    for pk, status in Job.needing_a_message().values_list("pk", "status"):
+        if status == RUNNING:
+            if fail_abandoned_job(
+                pk,
+                "The worker running this job stopped answering (restarted, killed, or out of memory). "
+                "The job was not started again, since its script may have logged part of its work; submit it again.",
+            ):
+                logger.warning("job %s failed: its worker went silent", pk)
+        elif status == QUEUED and Job.mark_enqueued(pk, unless_after=cutoff):
+            enqueue_job(pk)
+            resent.append(pk)
+    for pk, path in (
+        Job.objects.filter(status__in=FINAL_STATUSES)
+        .exclude(snapshot_path="")
+        .values_list("pk", "snapshot_path")
+    ):
+        Path(path).unlink(missing_ok=True)
+        Job.objects.filter(pk=pk).update(snapshot_path="")
+    return resent
