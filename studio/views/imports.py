@@ -21,9 +21,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
+from studio import upload_forms
 from studio.lookups import workspace_or_404
 from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
-from tracking.ingest.api import archive_upload_handler, too_large
+from tracking.ingest.api import ARCHIVE
 from tracking.ingest.report import ordered_counts
 from tracking.models import Import, Workspace
 from tracking.queries.imports import get_import, list_imports
@@ -69,14 +70,13 @@ def import_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
     workspace = workspace_or_404(workspace_name)
     if request.method == "GET":
         return _list_page(request, workspace)
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > settings.IMPORT_MAX_ARCHIVE_BYTES + 64 * 1024:  # refused before reading it
-        return _list_page(request, workspace, error=too_large().message, status=413)
-    request.upload_handlers = [archive_upload_handler(request)]
-    try:
-        return _upload_page(request, workspace)
-    except MlflowError as refused:  # while the body was read: nothing was kept of it
-        return _list_page(request, workspace, error=refused.message, status=refused.http_status)
+    return upload_forms.receive(
+        request,
+        ARCHIVE,
+        headroom=64 * 1024,
+        accept=lambda: _upload_page(request, workspace),
+        refuse=lambda message, status: _list_page(request, workspace, error=message, status=status),
+    )
 
 
 @csrf_protect

@@ -20,10 +20,11 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from studio import upload_forms
 from studio.lookups import workspace_or_404
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
-from tracking.jobs.api import snapshot_too_large, snapshot_upload_handler
+from tracking.jobs.api import SNAPSHOT
 from tracking.models import Experiment, Job, Workspace
 from tracking.queries.jobs import get_job, list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, snapshot_folder, submit_job
@@ -60,14 +61,13 @@ def job_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
     workspace = workspace_or_404(workspace_name)
     if request.method == "GET":
         return _list_page(request, workspace)
-    declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    if declared > settings.JOB_MAX_SNAPSHOT_BYTES + 256 * 1024:  # refused before reading it
-        return _list_page(request, workspace, error=snapshot_too_large().message, status=413)
-    request.upload_handlers = [snapshot_upload_handler(request)]
-    try:
-        return _submit_page(request, workspace)
-    except MlflowError as refused:  # while the body was read: nothing was kept of it
-        return _list_page(request, workspace, error=refused.message, status=refused.http_status)
+    return upload_forms.receive(
+        request,
+        SNAPSHOT,
+        headroom=256 * 1024,  # the form's other fields
+        accept=lambda: _submit_page(request, workspace),
+        refuse=lambda message, status: _list_page(request, workspace, error=message, status=status),
+    )
 
 
 @csrf_protect

@@ -104,7 +104,8 @@ def main() -> None:
                 f"MLflow UI runs page, {args.runs:,} runs: {size / 1024:.0f} KB on the wire in {requests_made} "
                 f"requests, load {load_ms:.0f} ms, first run row {load_ms + (time.perf_counter() - started) * 1000:.0f} ms"
             )
-            metric_url = f'{base}/#/metric?runs=["{ids["run"]}"]&metric="loss"&experiments=["{ids["long_experiment"]}"]'
+            # The run page's "Model metrics" tab: where a user opens a run's charts.
+            metric_url = f"{base}/#/experiments/{ids['long_experiment']}/runs/{ids['run']}/model-metrics"
             timings = []
             for _ in range(2):
                 started = time.perf_counter()

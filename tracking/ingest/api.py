@@ -22,7 +22,7 @@ from tracking.models import Import
 from tracking.queries.imports import get_import
 from tracking.services.imports import create_import
 from tracking.studio_api import StudioApiView
-from tracking.uploads import StreamedUploadHandler, Upload, UploadKind, parsers_for
+from tracking.uploads import Upload, UploadKind, parsers_for
 from tracking.workspaces import resolve_workspace
 
 
@@ -49,11 +49,6 @@ ARCHIVE = UploadKind(
         "application/x-compressed-tar",
     ),
 )
-
-
-def archive_upload_handler(request) -> StreamedUploadHandler:
-    """For the studio's upload form: the archive goes straight to its place under IMPORTS_DIR."""
-    return StreamedUploadHandler(request, ARCHIVE)
 
 
 class ImportSerializer(serializers.ModelSerializer):

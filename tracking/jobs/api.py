@@ -28,7 +28,7 @@ from tracking.models import Job
 from tracking.queries.jobs import get_job, list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, submit_job
 from tracking.studio_api import StudioApiView
-from tracking.uploads import StreamedUploadHandler, Upload, UploadKind, parsers_for
+from tracking.uploads import Upload, UploadKind, parsers_for
 from tracking.workspaces import resolve_workspace
 
 MAX_LISTED = 100
@@ -50,11 +50,6 @@ SNAPSHOT = UploadKind(
     too_large=snapshot_too_large,
     media_types=("application/zip", "application/x-zip-compressed"),
 )
-
-
-def snapshot_upload_handler(request) -> StreamedUploadHandler:
-    """For the studio's submission form: the snapshot goes straight to its place under JOBS_DIR."""
-    return StreamedUploadHandler(request, SNAPSHOT)
 
 
 def _principal_name(request) -> str:
