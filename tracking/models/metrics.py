@@ -14,7 +14,8 @@ class Metric(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics")
+    # No index of its own: the unique (run, key, ...) index already starts with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics", db_index=False)
     key = models.CharField(max_length=250)
     value = models.FloatField(null=True)
     timestamp = models.BigIntegerField()
@@ -37,7 +38,8 @@ class MetricSummary(models.Model):
     Kept up to date on every write, so run lists, search and sorting never scan histories.
     """
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_summaries")
+    # No index of its own: the unique (run, key, ...) index already starts with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metric_summaries", db_index=False)
     key = models.CharField(max_length=250)
     value = models.FloatField(null=True)
     timestamp = models.BigIntegerField()

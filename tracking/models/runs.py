@@ -37,7 +37,8 @@ class Run(models.Model):
 
 
 class Param(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params")
+    # No index of its own: the unique (run, key, ...) index already starts with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="params", db_index=False)
     key = models.CharField(max_length=250)
     value = models.TextField()
 
@@ -46,7 +47,8 @@ class Param(models.Model):
 
 
 class RunTag(models.Model):
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags")
+    # No index of its own: the unique (run, key, ...) index already starts with the run.
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="tags", db_index=False)
     key = models.CharField(max_length=250)
     value = models.TextField()
 
