@@ -9,8 +9,10 @@ from __future__ import annotations
 from django.http import Http404
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Job, Run, Workspace
+from tracking.models import Experiment, Import, Job, Run, Workspace
 from tracking.queries.experiments import get_experiment
+from tracking.queries.imports import get_import
+from tracking.queries.jobs import get_job
 from tracking.queries.runs import get_run
 from tracking.workspaces import resolve_workspace
 
@@ -37,3 +39,17 @@ def run_or_404(workspace: Workspace, run_id: str) -> Run:
         raise Http404(f"No run {run_id!r}") from None
     run.studio_job_id = Job.objects.filter(run_id=run.pk).values_list("pk", flat=True).first()
     return run
+
+
+def import_or_404(workspace: Workspace, import_id: int) -> Import:
+    try:
+        return get_import(workspace, import_id)
+    except ResourceDoesNotExist:
+        raise Http404(f"No import {import_id}") from None
+
+
+def job_or_404(workspace: Workspace, job_id: int) -> Job:
+    try:
+        return get_job(workspace, job_id)
+    except ResourceDoesNotExist:
+        raise Http404(f"No job {job_id}") from None

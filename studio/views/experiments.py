@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import timedelta
 from html import escape
 
 from django.http import HttpRequest, HttpResponse, QueryDict
@@ -18,6 +17,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from studio.lookups import experiment_or_404, workspace_or_404
+from studio.pages import format_duration, page_number
 from tracking.errors import InvalidParameterValue
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
 from tracking.queries.experiments import experiment_tags
@@ -45,7 +45,7 @@ def experiments(request: HttpRequest, workspace: str) -> HttpResponse:
     sort = sort if sort in SORTS else DEFAULT_SORT
     show_deleted = request.GET.get("deleted") == "1"
     listing = list_experiments(
-        ws, name_contains=search, sort=sort, include_deleted=show_deleted, page=_page(request)
+        ws, name_contains=search, sort=sort, include_deleted=show_deleted, page=page_number(request)
     )
     for row in listing.rows:
         row.tags = _user_tags(row.tags)
@@ -77,7 +77,9 @@ def experiment(request: HttpRequest, workspace: str, experiment_id: str) -> Http
     filter_string = request.GET.get("filter", "").strip()
     error = None
     try:
-        table = run_table(exp, columns=columns, filter_string=filter_string, sort=sort, page=_page(request))
+        table = run_table(
+            exp, columns=columns, filter_string=filter_string, sort=sort, page=page_number(request)
+        )
     except InvalidParameterValue as exc:
         table, error = None, exc.message
     chosen = {column.id for column in columns}
@@ -134,13 +136,6 @@ def _url(request: HttpRequest, **changes: str | int | list[str] | None) -> str:
         else:
             query[key] = str(value)
     return f"{request.path}?{query.urlencode()}" if query else request.path
-
-
-def _page(request: HttpRequest) -> int:
-    try:
-        return max(1, int(request.GET.get("page", 1)))
-    except ValueError:
-        return 1
 
 
 def _flip(current: str, name: str) -> str:
@@ -278,22 +273,3 @@ def format_number(value: float | None) -> str:
         return f"{value:.4e}"
     decimals = max(0, 4 - math.floor(math.log10(size)))
     return f"{value:.{decimals}f}".rstrip("0").rstrip(".")
-
-
-def format_duration(duration: timedelta | None) -> str:
-    if duration is None:
-        return "—"
-    seconds = duration.total_seconds()
-    if seconds < 10:
-        return f"{seconds:.1f}s"
-    seconds = int(seconds)
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes:02}m"
-    if minutes:
-        return f"{minutes}m {seconds:02}s"
-    return f"{seconds}s"

@@ -14,7 +14,7 @@ the page once the import has ended to show the whole report.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path as route
 from django.urls import reverse
@@ -22,31 +22,18 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from studio import upload_forms
-from studio.lookups import workspace_or_404
-from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
+from studio.lookups import import_or_404, workspace_or_404
+from studio.pages import page_number
+from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.ingest.api import ARCHIVE
 from tracking.ingest.report import ordered_counts
 from tracking.models import Import, Workspace
-from tracking.queries.imports import get_import, list_imports
+from tracking.queries.imports import list_imports
 from tracking.services.imports import cancel_import, create_import
 from tracking.uploads import Upload
 
 PAGE_SIZE = 50
 UPLOAD_FIELD = "file"
-
-
-def import_or_404(workspace: Workspace, import_id: int) -> Import:
-    try:
-        return get_import(workspace, import_id)
-    except ResourceDoesNotExist:
-        raise Http404(f"No import {import_id}") from None
-
-
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, min(int(request.GET.get("page", "1")), 10**6))
-    except ValueError:
-        return 1
 
 
 def _share(row: Import) -> int | None:
@@ -91,7 +78,7 @@ def _upload_page(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 def _list_page(
     request: HttpRequest, workspace: Workspace, *, error: str = "", status: int = 200
 ) -> HttpResponse:
-    page = _page_number(request)
+    page = page_number(request)
     rows = list_imports(workspace, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
     for row in rows:
         row.share = _share(row)

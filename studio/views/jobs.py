@@ -13,7 +13,7 @@ the page once the job has ended.
 from __future__ import annotations
 
 from django.conf import settings
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import path as route
 from django.urls import reverse
@@ -21,12 +21,13 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studio import upload_forms
-from studio.lookups import workspace_or_404
+from studio.lookups import job_or_404, workspace_or_404
+from studio.pages import elapsed
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, serve_html, serve_raw
-from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
+from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.jobs.api import SNAPSHOT
 from tracking.models import Experiment, Job, Workspace
-from tracking.queries.jobs import get_job, list_jobs, read_output
+from tracking.queries.jobs import list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, snapshot_folder, submit_job
 from tracking.uploads import Upload
 
@@ -34,22 +35,8 @@ LISTED = 100
 UPLOAD_FIELD = "file"
 
 
-def job_or_404(workspace: Workspace, job_id: int) -> Job:
-    try:
-        return get_job(workspace, job_id)
-    except ResourceDoesNotExist:
-        raise Http404(f"No job {job_id}") from None
-
-
 def _duration(job: Job) -> str:
-    if job.started_at is None:
-        return ""
-    seconds = int(((job.finished_at or job.heartbeat_at or job.started_at) - job.started_at).total_seconds())
-    minutes, seconds = divmod(seconds, 60)
-    hours, minutes = divmod(minutes, 60)
-    return (
-        f"{hours}h {minutes}m {seconds}s" if hours else f"{minutes}m {seconds}s" if minutes else f"{seconds}s"
-    )
+    return elapsed(job.started_at, job.finished_at or job.heartbeat_at, running=False)
 
 
 # --- The list and the form ---------------------------------------------------------------------

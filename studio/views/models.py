@@ -25,6 +25,7 @@ from registry.queries.model_versions import get_model_version
 from registry.queries.registered_models import get_registered_model
 from studio import artifact_previews as previews
 from studio.lookups import workspace_or_404
+from studio.pages import page_number
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, folder_of, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Workspace
@@ -53,13 +54,6 @@ def version_or_404(workspace: Workspace, name: str, version: str) -> ModelVersio
         raise Http404(f"No version {version!r} of model {name!r}") from None
 
 
-def _page_number(request: HttpRequest) -> int:
-    try:
-        return max(1, min(int(request.GET.get("page", "1")), 10**6))
-    except ValueError:
-        return 1
-
-
 def _split_tags(tags: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """(user tags, system tags): MLflow's own `mlflow.*` tags are shown apart, as its UI does."""
     user = [tag for tag in tags if not tag[0].startswith(SYSTEM_TAG_PREFIX)]
@@ -76,7 +70,7 @@ def model_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:256].replace("\x00", "")
     order = request.GET.get("order", "name")
     order = order if order in MODEL_ORDERS else "name"
-    page = _page_number(request)
+    page = page_number(request)
     rows = list_models(
         workspace, name_contains=query, order=order, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1
     )
@@ -101,7 +95,7 @@ def model_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
 def model_detail(request: HttpRequest, workspace_name: str, name: str) -> HttpResponse:
     workspace = workspace_or_404(workspace_name)
     model = model_or_404(workspace, name)
-    page = _page_number(request)
+    page = page_number(request)
     aliases = list(
         RegisteredModelAlias.objects.filter(model=model)
         .order_by("alias")

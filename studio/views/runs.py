@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 from studio import charts
 from studio.artifact_previews import decode_text, read_prefix
 from studio.lookups import run_or_404, workspace_or_404
+from studio.pages import elapsed
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo, clean_path
 from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.models import LoggedModel, MetricSummary, Run, RunModelLink, RunTag, Workspace
@@ -65,18 +66,7 @@ def _run_context(workspace_name: str, run_id: str, tab: str) -> dict:
 
 
 def _duration(start: datetime | None, end: datetime | None, status: str) -> str:
-    if start is None or (end is None and status != "RUNNING"):
-        return ""
-    seconds = int(((end or timezone.now()) - start).total_seconds())
-    if seconds < 0:
-        return ""
-    hours, rest = divmod(seconds, 3600)
-    minutes, seconds = divmod(rest, 60)
-    if hours >= 24:
-        return f"{hours // 24}d {hours % 24}h {minutes:02d}m"
-    if hours:
-        return f"{hours}h {minutes:02d}m {seconds:02d}s"
-    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"
+    return elapsed(start, end, running=status == "RUNNING")
 
 
 @dataclass(frozen=True)
