@@ -1,7 +1,11 @@
 """plotly.js served from our own static files, taken from the `plotly` Python package.
 
-The studio works offline (no CDN), and the file is not copied into the repository: this finder
-lets collectstatic and WhiteNoise find it at `vendor/plotly.min.js` inside the installed package.
+The studio works offline (no CDN), and the full bundle is not copied into the repository: this
+finder lets collectstatic and WhiteNoise find it at `vendor/plotly.min.js` inside the installed
+package. Only the compare page needs it (parallel coordinates). The run's Metrics tab draws line
+charts alone and loads `static/vendor/plotly-basic.min.js` (plotly.js's own "basic" bundle, npm's
+plotly.js-basic-dist-min, of the same version): a quarter of the size, and a first visit spends
+most of its time compiling plotly.js.
 """
 
 from __future__ import annotations

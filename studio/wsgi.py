@@ -37,6 +37,10 @@ class StudioWSGIHandler(WSGIHandler):
                 "Bad Request: this host name is not allowed.", status=400, content_type="text/plain"
             )
         response = dispatch(request, **found.groupdict())
+        if not response.streaming and not response.has_header("Content-Length"):
+            # As CommonMiddleware would: without a length gunicorn sends the body chunked, and
+            # the client then reads it in pieces, in Python, on every call.
+            response.headers["Content-Length"] = str(len(response.content))
         response._resource_closers.append(request.close)
         return response
 

@@ -9,6 +9,8 @@ from celery import shared_task
 from tracking.deletion.purge import carry_out
 from tracking.ingest.importer import run_import
 from tracking.jobs import runner as job_runner
+from tracking.models import Run
+from tracking.queries.metric_charts import warm_charts
 from tracking.services import jobs as job_services
 from tracking.services.deletions import resend_stalled_deletions
 from tracking.services.imports import resend_stalled_imports
@@ -66,3 +68,12 @@ def sweep_deletions() -> None:
 def measure_workspace_storage() -> None:
     """Keeps each workspace's bytes of artifacts current for the home page (beat schedule)."""
     measure_storage()
+
+
+@shared_task(name="tracking.tasks.warm_metric_charts", ignore_result=True)
+def warm_metric_charts(run_pk: int) -> None:
+    """Draws the whole-history charts of an ended run's long metrics into the cache, so that the
+    first visit to its Metrics tab does not read a million points while the user waits."""
+    run = Run.objects.filter(pk=run_pk).first()
+    if run is not None:
+        warm_charts(run)

@@ -37,6 +37,9 @@
   // --- Fetching and drawing ------------------------------------------------------------------
 
   function pointsFor(chart) {
+    // A whole history is asked for at the server's own budget, the same on every screen: that is
+    // the view a worker drew ahead of time when the run ended. A zoomed range fits this chart.
+    if (!chart.range && config.points) return config.points;
     var width = chart.plot.clientWidth || 600;
     return Math.max(200, Math.min(2000, Math.round(width * 1.5)));
   }

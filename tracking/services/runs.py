@@ -14,6 +14,8 @@ from django.utils import timezone
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
 from tracking.models.experiments import ACTIVE, DELETED
+from tracking.models.runs import TERMINAL_STATUSES
+from tracking.queries.metric_charts import has_long_histories
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
     MAX_DATASET_NAME_LENGTH,
@@ -202,9 +204,20 @@ def update_run(
             Run.objects.filter(pk=run.pk).update(**changes)
         if run_name:
             _upsert_tags(run, {RUN_NAME_TAG: changes["name"]})
+        if status in TERMINAL_STATUSES and run.status not in TERMINAL_STATUSES and has_long_histories(run):
+            # robust: a broker that is down must not fail the client's call; charts are then
+            # drawn when first asked for.
+            run_pk = run.pk
+            transaction.on_commit(lambda: _warm_charts_later(run_pk), robust=True)
     for field, value in changes.items():
         setattr(run, field, value)
     return run
+
+
+def _warm_charts_later(run_pk: int) -> None:
+    from tracking.tasks import warm_metric_charts
+
+    warm_metric_charts.delay(run_pk)
 
 
 def delete_run(*, run: Run) -> None:

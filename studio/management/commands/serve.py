@@ -18,6 +18,8 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from studio.celery import make_broker_folders
+
 STOP_GRACE_SECONDS = 10
 
 
@@ -38,10 +40,7 @@ class Command(BaseCommand):
         parser.add_argument("--port", type=int, default=settings.STUDIO_PORT)
 
     def handle(self, *args, only: str | None, host: str, port: int, **options) -> None:
-        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
-            for folder in settings.CELERY_BROKER_TRANSPORT_OPTIONS.values():
-                if isinstance(folder, str):
-                    Path(folder).mkdir(parents=True, exist_ok=True)
+        make_broker_folders()
         children: list[subprocess.Popen] = []
         if only in (None, "web"):
             # The web processes decide between local mode and required authentication by the

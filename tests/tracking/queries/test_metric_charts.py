@@ -12,6 +12,7 @@ import random
 import pytest
 
 from tracking.errors import InvalidParameterValue
+from tracking.queries import metric_charts
 from tracking.queries.metric_charts import bucketed_histories, bucketed_history
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint, record_points
@@ -273,3 +274,28 @@ def test_a_cached_history_is_read_again_once_a_point_is_added(make_run, django_a
     record_points(run.pk, [MetricPoint("loss", 3.0, T0 + 5_000, 2)])
 
     assert [b.first for b in bucketed_history(run, "loss").buckets] == [1.0, 2.0, 3.0]
+
+
+# --- Drawn ahead -------------------------------------------------------------------------------
+
+
+def test_long_histories_are_drawn_ahead_so_a_first_visit_costs_one_query(
+    make_run, monkeypatch, django_assert_max_num_queries
+):
+    monkeypatch.setattr(metric_charts, "WARM_MIN_POINTS", 100)
+    run = make_run(points=history([float(i % 7) for i in range(150)]) + history([1.0, 2.0], "short"))
+
+    assert metric_charts.has_long_histories(run)
+    assert metric_charts.warm_charts(run) == ["loss"]
+
+    for axis in ("step", "time"):
+        with django_assert_max_num_queries(1):  # the summary; the buckets come from the cache
+            assert bucketed_history(run, "loss", axis=axis).shown == 150
+
+
+def test_a_run_of_short_histories_has_nothing_to_draw_ahead(make_run, monkeypatch):
+    monkeypatch.setattr(metric_charts, "WARM_MIN_POINTS", 100)
+    run = make_run(points=history([1.0, 2.0, 3.0]))
+
+    assert not metric_charts.has_long_histories(run)
+    assert metric_charts.warm_charts(run) == []
