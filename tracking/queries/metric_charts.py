@@ -161,11 +161,7 @@ def warm_charts(run: Run) -> list[str]:
     """Buckets the whole history of each of the run's metrics with at least WARM_MIN_POINTS
     points, on both axes at the default budget (what the Metrics tab asks for first), into the
     cache. Returns the keys it drew."""
-    keys = list(
-        MetricSummary.objects.filter(run=run, count__gte=WARM_MIN_POINTS)
-        .order_by("key")
-        .values_list("key", flat=True)
-    )
+    keys = list(_long_histories(run).order_by("key").values_list("key", flat=True))
     for key in keys:
         for axis in AXES:
             bucketed_histories([run], key, axis=axis)
@@ -173,7 +169,11 @@ def warm_charts(run: Run) -> list[str]:
 
 
 def has_long_histories(run: Run) -> bool:
-    return MetricSummary.objects.filter(run=run, count__gte=WARM_MIN_POINTS).exists()
+    return _long_histories(run).exists()
+
+
+def _long_histories(run: Run):
+    return MetricSummary.objects.filter(run=run, count__gte=WARM_MIN_POINTS)
 
 
 def _bucket(
