@@ -6,8 +6,9 @@ import os
 
 import pytest
 
-# Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere.
-pytest_plugins = ["tests.personas"]
+# Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere; the
+# server as it ships (`manage.py serve`) for the suites that drive it.
+pytest_plugins = ["tests.personas", "tests.deployed"]
 
 # The MLflow client retries 5xx answers with back-off; a test should see the error at once.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")

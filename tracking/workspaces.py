@@ -2,13 +2,14 @@
 
 Every API call names a workspace, so the look-up is cached in the process for a few seconds;
 saving or deleting a workspace clears the cache here, and other processes see the change
-within CACHE_SECONDS.
+within ACCESS_CACHE_SECONDS, as they see a revoked token.
 """
 
 from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
@@ -16,7 +17,6 @@ from tracking.errors import ResourceDoesNotExist
 from tracking.models import Workspace
 from tracking.models.workspaces import DEFAULT_WORKSPACE
 
-CACHE_SECONDS = 5.0
 _cache: dict[str, tuple[float, Workspace]] = {}
 
 
@@ -25,7 +25,7 @@ def resolve_workspace(name: str | None) -> Workspace:
     name = name or DEFAULT_WORKSPACE
     now = time.monotonic()
     cached = _cache.get(name)
-    if cached is not None and now - cached[0] < CACHE_SECONDS:
+    if cached is not None and now - cached[0] < settings.ACCESS_CACHE_SECONDS:
         return cached[1]
     try:
         workspace = Workspace.objects.get(name=name)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ensure_default_workspace
 from tests.personas import PASSWORD
 
 
 @pytest.fixture
-def studio(live_server, transactional_db, auth_on, team):
-    ensure_default_workspace()
-    return live_server.url
+def studio(deployed_with_sign_in, team):
+    return deployed_with_sign_in.url
 
 
 def sign_in(page, studio: str, username: str, next_path: str) -> None:

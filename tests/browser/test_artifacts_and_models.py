@@ -13,8 +13,6 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ensure_default_workspace
-
 MODEL_NAME = "iris-classifier"
 REPORT = """<!doctype html><html><body style="font-family: sans-serif">
 <h1>Evaluation report</h1><p>Accuracy <b>0.97</b></p>
@@ -23,14 +21,12 @@ REPORT = """<!doctype html><html><body style="font-family: sans-serif">
 
 
 @pytest.fixture
-def mlflow_client(live_server, transactional_db, settings, tmp_path):
-    """The fluent MLflow API pointed at the live server (as tests/compat does), reset afterwards."""
+def mlflow_client(deployed):
+    """The fluent MLflow API pointed at the server (as tests/compat does), reset afterwards."""
     import mlflow
 
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    ensure_default_workspace()
-    mlflow.set_tracking_uri(live_server.url)
-    mlflow.set_registry_uri(live_server.url)
+    mlflow.set_tracking_uri(deployed.url)
+    mlflow.set_registry_uri(deployed.url)
     yield mlflow
     while mlflow.active_run():
         mlflow.end_run()
@@ -41,7 +37,7 @@ def mlflow_client(live_server, transactional_db, settings, tmp_path):
 
 
 @pytest.fixture
-def logged(mlflow_client, live_server):
+def logged(mlflow_client, deployed):
     """A training run with its files and a registered model; returns (studio URL, run id)."""
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
@@ -74,7 +70,7 @@ def logged(mlflow_client, live_server):
     client.update_registered_model(MODEL_NAME, description="Logistic regression on the iris data set.")
     client.create_registered_model("fraud-detector", tags={"team": "risk"}, description="Flags card fraud.")
     client.create_registered_model("churn model v2.1", tags={"owner": "growth"})
-    return live_server.url, run.info.run_id
+    return deployed.url, run.info.run_id
 
 
 def test_the_run_artifacts_tab_shows_the_model_card_tables_and_sandboxed_html(page, logged, screenshot):

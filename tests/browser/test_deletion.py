@@ -7,12 +7,9 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import pytest
 from django.conf import settings
 from playwright.sync_api import expect
 
-from tests.conftest import ensure_default_workspace
-from tests.integration.conftest import celery_worker_process  # noqa: F401 - a fixture
 from tracking.models import Metric, ResourceGroup, Run, Workspace
 from tracking.services.artifacts import proxy_path, save_artifact
 from tracking.services.experiments import create_experiment
@@ -21,9 +18,7 @@ from tracking.services.runs import Batch, create_run, log_batch
 from tracking.services.workspaces import create_workspace
 
 
-@pytest.mark.usefixtures("celery_worker_process")
-def test_a_resource_group_is_deleted_after_typing_its_name(page, live_server, screenshot):
-    ensure_default_workspace()
+def test_a_resource_group_is_deleted_after_typing_its_name(page, deployed, screenshot):
     group = ResourceGroup.objects.create(name="churn-project")
     workspace = create_workspace(resource_group=group, name="churn-dev")
     experiment = create_experiment(workspace=workspace, name="churn-baseline")
@@ -40,7 +35,7 @@ def test_a_resource_group_is_deleted_after_typing_its_name(page, live_server, sc
     folder = Path(settings.ARTIFACT_ROOT) / f"workspaces/{workspace.pk}"
     assert folder.exists()
 
-    page.goto(live_server.url + "/")
+    page.goto(deployed.url + "/")
     group_card = page.locator("article.card", has=page.get_by_role("heading", name="churn-project"))
     group_card.get_by_role("link", name="Delete resource group…").click()
 

@@ -105,9 +105,9 @@ def populate() -> None:
 
 
 @pytest.fixture
-def studio(live_server, transactional_db):
+def studio(deployed):
     populate()
-    return live_server.url
+    return deployed.url
 
 
 def metric_values(page, column: str) -> list[float]:

@@ -12,13 +12,13 @@ from tracking.services.runs import create_run
 
 
 @pytest.fixture
-def studio(live_server, transactional_db, make_workspace):
+def studio(deployed, make_workspace):
     workspace = ensure_default_workspace()
     experiment = create_experiment(workspace=workspace, name="experiment_with_mlflow")
     for _ in range(3):
         create_run(experiment=experiment)
     make_workspace("team-a", group="research")
-    return live_server.url
+    return deployed.url
 
 
 def test_the_home_page_lists_workspaces_with_their_tracking_uris(page, studio, screenshot):

@@ -8,7 +8,6 @@ import math
 import pytest
 from playwright.sync_api import expect
 
-from tests.conftest import ensure_default_workspace
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
 from tracking.services.runs import Batch, create_run, log_batch, update_run
@@ -26,9 +25,8 @@ def log_history(run, curves: dict, steps: int) -> None:
 
 
 @pytest.fixture
-def studio(live_server, transactional_db):
-    ensure_default_workspace()
-    return live_server.url
+def studio(deployed):
+    return deployed.url
 
 
 @pytest.fixture

@@ -1,20 +1,25 @@
-"""The real `mlflow` client against a live server (pytest-django's live_server)."""
+"""The real `mlflow` client against the server as it ships (`manage.py serve`, tests/deployed.py)."""
 
 from __future__ import annotations
 
 import os
+import shutil
+from pathlib import Path
 
 import pytest
-
-from tests.conftest import ensure_default_workspace
 
 pytestmark = pytest.mark.compat
 
 
 @pytest.fixture
-def tracking_uri(live_server, transactional_db) -> str:
-    ensure_default_workspace()
-    return live_server.url
+def tracking_uri(deployed) -> str:
+    return deployed.url
+
+
+@pytest.fixture
+def small_limits_uri(deployed_server) -> str:
+    """A server that takes request bodies and artifact files of at most 1,000 bytes."""
+    return deployed_server(STUDIO_MAX_REQUEST_BYTES="1000", STUDIO_MAX_ARTIFACT_BYTES="1000").url
 
 
 @pytest.fixture
@@ -48,7 +53,15 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
-def artifact_root(settings, tmp_path):
-    """Artifacts of this test only, so a test can count the files on disk."""
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    return settings.ARTIFACT_ROOT
+def artifact_root(tracking_uri) -> Path:
+    """The default workspace's folder in the server's artifact store, so a test can count the
+    files on disk; a new workspace row each test, so a folder of its own (emptied of what an
+    earlier test run may have left under the same id)."""
+    from django.conf import settings
+
+    from tracking.models import Workspace
+    from tracking.services.artifacts import workspace_prefix
+
+    folder = Path(settings.ARTIFACT_ROOT) / workspace_prefix(Workspace.objects.get(name="default"))
+    shutil.rmtree(folder, ignore_errors=True)
+    return folder

@@ -20,7 +20,12 @@ from tests.personas import PASSWORD
 
 
 @pytest.fixture
-def server(tracking_uri, auth_on, team, monkeypatch):
+def tracking_uri(deployed_with_sign_in) -> str:
+    return deployed_with_sign_in.url
+
+
+@pytest.fixture
+def server(tracking_uri, team, monkeypatch):
     for name in ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
         monkeypatch.delenv(name, raising=False)
     return tracking_uri

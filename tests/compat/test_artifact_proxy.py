@@ -5,18 +5,20 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import time
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from django.conf import settings
 
 BASE = "/api/2.0/mlflow-artifacts/artifacts"
 
 
-@pytest.fixture
-def raw(tracking_uri, artifact_root):
+def raw_client(url: str):
     """Sends a request line exactly as written: no client-side cleaning of `..` or `//`."""
-    where = urlsplit(tracking_uri)
+    where = urlsplit(url)
 
     def send(method: str, path: str, body: bytes | None = None, headers: dict | None = None):
         connection = http.client.HTTPConnection(where.hostname, where.port, timeout=30)
@@ -27,6 +29,16 @@ def raw(tracking_uri, artifact_root):
         return response.status, dict(response.getheaders()), payload
 
     return send
+
+
+@pytest.fixture
+def raw(tracking_uri, artifact_root):
+    return raw_client(tracking_uri)
+
+
+def files_written_since(started: float) -> list[Path]:
+    root = Path(settings.ARTIFACT_ROOT)
+    return [p for p in root.rglob("*") if p.is_file() and p.stat().st_mtime >= started]
 
 
 def put(raw, path: str, data: bytes):
@@ -46,14 +58,15 @@ def put(raw, path: str, data: bytes):
         "1/run/artifacts/a%5c..%5cb",
     ],
 )
-def test_traversal_attempts_are_invalid_and_touch_nothing(raw, artifact_root, path):
+def test_traversal_attempts_are_invalid_and_touch_nothing(raw, path):
+    started = time.time()
     for method, body in (("GET", None), ("PUT", b"x"), ("DELETE", None)):
         status, _, payload = raw(
             method, f"{BASE}/{path}", body=body, headers={"Content-Length": "1"} if body else {}
         )
         assert status == 400, (method, path, payload)
         assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert not artifact_root.exists() or not any(p.is_file() for p in artifact_root.rglob("*"))
+    assert not files_written_since(started)
 
 
 def test_a_listing_with_a_traversal_path_is_invalid(tracking_uri):
@@ -99,12 +112,12 @@ def test_an_upload_to_a_path_ending_in_a_slash_is_refused(raw):
     assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
 
 
-def test_an_upload_over_the_limit_is_refused_with_413_and_leaves_nothing(raw, settings, artifact_root):
-    settings.ARTIFACT_MAX_UPLOAD_BYTES = 1000
-    status, _, payload = put(raw, "1/r/artifacts/big.bin", b"x" * 5000)
+def test_an_upload_over_the_limit_is_refused_with_413_and_leaves_nothing(small_limits_uri):
+    started = time.time()
+    status, _, payload = put(raw_client(small_limits_uri), "1/r/artifacts/big.bin", b"x" * 5000)
     assert status == 413
     assert json.loads(payload)["error_code"] == "INVALID_PARAMETER_VALUE"
-    assert not [p for p in artifact_root.rglob("*") if p.is_file()]
+    assert not files_written_since(started)
 
 
 def test_an_interrupted_upload_leaves_no_file_under_its_name(tracking_uri, artifact_root, raw):

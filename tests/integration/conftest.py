@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.deployed import ROOT, database_url_of_test_database, free_port, wait_for
+
+__all__ = ["ROOT", "child_environment", "free_port", "wait_for", "worker_logs"]
 
 
 def pytest_collection_modifyitems(items):
@@ -24,40 +22,12 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.integration)
 
 
-def database_url_of_test_database() -> str:
-    """The URL of the database this test run uses, for a child process to share it."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or ""
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    host = db.get("HOST") or "127.0.0.1"
-    port = db.get("PORT") or 5432
-    return f"postgresql://{user}{password}@{host}:{port}/{db['NAME']}"
-
-
 def child_environment(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env["STUDIO_DATA_DIR"] = str(settings.DATA_DIR)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(overrides)
     return env
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
-"""Remote runs end to end: a real Celery worker runs submitted jobs whose scripts log with the real
-`mlflow` client to this server (live_server), and their runs get the metrics, status and output."""
+"""Remote runs end to end: the server as it ships (`manage.py serve`) takes submitted jobs, its
+worker runs them, their scripts log with the real `mlflow` client back to it, and their runs get
+the metrics, status and output."""
 
 from __future__ import annotations
 
@@ -14,9 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from django.core.management import call_command
 
-from tests.conftest import ensure_default_workspace
 from tracking.models import Job, Metric, Param
 
 from .conftest import wait_for
@@ -36,16 +35,14 @@ print("trained")
 
 
 @pytest.fixture
-def server(live_server, monkeypatch):
-    """The live server, named to the worker as the address jobs reach it at."""
-    monkeypatch.setenv("STUDIO_SERVER_URL", live_server.url)
-    ensure_default_workspace()
-    return live_server
+def server(deployed):
+    return deployed
 
 
 @pytest.fixture
-def worker(server, celery_worker_process):
-    return celery_worker_process
+def worker(server):
+    """The server's own worker (its log is the server's)."""
+    return server
 
 
 def _zip(files: dict[str, str]) -> bytes:
@@ -75,6 +72,19 @@ def ended(worker, job_id: int, timeout: float = 90) -> Job:
     return wait_for(done, timeout, f"job {job_id} to end ({worker.log_path.read_text()[-3000:]})")
 
 
+def submit_in_process(workspace, files: dict[str, str], command: str) -> Job:
+    from django.conf import settings
+
+    from tracking.services.jobs import resolve_experiment, submit_job
+
+    uploads = Path(settings.JOBS_DIR) / "uploads"
+    uploads.mkdir(parents=True, exist_ok=True)
+    snapshot = uploads / f"test-{os.getpid()}-{len(files)}.zip"
+    snapshot.write_bytes(_zip(files))
+    experiment = resolve_experiment(workspace=workspace, experiment_name="remote")
+    return submit_job(workspace=workspace, experiment=experiment, snapshot=snapshot, command=command)
+
+
 def output(server, job_id: int) -> str:
     url = f"{server.url}/api/studio/v1/workspaces/default/jobs/{job_id}/output"
     return requests.get(url, timeout=30).json()["text"]
@@ -95,7 +105,7 @@ def test_a_job_s_script_logs_metrics_to_its_run_and_its_output_is_captured(serve
     assert Param.objects.get(run=job.run, key="alpha").value == "0.5"
     text = output(server, job.pk)
     assert f"logged to {job.run.uuid}\n" in text and "trained\n" in text
-    assert job.claimed_by.startswith(worker.hostname)
+    assert job.claimed_by.startswith("celery@")
 
 
 def test_a_failing_script_and_a_missing_one_fail_their_runs_saying_why(server, worker):
@@ -135,18 +145,19 @@ def test_cancelling_a_running_job_kills_it_and_its_run(server, worker):
     assert job.exit_code is not None and job.exit_code < 0
 
 
-def test_submit_job_zips_a_folder_without_its_ignored_files_and_follows_the_output(
-    server, worker, tmp_path, capsys
-):
+def test_submit_job_zips_a_folder_without_its_ignored_files_and_follows_the_output(server, tmp_path):
     folder = tmp_path / "project"
     (folder / "data").mkdir(parents=True)
     (folder / "train.py").write_text(TRAIN)
     (folder / ".gitignore").write_text("data/\n")
     (folder / "data" / "huge.csv").write_text("1,2,3\n")
 
-    call_command("submit_job", str(folder), "--experiment", "cli", "--", "python", "train.py", "--alpha", "2")
+    done = server.manage(
+        "submit_job", str(folder), "--experiment", "cli", "--", "python", "train.py", "--alpha", "2"
+    )
 
-    printed = capsys.readouterr().out
+    assert done.returncode == 0, done.stderr
+    printed = done.stdout
     job = Job.objects.select_related("run").get()
     assert "Snapshot: 2 files" in printed
     assert "trained\n" in printed and f"Job {job.pk}: SUCCEEDED (run FINISHED, exit code 0)" in printed
@@ -225,16 +236,16 @@ def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(serve
 
 
 def test_a_job_whose_worker_is_killed_dies_with_it_and_is_failed_by_the_sweeper(
-    live_server, worker_processes, settings, tmp_path
+    default_workspace, worker_processes, settings, tmp_path
 ):
+    """A worker of its own (the server's worker is not to be killed), given the job in-process."""
     from tracking.services.jobs import sweep_jobs
 
-    ensure_default_workspace()
     settings.JOB_STALE_SECONDS = 2
     pid_file = tmp_path / "job.pid"
     script = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
-    worker = worker_processes(STUDIO_SERVER_URL=live_server.url)
-    job_id = submit(live_server, {"wait.py": script}, "python wait.py")["id"]
+    worker = worker_processes()
+    job_id = submit_in_process(default_workspace, {"wait.py": script}, "python wait.py").pk
     wait_for(
         lambda: pid_file.exists() and pid_file.read_text(),
         60,
@@ -261,8 +272,9 @@ def _running(pid: int) -> bool:
 
 
 def test_with_sign_in_required_a_job_logs_with_a_token_of_its_own_that_dies_with_it(
-    server, worker, auth_on, team, personal_token
+    deployed_with_sign_in, team, personal_token
 ):
+    server = worker = deployed_with_sign_in
     from studio.accounts.models import AccessToken, TokenKind
 
     token = personal_token(team.contributor, team.workspace)

@@ -32,15 +32,7 @@ def no_active_workspace(monkeypatch):
 
 
 @pytest.fixture
-def tracking_uri(live_server, transactional_db) -> str:
-    from tests.conftest import ensure_default_workspace
-
-    ensure_default_workspace()
-    return live_server.url
-
-
-@pytest.fixture
-def fluent(tracking_uri):
+def fluent():
     """MLflow's fluent API, its tracking and registry URIs reset afterwards."""
     import os
 

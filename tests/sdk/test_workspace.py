@@ -1,5 +1,6 @@
-"""The seed's workflow with the SDK against a live server: config.json, tracking tokens that
-renew themselves before they expire, and a remote run submitted, awaited and registered."""
+"""The seed's workflow with the SDK against the server as it ships, sign-in required: config.json,
+tracking tokens that renew themselves before they expire, and a remote run submitted to the
+server's own worker, awaited, its metrics read and its model registered."""
 
 from __future__ import annotations
 
@@ -7,23 +8,34 @@ import json
 import time
 
 import pytest
-from django.test import Client
+import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import RestException
 from studio_sdk import ConfigNotFound, Experiment, ScriptRunConfig, Workspace, auth
 
+from tests.personas import PASSWORD
+
+# An hour, compressed: tracking tokens (and a job's token) live this long on `short_tokens`.
+TOKEN_SECONDS = 2
+
 
 @pytest.fixture
-def server(tracking_uri, team):
-    return tracking_uri
+def server(deployed_with_sign_in, team) -> str:
+    return deployed_with_sign_in.url
+
+
+@pytest.fixture
+def short_tokens(deployed_server, auth_on, team) -> str:
+    """A server whose tracking tokens expire after TOKEN_SECONDS."""
+    return deployed_server(STUDIO_REQUIRE_AUTH="true", STUDIO_TRACKING_TOKEN_SECONDS=str(TOKEN_SECONDS)).url
 
 
 def download_config(server: str, user, folder) -> None:
-    browser = Client()
-    browser.force_login(user)
-    config = json.loads(browser.get("/ws/team-a/config.json").content)
-    assert config["workspace"] == "team-a" and config["resource_group"] == "default"
-    config["server"] = server  # the test client answers as http://testserver
+    """What the Settings page's download gives a signed-in person."""
+    answer = requests.get(f"{server}/ws/team-a/config.json", auth=(user.username, PASSWORD), timeout=30)
+    assert answer.status_code == 200, answer.text
+    config = answer.json()
+    assert config == {"server": server, "resource_group": "default", "workspace": "team-a"}
     (folder / "config.json").write_text(json.dumps(config))
 
 
@@ -46,10 +58,9 @@ def test_from_config_says_where_to_get_the_file(tmp_path, monkeypatch):
 
 
 def test_the_token_is_renewed_before_it_expires_so_a_long_run_never_fails(
-    server, auth_on, team, personal_token, tmp_path, monkeypatch, fluent
+    short_tokens, team, personal_token, tmp_path, monkeypatch, fluent
 ):
-    auth_on.TRACKING_TOKEN_SECONDS = 2  # an hour, compressed
-    download_config(server, team.contributor, tmp_path)
+    download_config(short_tokens, team.contributor, tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STUDIO_TOKEN", personal_token(team.contributor, team.workspace))
 
@@ -59,7 +70,7 @@ def test_the_token_is_renewed_before_it_expires_so_a_long_run_never_fails(
     started = time.monotonic()
     with fluent.start_run() as run:
         step = 0
-        while time.monotonic() - started < 3.5:  # outlives the first token and the second
+        while time.monotonic() - started < 1.75 * TOKEN_SECONDS:  # outlives the first token and the second
             fluent.log_metric("loss", 1 / (step + 1), step=step)
             step += 1
             time.sleep(0.05)
@@ -68,29 +79,24 @@ def test_the_token_is_renewed_before_it_expires_so_a_long_run_never_fails(
     assert len(history) == step
 
 
-def test_without_the_sdk_a_tracking_token_dies_mid_run(server, auth_on, team, personal_token, monkeypatch):
+def test_without_the_sdk_a_tracking_token_dies_mid_run(short_tokens, team, personal_token, monkeypatch):
     # The control for the test above: the same hour, compressed, with a token set by hand.
-    auth_on.TRACKING_TOKEN_SECONDS = 1
-    token = (
-        Client()
-        .post(
-            "/api/studio/v1/workspaces/team-a/tracking-token",
-            HTTP_AUTHORIZATION=f"Bearer {personal_token(team.owner, team.workspace)}",
-        )
-        .json()["token"]
+    answer = requests.post(
+        f"{short_tokens}/api/studio/v1/workspaces/team-a/tracking-token",
+        headers={"Authorization": f"Bearer {personal_token(team.owner, team.workspace)}"},
+        timeout=30,
     )
+    token = answer.json()["token"]
     monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", token)
-    client = MlflowClient(f"{server}/ws/team-a")
+    client = MlflowClient(f"{short_tokens}/ws/team-a")
     run_id = client.create_run("0").info.run_id
-    time.sleep(1.1)
+    time.sleep(TOKEN_SECONDS + 0.1)
     with pytest.raises(RestException) as excinfo:
         client.log_metric(run_id, "loss", 0.1)
     assert excinfo.value.error_code == "UNAUTHENTICATED"
 
 
-def test_the_token_goes_only_to_the_workspaces_server(
-    server, auth_on, team, personal_token, monkeypatch, fluent
-):
+def test_the_token_goes_only_to_the_workspaces_server(server, team, personal_token, monkeypatch, fluent):
     monkeypatch.setenv("STUDIO_TOKEN", personal_token(team.reader, team.workspace))
     ws = Workspace(server, "team-a")
     ws.get_mlflow_tracking_uri()
@@ -102,8 +108,8 @@ def test_the_token_goes_only_to_the_workspaces_server(
     assert provider.request_headers()["Authorization"].startswith("Bearer stt_")
 
 
-SEED_SCRIPT = """
-import argparse, os
+SEED_SCRIPT = f"""
+import argparse, os, time
 import mlflow
 
 parser = argparse.ArgumentParser()
@@ -112,6 +118,7 @@ args = parser.parse_args()
 with mlflow.start_run():
     for step in range(3):
         mlflow.log_metric("rmse", args.alpha * (3 - step), step=step)
+        time.sleep(0.6 * {TOKEN_SECONDS})  # the job outlives its first tracking token
     mlflow.log_metric("r2", 0.75)
     os.makedirs("outputs/model", exist_ok=True)
     with open("outputs/model/MLmodel", "w") as handle:
@@ -122,45 +129,39 @@ print("trained")
 
 
 def test_the_seeds_remote_run_is_submitted_awaited_and_registered(
-    server, settings, tmp_path, monkeypatch, fluent
+    short_tokens, team, personal_token, tmp_path, monkeypatch, fluent
 ):
-    """Experiment(ws, name).submit(ScriptRunConfig(...)) -> Run, as the seed writes it (local mode)."""
-    from tracking.jobs import runner
-
-    settings.SERVER_URL = server
-    settings.JOBS_DIR = tmp_path / "jobs"
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    submitted: list[int] = []
-    monkeypatch.setattr("tracking.services.jobs.enqueue_job", submitted.append)  # no broker here
+    """Experiment(ws, name).submit(ScriptRunConfig(...)) -> Run, as the seed writes it, with sign-in
+    required; the server's own worker runs it, and its token is renewed while it runs."""
     source = tmp_path / "src"
     source.mkdir()
     (source / "train.py").write_text(SEED_SCRIPT)
     (source / "__pycache__").mkdir()
     (source / "__pycache__" / "junk.pyc").write_bytes(b"x")
+    download_config(short_tokens, team.contributor, tmp_path)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("STUDIO_TOKEN", personal_token(team.contributor, team.workspace))
 
-    ws = Workspace(server, "team-a")
+    ws = Workspace.from_config()
     fluent.set_tracking_uri(ws.get_mlflow_tracking_uri())
     run = Experiment(ws, "diabetes").submit(
         ScriptRunConfig(source_directory=str(source), script="train.py", arguments=["--alpha", 0.5])
     )
-    assert submitted == [run.job_id] and run.id
-    runner.run_job(run.job_id, worker="test")  # what the Celery worker does with the message
+    assert run.id and run.status == "QUEUED"
 
-    job = run.wait_for_completion(timeout=60, poll_seconds=0.1)
-    assert job["status"] == "SUCCEEDED"
+    job = run.wait_for_completion(timeout=120, poll_seconds=0.2)
+    assert job["status"] == "SUCCEEDED", job
+    assert job["snapshot_files"] == 1  # __pycache__ left out
     assert run.get_metrics() == {"r2": 0.75, "rmse": [1.5, 1.0, 0.5]}
     version = run.register_model(model_name="diabetes-model", model_path="model")
     assert version.version == "1"
-    assert MlflowClient(ws.tracking_uri).get_registered_model("diabetes-model").name == "diabetes-model"
+    registered = MlflowClient(ws.tracking_uri).get_model_version("diabetes-model", "1")
+    assert (registered.run_id, registered.status) == (run.id, "READY")
 
 
-def test_submitting_needs_a_contributor(
-    server, auth_on, team, personal_token, tmp_path, settings, monkeypatch
-):
+def test_submitting_needs_a_contributor(server, team, personal_token, tmp_path):
     from studio_sdk import StudioError
 
-    settings.JOBS_DIR = tmp_path / "jobs"
-    monkeypatch.setattr("tracking.services.jobs.enqueue_job", lambda job_id: None)
     (tmp_path / "train.py").write_text("print('hi')\n")
     config = ScriptRunConfig(source_directory=str(tmp_path), script="train.py")
 

@@ -165,5 +165,15 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
     return json_response(result)
 
 
-# The studio's access middleware leaves the MLflow API to the check above.
+@csrf_exempt
+def endpoint_not_found(
+    request: HttpRequest, api_path: str, workspace_name: str | None = None
+) -> HttpResponse:
+    """Any other path under /api/: the answer MLflow's server gives, whatever the method."""
+    return error_response(EndpointNotFound(f"No API endpoint at /{api_path}."))
+
+
+# The studio's access middleware leaves the MLflow API to the check above; a path no route
+# declares has nothing to protect.
 dispatch.access_checked_by_view = True  # type: ignore[attr-defined]
+endpoint_not_found.access_checked_by_view = True  # type: ignore[attr-defined]
