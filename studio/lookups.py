@@ -1,7 +1,8 @@
 """Access-scoped look-ups for the studio's pages: the object, or a 404 page.
 
-Every page names its workspace in the URL; everything else is looked up inside it, so an id
-from another workspace is simply not found. (Per-user access comes with workspace roles.)
+Every page names its workspace in the URL, and the access middleware hands the view that
+Workspace once the caller's role in it is checked (studio.routing); everything else is looked up
+inside it, so an id from another workspace is simply not found.
 """
 
 from __future__ import annotations
@@ -14,14 +15,6 @@ from tracking.queries.experiments import get_experiment
 from tracking.queries.imports import get_import
 from tracking.queries.jobs import get_job
 from tracking.queries.runs import get_run
-from tracking.workspaces import resolve_workspace
-
-
-def workspace_or_404(name: str) -> Workspace:
-    try:
-        return resolve_workspace(name)
-    except ResourceDoesNotExist:
-        raise Http404(f"No workspace {name!r}") from None
 
 
 def experiment_or_404(workspace: Workspace, experiment_id: str) -> Experiment:

@@ -99,7 +99,7 @@ INSTALLED_APPS = [
     "studio.apps.StudioConfig",
     "tracking.apps.TrackingConfig",
     "registry.apps.RegistryConfig",
-    "studio.accounts.apps.AccountsConfig",
+    "tracking.access.apps.AccessConfig",
 ]
 
 MIDDLEWARE = [
@@ -109,7 +109,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "studio.accounts.middleware.WorkspaceAccessMiddleware",
+    "studio.accounts.middleware.RouteAccessMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -210,7 +210,9 @@ WORKER_HEARTBEAT_STALE_SECONDS = 90
 # Uploaded archives and what they unpack to, kept until their import ends.
 IMPORTS_DIR = Path(env_str("STUDIO_IMPORTS_DIR") or DATA_DIR / "imports").resolve()
 IMPORT_MAX_ARCHIVE_BYTES = env_int("STUDIO_IMPORT_MAX_ARCHIVE_BYTES", 20 * 1024**3)
-IMPORT_MAX_EXTRACTED_BYTES = env_int("STUDIO_IMPORT_MAX_EXTRACTED_BYTES", 100 * 1024**3)
+IMPORT_MAX_EXTRACTED_BYTES = env_int("STUDIO_IMPORT_MAX_EXTRACTED_BYTES", 20 * 1024**3)
+# An archive is unpacked only if this much disk stays free after it.
+IMPORT_DISK_RESERVE_BYTES = env_int("STUDIO_IMPORT_DISK_RESERVE_BYTES", 2 * 1024**3)
 IMPORT_MAX_ARCHIVE_FILES = env_int("STUDIO_IMPORT_MAX_ARCHIVE_FILES", 2_000_000)
 # An import commits every IMPORT_CHUNK_POINTS metric points and after IMPORT_CHUNK_RUNS runs; an
 # interrupted import resumes from its last commit. On SQLite a commit also releases the write lock.
@@ -319,6 +321,13 @@ STUDIO_REQUIRE_AUTH = env_bool("STUDIO_REQUIRE_AUTH", not LISTENS_ON_LOOPBACK_ON
 # Short-lived workspace tracking tokens (what the SDK fetches with a personal access token).
 TRACKING_TOKEN_SECONDS = env_int("STUDIO_TRACKING_TOKEN_SECONDS", 3600)
 PERSONAL_TOKEN_DAYS = env_int("STUDIO_PERSONAL_TOKEN_DAYS", 90)
+# Every personal token expires: none may be made for longer than this.
+PERSONAL_TOKEN_MAX_DAYS = env_int("STUDIO_PERSONAL_TOKEN_MAX_DAYS", 365)
+if not 1 <= PERSONAL_TOKEN_DAYS <= PERSONAL_TOKEN_MAX_DAYS:
+    CONFIG_ERRORS.append(
+        f"STUDIO_PERSONAL_TOKEN_DAYS={PERSONAL_TOKEN_DAYS} must be between 1 and STUDIO_PERSONAL_TOKEN_MAX_DAYS "
+        f"({PERSONAL_TOKEN_MAX_DAYS})."
+    )
 # Token and membership look-ups are cached per process this long; a revocation reaches other
 # processes within it.
 ACCESS_CACHE_SECONDS = float(env_int("STUDIO_ACCESS_CACHE_SECONDS", 5))
@@ -328,7 +337,15 @@ LOGIN_FAILURE_WINDOW_SECONDS = env_int("STUDIO_LOGIN_FAILURE_WINDOW_SECONDS", 90
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-_SECURE_COOKIES = env_bool("STUDIO_SECURE_COOKIES", not LISTENS_ON_LOOPBACK_ONLY)
+# Behind a reverse proxy that terminates HTTPS (and says so in X-Forwarded-Proto and -Host):
+# requests count as secure, cookies are Secure and browsers are told to keep to HTTPS (HSTS).
+# Off by default: without such a proxy, a client could claim HTTPS with a header.
+TRUST_PROXY_HEADERS = env_bool("STUDIO_TRUST_PROXY_HEADERS", False)
+if TRUST_PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    USE_X_FORWARDED_HOST = True
+SECURE_HSTS_SECONDS = env_int("STUDIO_HSTS_SECONDS", 365 * 24 * 3600 if TRUST_PROXY_HEADERS else 0)
+_SECURE_COOKIES = env_bool("STUDIO_SECURE_COOKIES", not LISTENS_ON_LOOPBACK_ONLY or TRUST_PROXY_HEADERS)
 SESSION_COOKIE_SECURE = _SECURE_COOKIES
 CSRF_COOKIE_SECURE = _SECURE_COOKIES
 SESSION_COOKIE_HTTPONLY = True

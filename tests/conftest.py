@@ -64,3 +64,27 @@ def empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def group(default_workspace):
+    """Resource group "project-x" with workspace "x-dev": 3 runs of 4 points and a file each."""
+    import io
+
+    from tracking.models import ResourceGroup
+    from tracking.services.artifacts import proxy_path, save_artifact
+    from tracking.services.experiments import create_experiment
+    from tracking.services.metric_points import MetricPoint
+    from tracking.services.runs import Batch, create_run, log_batch
+    from tracking.services.workspaces import create_workspace
+
+    group = ResourceGroup.objects.create(name="project-x")
+    workspace = create_workspace(resource_group=group, name="x-dev")
+    experiment = create_experiment(workspace=workspace, name="churn")
+    for _ in range(3):
+        run = create_run(experiment=experiment)
+        log_batch(run=run, batch=Batch(metrics=[MetricPoint("loss", i / 10, 1, i) for i in range(4)]))
+        save_artifact(
+            workspace=workspace, path=f"{proxy_path(run.artifact_uri)}/a.txt", stream=io.BytesIO(b"x" * 10)
+        )
+    return group

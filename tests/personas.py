@@ -14,9 +14,9 @@ PASSWORD = "correct horse battery staple"
 def forget_access_caches() -> None:
     from django.core.cache import cache
 
-    from studio.accounts.access import forget_roles
-    from studio.accounts.tokens import forget_tokens
     from tracking import workspaces
+    from tracking.access.gate import forget_roles
+    from tracking.access.tokens import forget_tokens
 
     forget_roles()
     forget_tokens()
@@ -50,7 +50,7 @@ class Team:
 def team(db, make_workspace, settings) -> Team:
     from django.contrib.auth import get_user_model
 
-    from studio.accounts.models import Membership, Role
+    from tracking.access.models import Membership, Role
 
     # Password hashing is slow on purpose; tests need it correct, not slow.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -75,7 +75,7 @@ def team(db, make_workspace, settings) -> Team:
 @pytest.fixture
 def personal_token():
     """The secret of a new personal access token of `user` in `workspace`."""
-    from studio.accounts.tokens import issue_personal_token
+    from tracking.access.tokens import issue_personal_token
 
     def make(user, workspace, **options) -> str:
         return issue_personal_token(user=user, workspace=workspace, name="test", **options).secret

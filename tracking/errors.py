@@ -76,3 +76,38 @@ class NotImplementedRpc(MlflowError):
 class InternalError(MlflowError):
     error_code = "INTERNAL_ERROR"
     http_status = 500
+
+
+class TemporarilyUnavailable(MlflowError):
+    """Busy or briefly down (the database is locked or unreachable): retry after `retry_after`
+    seconds, which MLflow's client does by itself for a 503."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooManyRequests(TemporarilyUnavailable):
+    error_code = "REQUEST_LIMIT_EXCEEDED"
+    http_status = 429
+
+
+# Words of the database errors that pass: a lock, a lost or refused connection, a timeout.
+_TRANSIENT = ("locked", "connect", "connection", "server closed", "terminating", "timeout", "timed out",
+              "could not serialize", "deadlock", "too many clients")  # fmt: skip
+
+
+def database_error(error: Exception) -> MlflowError:
+    """What a database error means to the client: busy (503, retry) or a request the database
+    cannot carry out (400); its own words stay in the server's log."""
+    from django.db import InterfaceError, OperationalError
+
+    text = str(error).lower()
+    if isinstance(error, InterfaceError | OperationalError) and any(word in text for word in _TRANSIENT):
+        return TemporarilyUnavailable("The database is busy or unreachable; try again in a moment.")
+    return InvalidParameterValue(
+        f"The database could not carry out this request ({type(error).__name__}); make it smaller or simpler."
+    )

@@ -2,26 +2,22 @@
 snapshot. Never held in memory, refused the moment they pass their limit.
 
 An `UploadKind` says where such uploads go and how large they may be; from it come the Django
-upload handler (a studio form's multipart file) and the DRF parsers of the studio API (multipart,
-or the raw body under any of the kind's media types).
+upload handler (a studio form's multipart file) and the studio API's parsers (`studio.api.uploads`).
+The two kinds are here: ARCHIVE (an import's) and SNAPSHOT (a job's).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
-from rest_framework.parsers import BaseParser, MultiPartParser
 
-from tracking.artifacts import CHUNK_SIZE
-from tracking.errors import InvalidParameterValue, MlflowError
-
-_FILENAME = re.compile(r'filename="?([^";]+)"?')
+from tracking.errors import MlflowError, RequestTooLarge
 
 
 @dataclass(frozen=True)
@@ -92,39 +88,44 @@ class StreamedUploadHandler(FileUploadHandler):
             self.sink.discard()
 
 
-def parsers_for(kind: UploadKind) -> list[type[BaseParser]]:
-    """DRF parsers: multipart (field "file"), and the raw body under each of the kind's media types."""
+def _archive_too_large() -> RequestTooLarge:
+    return RequestTooLarge(
+        f"The archive is larger than {settings.IMPORT_MAX_ARCHIVE_BYTES} bytes (STUDIO_IMPORT_MAX_ARCHIVE_BYTES)."
+    )
 
-    class StreamedMultiPartParser(MultiPartParser):
-        def parse(self, stream, media_type=None, parser_context=None):
-            request = parser_context["request"]
-            request.upload_handlers = [StreamedUploadHandler(request._request, kind)]
-            return super().parse(stream, media_type, parser_context)
 
-    class RawUploadParser(BaseParser):
-        media_type = "application/octet-stream"
+ARCHIVE = UploadKind(
+    what="archive",
+    suffix=".archive",
+    default_name="archive",
+    folder=lambda: Path(settings.IMPORTS_DIR) / "uploads",
+    limit=lambda: settings.IMPORT_MAX_ARCHIVE_BYTES,
+    too_large=_archive_too_large,
+    media_types=(
+        "application/zip",
+        "application/x-zip-compressed",
+        "application/gzip",
+        "application/x-gzip",
+        "application/x-tar",
+        "application/x-gtar",
+        "application/x-compressed-tar",
+    ),
+)
 
-        def parse(self, stream, media_type=None, parser_context=None) -> dict:
-            request = parser_context["request"]
-            if stream is None:
-                raise InvalidParameterValue(f"The request has no body: send the {kind.what}.")
-            sink = UploadSink(kind)
-            try:
-                while chunk := stream.read(CHUNK_SIZE):
-                    sink.write(chunk)
-            except MlflowError:
-                raise
-            except BaseException:
-                sink.discard()
-                raise
-            disposition = _FILENAME.search(request.META.get("HTTP_CONTENT_DISPOSITION", ""))
-            name = request.query_params.get("name") or (
-                disposition.group(1) if disposition else kind.default_name
-            )
-            return {"file": sink.close(name)}
 
-    raw = [RawUploadParser] + [
-        type(f"RawUploadParser{index}", (RawUploadParser,), {"media_type": media_type})
-        for index, media_type in enumerate(kind.media_types)
-    ]
-    return [StreamedMultiPartParser, *raw]
+def _snapshot_too_large() -> RequestTooLarge:
+    return RequestTooLarge(
+        f"The snapshot is larger than {settings.JOB_MAX_SNAPSHOT_BYTES} bytes (STUDIO_JOB_MAX_SNAPSHOT_BYTES). "
+        "Leave data and outputs out of the folder (a .gitignore is honoured when zipping)."
+    )
+
+
+SNAPSHOT = UploadKind(
+    what="snapshot (a .zip)",
+    suffix=".zip",
+    default_name="snapshot.zip",
+    folder=lambda: Path(settings.JOBS_DIR) / "uploads",
+    limit=lambda: settings.JOB_MAX_SNAPSHOT_BYTES,
+    too_large=_snapshot_too_large,
+    media_types=("application/zip", "application/x-zip-compressed"),
+)

@@ -7,8 +7,6 @@ within ACCESS_CACHE_SECONDS, as they see a revoked token.
 
 from __future__ import annotations
 
-import time
-
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
@@ -16,22 +14,22 @@ from django.dispatch import receiver
 from tracking.errors import ResourceDoesNotExist
 from tracking.models import Workspace
 from tracking.models.workspaces import DEFAULT_WORKSPACE
+from tracking.timed_cache import MISSING, TimedCache
 
-_cache: dict[str, tuple[float, Workspace]] = {}
+_cache: TimedCache[Workspace] = TimedCache(max_entries=10_000, seconds=lambda: settings.ACCESS_CACHE_SECONDS)
 
 
 def resolve_workspace(name: str | None) -> Workspace:
     """The named workspace (the default one when no name is given), or RESOURCE_DOES_NOT_EXIST."""
     name = name or DEFAULT_WORKSPACE
-    now = time.monotonic()
     cached = _cache.get(name)
-    if cached is not None and now - cached[0] < settings.ACCESS_CACHE_SECONDS:
-        return cached[1]
+    if cached is not MISSING:
+        return cached
     try:
         workspace = Workspace.objects.get(name=name)
     except Workspace.DoesNotExist:
         raise ResourceDoesNotExist(f"Workspace '{name}' does not exist.") from None
-    _cache[name] = (now, workspace)
+    _cache.put(name, workspace)
     return workspace
 
 

@@ -23,6 +23,10 @@ from .errors import raise_for_error
 
 MAX_MARGIN_SECONDS = 300.0
 
+# Says "a script, not a web page" to the studio API, which refuses writes a page on another
+# site could have sent (a page cannot add this header without asking the server first).
+CLIENT_HEADERS = {"X-Studio-Client": "studio-sdk"}
+
 
 class TokenSource:
     """The current tracking token of one workspace, fetched again before it expires."""
@@ -50,7 +54,7 @@ class TokenSource:
         asked_at = time.monotonic()
         response = requests.post(
             f"{self.server}/api/studio/v1/workspaces/{self.workspace}/tracking-token",
-            headers={"Authorization": f"Bearer {self._personal_token}"},
+            headers={"Authorization": f"Bearer {self._personal_token}", **CLIENT_HEADERS},
             timeout=self._timeout,
         )
         raise_for_error(response)

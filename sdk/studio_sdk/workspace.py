@@ -68,7 +68,7 @@ class Workspace:
 
     # The studio's own API (jobs), with the same tracking token.
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        headers = dict(kwargs.pop("headers", None) or {})
+        headers = {**auth.CLIENT_HEADERS, **(kwargs.pop("headers", None) or {})}
         token = self.tracking_token()
         if token:
             headers["Authorization"] = f"Bearer {token}"

@@ -1,10 +1,11 @@
-"""The access check of every studio page and studio API view that names a workspace.
+"""The access check of every studio page and studio API endpoint, from what the URL resolved to.
 
-It runs once the URL is resolved (`process_view`), so it sees the workspace the view will
-show (its `workspace` or `workspace_name` argument) and the permission the view declares with
-`@requires(...)`; a view that declares none needs READ for GET and WRITE for anything else.
-The MLflow API checks access itself, in `tracking.api.router.dispatch`, from the RPC table.
+It runs once the URL is resolved (`process_view`) and reads the access the route declares
+(studio.routing): a public route passes; a self-checked one (MLflow's API) checks itself; any
+other needs an authenticated caller; a workspace route also needs the caller's role in the
+workspace the route names to allow the view's permission, and hands the view that Workspace.
 Outside one's workspaces the answer is the same 404 as for a workspace that does not exist.
+A route that declares nothing is refused: access is never a default.
 """
 
 from __future__ import annotations
@@ -13,36 +14,18 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from studio.routing import WORKSPACE_KWARG, Reach, access_of
+from tracking.access import gate
 from tracking.api.responses import error_response
 from tracking.errors import MlflowError, PermissionDenied, Unauthenticated
 from tracking.workspaces import resolve_workspace
 
-from . import access
-from .permissions import Permission
 
-_SAFE = {"GET", "HEAD", "OPTIONS"}
-
-
-def requires(permission: Permission) -> Callable:
-    """Declare what a workspace view needs (the middleware checks it)."""
-
-    def mark(view: Callable) -> Callable:
-        view.studio_permission = permission
-        return view
-
-    return mark
-
-
-def public(view: Callable) -> Callable:
-    """A view anyone may reach (log-in, health)."""
-    view.studio_public = True
-    return view
-
-
-class WorkspaceAccessMiddleware:
+class RouteAccessMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]):
         self.get_response = get_response
 
@@ -52,35 +35,35 @@ class WorkspaceAccessMiddleware:
     def process_view(
         self, request: HttpRequest, view_func: Callable, view_args: tuple, view_kwargs: dict[str, Any]
     ) -> HttpResponse | None:
-        view = getattr(view_func, "view_class", view_func)
-        if getattr(view_func, "access_checked_by_view", False) or getattr(view, "studio_public", False):
-            return None
-        if getattr(view_func, "studio_public", False):
+        access = access_of(view_func)
+        if access is None:
+            raise ImproperlyConfigured(
+                f"The route of {request.path} declares no access (see studio.routing)."
+            )
+        if access.reach in (Reach.PUBLIC, Reach.SELF_CHECKED):
             return None
         is_api = request.path.startswith("/api/")
         try:
-            principal = access.authenticate(request)
+            principal = gate.authenticate(request)
         except Unauthenticated as error:
             return error_response(error) if is_api else redirect_to_login(request.get_full_path())
         except PermissionDenied as error:
             return error_response(error) if is_api else _page(request, "studio/accounts/403.html", error, 403)
         request.principal = principal
-        name = view_kwargs.get("workspace_name") or view_kwargs.get("workspace")
-        if not isinstance(name, str):
+        if access.reach is Reach.SIGNED_IN:
             return None
-        declared = getattr(view_func, "studio_permission", None) or getattr(view, "studio_permission", None)
-        if isinstance(declared, dict):
-            declared = declared.get(request.method or "GET")
-        permission = declared or (Permission.READ if request.method in _SAFE else Permission.WRITE)
         try:
-            workspace = resolve_workspace(name)
-            request.workspace_role = access.authorize(principal, workspace, permission)
+            workspace = resolve_workspace(view_kwargs[WORKSPACE_KWARG])
+            request.workspace_role = gate.authorize(
+                principal, workspace, access.permission_for(request.method)
+            )
         except MlflowError as error:
             if is_api:
                 return error_response(error)
             if error.http_status == 404:
                 return render(request, "studio/404.html", status=404)
             return _page(request, "studio/accounts/403.html", error, 403)
+        request.workspace = workspace
         return None
 
 

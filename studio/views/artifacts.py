@@ -20,16 +20,15 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
-from django.urls import path as route
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
 from registry.mlmodel import ModelFolderError, parse_mlmodel
 from registry.models import ModelVersion
 from studio import artifact_previews as previews
-from studio.accounts.middleware import requires
-from studio.accounts.permissions import Permission
-from studio.lookups import run_or_404, workspace_or_404
+from studio.lookups import run_or_404
+from studio.routing import requires, workspace_route
+from tracking.access.permissions import Permission
 from tracking.api.downloads import file_response
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo, clean_path
 from tracking.errors import InvalidParameterValue
@@ -426,8 +425,7 @@ def _run_context(workspace: Workspace, run: Run) -> dict:
 
 
 @require_GET
-def run_artifacts(request: HttpRequest, workspace_name: str, run_id: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def run_artifacts(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     run = run_or_404(workspace, run_id)
     context = _run_context(workspace, run)
     base = request.path
@@ -463,8 +461,7 @@ def run_artifacts(request: HttpRequest, workspace_name: str, run_id: str) -> Htt
 
 
 @require_GET
-def run_artifact_raw(request: HttpRequest, workspace_name: str, run_id: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def run_artifact_raw(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     run = run_or_404(workspace, run_id)
     try:
         _, root, _ = _run_roots(request, workspace, run)
@@ -474,8 +471,7 @@ def run_artifact_raw(request: HttpRequest, workspace_name: str, run_id: str) -> 
 
 
 @require_GET
-def run_artifact_html(request: HttpRequest, workspace_name: str, run_id: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def run_artifact_html(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     run = run_or_404(workspace, run_id)
     try:
         _, root, _ = _run_roots(request, workspace, run)
@@ -487,9 +483,8 @@ def run_artifact_html(request: HttpRequest, workspace_name: str, run_id: str) ->
 # Deleting is an Owner's right (docs/permissions.md), whatever the method's default.
 @requires(Permission.OWNER)
 @require_POST
-def run_artifact_delete(request: HttpRequest, workspace_name: str, run_id: str) -> HttpResponse:
+def run_artifact_delete(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     """Deletes a file or folder of the run's own artifacts once its name is typed back."""
-    workspace = workspace_or_404(workspace_name)
     run = run_or_404(workspace, run_id)
     base = request.path.removesuffix("delete")
     try:
@@ -531,17 +526,17 @@ def _ancestors(uri: str) -> list[str]:
 
 
 urlpatterns = [
-    route("ws/<slug:workspace_name>/runs/<str:run_id>/artifacts/", run_artifacts, name="run-artifacts"),
-    route(
-        "ws/<slug:workspace_name>/runs/<str:run_id>/artifacts/raw", run_artifact_raw, name="run-artifact-raw"
+    workspace_route("ws/<slug:workspace>/runs/<str:run_id>/artifacts/", run_artifacts, name="run-artifacts"),
+    workspace_route(
+        "ws/<slug:workspace>/runs/<str:run_id>/artifacts/raw", run_artifact_raw, name="run-artifact-raw"
     ),
-    route(
-        "ws/<slug:workspace_name>/runs/<str:run_id>/artifacts/html",
+    workspace_route(
+        "ws/<slug:workspace>/runs/<str:run_id>/artifacts/html",
         run_artifact_html,
         name="run-artifact-html",
     ),
-    route(
-        "ws/<slug:workspace_name>/runs/<str:run_id>/artifacts/delete",
+    workspace_route(
+        "ws/<slug:workspace>/runs/<str:run_id>/artifacts/delete",
         run_artifact_delete,
         name="run-artifact-delete",
     ),

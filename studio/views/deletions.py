@@ -11,18 +11,15 @@ import orjson
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path, reverse
-from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
-from studio.accounts.access import Principal, authorize, check_own_run, role_in
-from studio.accounts.middleware import requires
-from studio.accounts.models import Role
-from studio.accounts.permissions import Permission
-from studio.accounts.views import json_body, studio_api
-from studio.lookups import experiment_or_404, run_or_404, workspace_or_404
-from tracking.api.responses import json_response
+from studio.lookups import experiment_or_404, run_or_404
+from studio.routing import requires, signed_in_route, workspace_route
+from tracking.access.permissions import Permission
+from tracking.deletion.access import authorize_deletion, visible_deletion
 from tracking.deletion.plan import LABELS, make_plan
-from tracking.deletion.scope import Scope, find_scope
+from tracking.deletion.scope import Scope
 from tracking.errors import InvalidParameterValue, MlflowError, PermissionDenied, ResourceDoesNotExist
 from tracking.models import Deletion, MetricSummary, ResourceGroup, Workspace
 from tracking.services.deletions import active_deletion, request_deletion
@@ -80,24 +77,6 @@ def _confirm(request: HttpRequest, scope: Scope, *, workspace: Workspace | None,
     return render(request, "studio/deletions/confirm.html", context, status=400 if error else 200)
 
 
-def authorize_deletion(principal: Principal, scope: Scope) -> None:
-    """Who may delete what: a run, its own Contributor or an Owner; an experiment or a workspace,
-    an Owner; a resource group, an Owner of every workspace in it (an empty one, an admin).
-    RESOURCE_DOES_NOT_EXIST for what the principal may not see, PERMISSION_DENIED otherwise."""
-    if principal.anonymous or (principal.is_superuser and principal.token is None):
-        return
-    if scope.kind == Deletion.RUN:
-        workspace = scope.workspaces[0]
-        role = authorize(principal, workspace, Permission.DELETE_OWN)
-        check_own_run(principal, workspace, role, scope.target.uuid)
-    elif scope.kind != Deletion.RESOURCE_GROUP:
-        authorize(principal, scope.workspaces[0], Permission.OWNER)
-    elif not any(role_in(principal, workspace) for workspace in scope.workspaces):
-        raise ResourceDoesNotExist(f"Resource group '{scope.name}' does not exist.")
-    elif any(role_in(principal, workspace) != Role.OWNER for workspace in scope.workspaces):
-        raise PermissionDenied("Deleting a resource group takes being an Owner of every workspace in it.")
-
-
 def _authorized_or_refusal(request: HttpRequest, scope: Scope) -> HttpResponse | None:
     try:
         authorize_deletion(request.principal, scope)
@@ -117,36 +96,41 @@ def delete_resource_group(request: HttpRequest, name: str) -> HttpResponse:
 
 @requires(Permission.OWNER)
 @require_http_methods(["GET", "POST"])
-def delete_workspace(request: HttpRequest, workspace: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
-    return _confirm(request, Scope(Deletion.WORKSPACE, ws, [ws]), workspace=ws, back=f"/ws/{ws.name}/")
+def delete_workspace(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    return _confirm(
+        request,
+        Scope(Deletion.WORKSPACE, workspace, [workspace]),
+        workspace=workspace,
+        back=f"/ws/{workspace.name}/",
+    )
 
 
 @requires(Permission.OWNER)
 @require_http_methods(["GET", "POST"])
-def delete_experiment(request: HttpRequest, workspace: str, experiment_id: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
-    experiment = experiment_or_404(ws, experiment_id)
-    back = reverse("experiment", kwargs={"workspace": ws.name, "experiment_id": experiment.experiment_id})
-    return _confirm(request, Scope(Deletion.EXPERIMENT, experiment, [ws]), workspace=ws, back=back)
+def delete_experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
+    experiment = experiment_or_404(workspace, experiment_id)
+    back = reverse(
+        "experiment", kwargs={"workspace": workspace.name, "experiment_id": experiment.experiment_id}
+    )
+    return _confirm(
+        request, Scope(Deletion.EXPERIMENT, experiment, [workspace]), workspace=workspace, back=back
+    )
 
 
 @requires(Permission.DELETE_OWN)
 @require_http_methods(["GET", "POST"])
-def delete_run(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
-    run = run_or_404(ws, run_id)
-    back = reverse("run", kwargs={"workspace": ws.name, "run_id": run.uuid})
-    return _confirm(request, Scope(Deletion.RUN, run, [ws]), workspace=ws, back=back)
+def delete_run(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
+    run = run_or_404(workspace, run_id)
+    back = reverse("run", kwargs={"workspace": workspace.name, "run_id": run.uuid})
+    return _confirm(request, Scope(Deletion.RUN, run, [workspace]), workspace=workspace, back=back)
 
 
 @requires(Permission.DELETE_OWN)
 @require_http_methods(["GET", "POST"])
-def delete_metric_key(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def delete_metric_key(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     """One metric of a run, every point of it: small enough to delete while the page waits."""
-    ws = workspace_or_404(workspace)
-    run = run_or_404(ws, run_id)
-    if refusal := _authorized_or_refusal(request, Scope(Deletion.RUN, run, [ws])):
+    run = run_or_404(workspace, run_id)
+    if refusal := _authorized_or_refusal(request, Scope(Deletion.RUN, run, [workspace])):
         return refusal
     key = request.POST.get("key") or request.GET.get("key", "")
     summary = MetricSummary.objects.filter(run_id=run.pk, key=key).only("count").first()
@@ -159,9 +143,9 @@ def delete_metric_key(request: HttpRequest, workspace: str, run_id: str) -> Http
         else:
             removed = delete_metric(run.pk, key)
             messages.success(request, f"Deleted the metric {key} ({removed:,} points).")
-            return redirect("run-metrics", workspace=ws.name, run_id=run.uuid)
+            return redirect("run-metrics", workspace=workspace.name, run_id=run.uuid)
     context = {
-        "workspace": ws,
+        "workspace": workspace,
         "area": "experiments",
         "kind": "metric",
         "name": key,
@@ -170,7 +154,7 @@ def delete_metric_key(request: HttpRequest, workspace: str, run_id: str) -> Http
         "blockers": [],
         "running": None,
         "error": error,
-        "back": reverse("run-metrics", kwargs={"workspace": ws.name, "run_id": run.uuid}),
+        "back": reverse("run-metrics", kwargs={"workspace": workspace.name, "run_id": run.uuid}),
         "extra_fields": {"key": key},
     }
     return render(request, "studio/deletions/confirm.html", context, status=400 if error else 200)
@@ -190,21 +174,6 @@ def _progress(row: Deletion) -> dict:
         "rows": _plan_rows(row.plan, row.counts),
         "finished": not row.is_active,
     }
-
-
-def visible_deletion(principal: Principal, pk: int) -> Deletion:
-    """The deletion, if the principal asked for it or may read where it happens."""
-    row = Deletion.objects.filter(pk=pk).first()
-    if row is None:
-        raise ResourceDoesNotExist(f"Deletion {pk} does not exist.")
-    if principal.anonymous or (principal.is_superuser and principal.token is None):
-        return row
-    if row.requested_by and row.requested_by == principal.username:
-        return row
-    workspace = Workspace.objects.filter(name=row.workspace_name).first() if row.workspace_name else None
-    if workspace is not None and role_in(principal, workspace) is not None:
-        return row
-    raise ResourceDoesNotExist(f"Deletion {pk} does not exist.")
 
 
 def _visible_deletion(request: HttpRequest, pk: int) -> Deletion:
@@ -234,67 +203,20 @@ def deletion_progress(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponse(orjson.dumps(_progress(row)), content_type="application/json")
 
 
-# --- The studio API ----------------------------------------------------------------------------
-
-
-def _deletion_json(row: Deletion) -> dict:
-    return {
-        "id": row.pk,
-        "kind": row.kind,
-        "target": row.target_name,
-        "workspace": row.workspace_name,
-        "resource_group": row.resource_group_name,
-        "status": row.status,
-        "stage": row.stage,
-        "done": row.done,
-        "total": row.total,
-        "error": row.error,
-        "plan": row.plan,
-        "counts": row.counts,
-        "requested_by": row.requested_by,
-        "created_at": row.created_at.isoformat(),
-        "finished_at": row.finished_at.isoformat() if row.finished_at else None,
-    }
-
-
-@studio_api
-@require_POST
-def api_deletions(request: HttpRequest) -> HttpResponse | dict:
-    """POST {"kind", "name", "workspace"?, "dry_run"?, "confirm"}: the plan (a dry run), or 202
-    and the deletion, whose progress is at the Location it answers with."""
-    body = json_body(request)
-    kind = str(body.get("kind", "")).replace("-", "_")
-    scope = find_scope(kind, str(body.get("name", "")), body.get("workspace") or None)
-    authorize_deletion(request.principal, scope)
-    if body.get("dry_run"):
-        return {"plan": make_plan(scope)}
-    row = request_deletion(scope, confirmation=str(body.get("confirm", "")), requested_by=_requester(request))
-    response = json_response(_deletion_json(row), 202)
-    response["Location"] = f"/api/studio/v1/deletions/{row.pk}"
-    return response
-
-
-@studio_api
-@require_GET
-def api_deletion(request: HttpRequest, pk: int) -> dict:
-    return _deletion_json(visible_deletion(request.principal, pk))
-
-
-api_urlpatterns = [
-    path("api/studio/v1/deletions", api_deletions),
-    path("api/studio/v1/deletions/<int:pk>", api_deletion),
-]
-
 urlpatterns = [
-    path("resource-groups/<slug:name>/delete/", delete_resource_group, name="delete-resource-group"),
-    path("ws/<slug:workspace>/delete/", delete_workspace, name="delete-workspace"),
-    path(
+    signed_in_route(
+        "resource-groups/<slug:name>/delete/", delete_resource_group, name="delete-resource-group"
+    ),
+    workspace_route("ws/<slug:workspace>/delete/", delete_workspace, name="delete-workspace"),
+    workspace_route(
         "ws/<slug:workspace>/experiments/<str:experiment_id>/delete/",
         delete_experiment,
         name="delete-experiment",
     ),
-    path("ws/<slug:workspace>/runs/<str:run_id>/delete/", delete_run, name="delete-run"),
-    path("ws/<slug:workspace>/runs/<str:run_id>/metrics/delete/", delete_metric_key, name="delete-metric"),
-    path("deletions/<int:pk>/", deletion, name="deletion"),
-    path("deletions/<int:pk>/progress", deletion_progress, name="deletion-progress"),
+    workspace_route("ws/<slug:workspace>/runs/<str:run_id>/delete/", delete_run, name="delete-run"),
+    workspace_route(
+        "ws/<slug:workspace>/runs/<str:run_id>/metrics/delete/", delete_metric_key, name="delete-metric"
+    ),
+    signed_in_route("deletions/<id:pk>/", deletion, name="deletion"),
+    signed_in_route("deletions/<id:pk>/progress", deletion_progress, name="deletion-progress"),
 ]

@@ -12,13 +12,14 @@ from html import escape
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
-from django.urls import path
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from studio.lookups import experiment_or_404, workspace_or_404
+from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
+from studio.routing import workspace_route
 from tracking.errors import InvalidParameterValue
+from tracking.models import Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
 from tracking.queries.experiments import experiment_tags
 from tracking.queries.run_table import (
@@ -38,14 +39,13 @@ from tracking.queries.run_table import (
 _SYSTEM_TAG_PREFIX = "mlflow."
 
 
-def experiments(request: HttpRequest, workspace: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
+def experiments(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     search = request.GET.get("q", "").strip()
     sort = request.GET.get("sort", DEFAULT_SORT)
     sort = sort if sort in SORTS else DEFAULT_SORT
     show_deleted = request.GET.get("deleted") == "1"
     listing = list_experiments(
-        ws, name_contains=search, sort=sort, include_deleted=show_deleted, page=page_number(request)
+        workspace, name_contains=search, sort=sort, include_deleted=show_deleted, page=page_number(request)
     )
     for row in listing.rows:
         row.tags = _user_tags(row.tags)
@@ -53,7 +53,7 @@ def experiments(request: HttpRequest, workspace: str) -> HttpResponse:
         request,
         "studio/experiments/list.html",
         {
-            "workspace": ws,
+            "workspace": workspace,
             "area": "experiments",
             "listing": listing,
             "search": search,
@@ -68,9 +68,8 @@ def experiments(request: HttpRequest, workspace: str) -> HttpResponse:
     )
 
 
-def experiment(request: HttpRequest, workspace: str, experiment_id: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
-    exp = experiment_or_404(ws, experiment_id)
+def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
+    exp = experiment_or_404(workspace, experiment_id)
     keys = experiment_keys(exp)
     columns = _columns(request.GET, keys.default_columns())
     sort = Sort.parse(request.GET.get("sort", ""))
@@ -83,12 +82,12 @@ def experiment(request: HttpRequest, workspace: str, experiment_id: str) -> Http
     except InvalidParameterValue as exc:
         table, error = None, exc.message
     chosen = {column.id for column in columns}
-    runs_url = f"/ws/{ws.name}/runs/"
+    runs_url = f"/ws/{workspace.name}/runs/"
     return render(
         request,
         "studio/experiments/detail.html",
         {
-            "workspace": ws,
+            "workspace": workspace,
             "area": "experiments",
             "experiment": exp,
             "tags": _user_tags(experiment_tags([exp]).get(exp.pk, [])),
@@ -111,14 +110,14 @@ def experiment(request: HttpRequest, workspace: str, experiment_id: str) -> Http
             "default_columns_url": _url(request, col=None, page=None),
             "previous_url": _url(request, page=table.page - 1) if table and table.page > 1 else None,
             "next_url": _url(request, page=table.page + 1) if table and table.page < table.pages else None,
-            "compare_url": f"/ws/{ws.name}/compare/",
+            "compare_url": f"/ws/{workspace.name}/compare/",
         },
     )
 
 
 urlpatterns = [
-    path("ws/<slug:workspace>/", experiments, name="experiments"),
-    path("ws/<slug:workspace>/experiments/<str:experiment_id>/", experiment, name="experiment"),
+    workspace_route("ws/<slug:workspace>/", experiments, name="experiments"),
+    workspace_route("ws/<slug:workspace>/experiments/<str:experiment_id>/", experiment, name="experiment"),
 ]
 
 

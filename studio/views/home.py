@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from studio.accounts.access import visible_workspace_ids
 from studio.models import WorkerHeartbeat
+from tracking.access.gate import visible_workspace_ids
 from tracking.queries.workspaces import recent_experiments, recent_runs, resource_groups_with_workspaces
 from tracking.services.deletions import active_deletions_by_target
 

@@ -16,21 +16,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path as route
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_http_methods, require_POST
 
 from studio import upload_forms
-from studio.lookups import import_or_404, workspace_or_404
+from studio.lookups import import_or_404
 from studio.pages import page_number
+from studio.routing import workspace_route
 from tracking.errors import InvalidParameterValue, MlflowError
-from tracking.ingest.api import ARCHIVE
 from tracking.ingest.report import ordered_counts
 from tracking.models import Import, Workspace
 from tracking.queries.imports import list_imports
 from tracking.services.imports import cancel_import, create_import
-from tracking.uploads import Upload
+from tracking.uploads import ARCHIVE, Upload
 
 PAGE_SIZE = 50
 UPLOAD_FIELD = "file"
@@ -53,8 +52,7 @@ def _written(row: Import, kind: str) -> tuple[int, int]:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def import_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def import_list(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     if request.method == "GET":
         return _list_page(request, workspace)
     return upload_forms.receive(
@@ -126,8 +124,7 @@ def _upload(request: HttpRequest, workspace: Workspace) -> Import:
 
 
 @require_http_methods(["GET"])
-def import_detail(request: HttpRequest, workspace_name: str, import_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def import_detail(request: HttpRequest, workspace: Workspace, import_id: int) -> HttpResponse:
     row = import_or_404(workspace, import_id)
     renumbered = [(old, new) for old, new in row.experiment_numbers.items() if str(old) != str(new)]
     return render(
@@ -147,15 +144,14 @@ def import_detail(request: HttpRequest, workspace_name: str, import_id: int) -> 
 
 
 @require_POST
-def import_cancel(request: HttpRequest, workspace_name: str, import_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def import_cancel(request: HttpRequest, workspace: Workspace, import_id: int) -> HttpResponse:
     row = import_or_404(workspace, import_id)
     cancel_import(row=row)
     return HttpResponseRedirect(reverse("import", args=[workspace.name, row.pk]), status=303)
 
 
 urlpatterns = [
-    route("ws/<slug:workspace_name>/imports/", import_list, name="imports"),
-    route("ws/<slug:workspace_name>/imports/<int:import_id>/", import_detail, name="import"),
-    route("ws/<slug:workspace_name>/imports/<int:import_id>/cancel", import_cancel, name="import-cancel"),
+    workspace_route("ws/<slug:workspace>/imports/", import_list, name="imports"),
+    workspace_route("ws/<slug:workspace>/imports/<id:import_id>/", import_detail, name="import"),
+    workspace_route("ws/<slug:workspace>/imports/<id:import_id>/cancel", import_cancel, name="import-cancel"),
 ]

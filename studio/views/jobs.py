@@ -15,21 +15,20 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
-from django.urls import path as route
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from studio import upload_forms
-from studio.lookups import job_or_404, workspace_or_404
+from studio.lookups import job_or_404
 from studio.pages import elapsed
+from studio.routing import workspace_route
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, MlflowError
-from tracking.jobs.api import SNAPSHOT
 from tracking.models import Experiment, Job, Workspace
 from tracking.queries.jobs import list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, snapshot_folder, submit_job
-from tracking.uploads import Upload
+from tracking.uploads import SNAPSHOT, Upload
 
 LISTED = 100
 UPLOAD_FIELD = "file"
@@ -44,8 +43,7 @@ def _duration(job: Job) -> str:
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def job_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_list(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     if request.method == "GET":
         return _list_page(request, workspace)
     return upload_forms.receive(
@@ -150,8 +148,7 @@ def _job_context(workspace: Workspace, job: Job, tab: str) -> dict:
 
 
 @require_GET
-def job_detail(request: HttpRequest, workspace_name: str, job_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_detail(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpResponse:
     job = job_or_404(workspace, job_id)
     output, size = read_output(job, 0)
     context = _job_context(workspace, job, "overview")
@@ -165,8 +162,7 @@ def job_detail(request: HttpRequest, workspace_name: str, job_id: int) -> HttpRe
 
 
 @require_POST
-def job_cancel(request: HttpRequest, workspace_name: str, job_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_cancel(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpResponse:
     cancel_job(job=job_or_404(workspace, job_id))
     return HttpResponseRedirect(reverse("job", args=[workspace.name, job_id]), status=303)
 
@@ -179,8 +175,7 @@ def _snapshot_root(workspace: Workspace, job: Job) -> ArtifactRoot:
 
 
 @require_GET
-def job_snapshot(request: HttpRequest, workspace_name: str, job_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_snapshot(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpResponse:
     job = job_or_404(workspace, job_id)
     context = _job_context(workspace, job, "snapshot")
     if not job.snapshot_files:
@@ -193,8 +188,7 @@ def job_snapshot(request: HttpRequest, workspace_name: str, job_id: int) -> Http
 
 
 @require_GET
-def job_snapshot_raw(request: HttpRequest, workspace_name: str, job_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_snapshot_raw(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpResponse:
     job = job_or_404(workspace, job_id)
     try:
         return serve_raw(request, _snapshot_root(workspace, job))
@@ -203,8 +197,7 @@ def job_snapshot_raw(request: HttpRequest, workspace_name: str, job_id: int) -> 
 
 
 @require_GET
-def job_snapshot_html(request: HttpRequest, workspace_name: str, job_id: int) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def job_snapshot_html(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpResponse:
     job = job_or_404(workspace, job_id)
     try:
         return serve_html(request, _snapshot_root(workspace, job))
@@ -212,13 +205,13 @@ def job_snapshot_html(request: HttpRequest, workspace_name: str, job_id: int) ->
         return bad_path(request, error, _job_context(workspace, job, "snapshot"))
 
 
-_JOB = "ws/<slug:workspace_name>/jobs/<int:job_id>/"
+_JOB = "ws/<slug:workspace>/jobs/<id:job_id>/"
 
 urlpatterns = [
-    route("ws/<slug:workspace_name>/jobs/", job_list, name="jobs"),
-    route(_JOB, job_detail, name="job"),
-    route(f"{_JOB}cancel", job_cancel, name="job-cancel"),
-    route(f"{_JOB}snapshot/", job_snapshot, name="job-snapshot"),
-    route(f"{_JOB}snapshot/raw", job_snapshot_raw, name="job-snapshot-raw"),
-    route(f"{_JOB}snapshot/html", job_snapshot_html, name="job-snapshot-html"),
+    workspace_route("ws/<slug:workspace>/jobs/", job_list, name="jobs"),
+    workspace_route(_JOB, job_detail, name="job"),
+    workspace_route(f"{_JOB}cancel", job_cancel, name="job-cancel"),
+    workspace_route(f"{_JOB}snapshot/", job_snapshot, name="job-snapshot"),
+    workspace_route(f"{_JOB}snapshot/raw", job_snapshot_raw, name="job-snapshot-raw"),
+    workspace_route(f"{_JOB}snapshot/html", job_snapshot_html, name="job-snapshot-html"),
 ]

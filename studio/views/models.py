@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path as route
 from django.views.decorators.http import require_GET
 
 from registry.models import (
@@ -24,8 +23,8 @@ from registry.queries.model_list import MODEL_ORDERS, list_models
 from registry.queries.model_versions import get_model_version
 from registry.queries.registered_models import get_registered_model
 from studio import artifact_previews as previews
-from studio.lookups import workspace_or_404
 from studio.pages import page_number
+from studio.routing import workspace_route
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, folder_of, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Workspace
@@ -65,8 +64,7 @@ def _split_tags(tags: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], lis
 
 
 @require_GET
-def model_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def model_list(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:256].replace("\x00", "")
     order = request.GET.get("order", "name")
     order = order if order in MODEL_ORDERS else "name"
@@ -92,8 +90,7 @@ def model_list(request: HttpRequest, workspace_name: str) -> HttpResponse:
 
 
 @require_GET
-def model_detail(request: HttpRequest, workspace_name: str, name: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def model_detail(request: HttpRequest, workspace: Workspace, name: str) -> HttpResponse:
     model = model_or_404(workspace, name)
     page = page_number(request)
     aliases = list(
@@ -153,8 +150,7 @@ def _version_context(workspace: Workspace, version: ModelVersion, tab: str) -> d
 
 
 @require_GET
-def version_detail(request: HttpRequest, workspace_name: str, name: str, version: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def version_detail(request: HttpRequest, workspace: Workspace, name: str, version: str) -> HttpResponse:
     found = version_or_404(workspace, name, version)
     tags = list(ModelVersionTag.objects.filter(version=found).order_by("key").values_list("key", "value"))
     user_tags, system_tags = _split_tags(tags)
@@ -207,8 +203,7 @@ def version_root(workspace: Workspace, version: ModelVersion) -> ArtifactRoot:
 
 
 @require_GET
-def version_artifacts(request: HttpRequest, workspace_name: str, name: str, version: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def version_artifacts(request: HttpRequest, workspace: Workspace, name: str, version: str) -> HttpResponse:
     found = version_or_404(workspace, name, version)
     context = _version_context(workspace, found, "artifacts")
     root = version_root(workspace, found)
@@ -225,8 +220,7 @@ def version_artifacts(request: HttpRequest, workspace_name: str, name: str, vers
 
 
 @require_GET
-def version_artifact_raw(request: HttpRequest, workspace_name: str, name: str, version: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def version_artifact_raw(request: HttpRequest, workspace: Workspace, name: str, version: str) -> HttpResponse:
     found = version_or_404(workspace, name, version)
     try:
         return serve_raw(request, version_root(workspace, found))
@@ -235,8 +229,9 @@ def version_artifact_raw(request: HttpRequest, workspace_name: str, name: str, v
 
 
 @require_GET
-def version_artifact_html(request: HttpRequest, workspace_name: str, name: str, version: str) -> HttpResponse:
-    workspace = workspace_or_404(workspace_name)
+def version_artifact_html(
+    request: HttpRequest, workspace: Workspace, name: str, version: str
+) -> HttpResponse:
     found = version_or_404(workspace, name, version)
     try:
         return serve_html(request, version_root(workspace, found))
@@ -244,14 +239,14 @@ def version_artifact_html(request: HttpRequest, workspace_name: str, name: str, 
         return bad_path(request, error, _version_context(workspace, found, "artifacts"))
 
 
-_MODEL = "ws/<slug:workspace_name>/models/<str:name>/"
+_MODEL = "ws/<slug:workspace>/models/<str:name>/"
 _VERSION = f"{_MODEL}versions/<str:version>/"
 
 urlpatterns = [
-    route("ws/<slug:workspace_name>/models/", model_list, name="models"),
-    route(_MODEL, model_detail, name="model"),
-    route(_VERSION, version_detail, name="model-version"),
-    route(f"{_VERSION}artifacts/", version_artifacts, name="model-version-artifacts"),
-    route(f"{_VERSION}artifacts/raw", version_artifact_raw, name="model-version-artifact-raw"),
-    route(f"{_VERSION}artifacts/html", version_artifact_html, name="model-version-artifact-html"),
+    workspace_route("ws/<slug:workspace>/models/", model_list, name="models"),
+    workspace_route(_MODEL, model_detail, name="model"),
+    workspace_route(_VERSION, version_detail, name="model-version"),
+    workspace_route(f"{_VERSION}artifacts/", version_artifacts, name="model-version-artifacts"),
+    workspace_route(f"{_VERSION}artifacts/raw", version_artifact_raw, name="model-version-artifact-raw"),
+    workspace_route(f"{_VERSION}artifacts/html", version_artifact_html, name="model-version-artifact-html"),
 ]

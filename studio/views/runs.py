@@ -16,15 +16,15 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.utils import timezone
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
 from studio import charts
 from studio.artifact_previews import decode_text, read_prefix
-from studio.lookups import run_or_404, workspace_or_404
+from studio.lookups import run_or_404
 from studio.pages import elapsed
+from studio.routing import workspace_route
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo, clean_path
 from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.models import LoggedModel, MetricSummary, Run, RunModelLink, RunTag, Workspace
@@ -51,9 +51,8 @@ COMPARE_POINTS_BUDGET = 12_000  # buckets per chart, shared by the runs drawn on
 # --- Shared pieces -------------------------------------------------------------------------
 
 
-def _run_context(workspace_name: str, run_id: str, tab: str) -> dict:
+def _run_context(workspace: Workspace, run_id: str, tab: str) -> dict:
     """The workspace, the run (or a 404) and its experiment: what every tab's header shows."""
-    workspace = workspace_or_404(workspace_name)
     run = run_or_404(workspace, run_id)
     return {
         "workspace": workspace,
@@ -115,7 +114,7 @@ def _bad_request(message: str) -> HttpResponse:
 
 
 @require_GET
-def overview(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def overview(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "overview")
     run: Run = context["run"]
     record = load_runs([run.pk])[0]
@@ -155,9 +154,9 @@ def overview(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
 
 
 @require_POST
-def edit_description(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def edit_description(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     """Sets the run's description where MLflow's UI keeps it (the `mlflow.note.content` tag)."""
-    run = run_or_404(workspace_or_404(workspace), run_id)
+    run = run_or_404(workspace, run_id)
     try:
         set_tag(run=run, key=NOTE_TAG, value=request.POST.get("description", "").replace("\r\n", "\n"))
     except MlflowError as error:
@@ -171,7 +170,7 @@ def edit_description(request: HttpRequest, workspace: str, run_id: str) -> HttpR
 
 
 @require_GET
-def metrics(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def metrics(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "metrics")
     context["metrics"] = _metric_rows(context["run"])
     context["chart_config"] = {
@@ -224,9 +223,9 @@ def _bound(request: HttpRequest, name: str, axis: str, direction: int) -> int | 
 
 @gzip_page
 @require_GET
-def metric_data(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def metric_data(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     """One key's history, bucketed, as a plotly figure (JSON) for the Metrics tab."""
-    run = run_or_404(workspace_or_404(workspace), run_id)
+    run = run_or_404(workspace, run_id)
     try:
         args = _chart_args(request, DEFAULT_POINTS)
         (series,) = bucketed_histories(
@@ -267,7 +266,7 @@ def _log_files(workspace: Workspace, root: str) -> list[FileInfo]:
 
 
 @require_GET
-def outputs(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def outputs(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "outputs")
     root = proxy_path(context["run"].artifact_uri)
     files = _log_files(context["workspace"], root) if root else []
@@ -298,7 +297,7 @@ def _read_log(workspace: Workspace, root: str, relative: str) -> dict:
 
 
 @require_GET
-def children(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def children(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "children")
     child_pks = list(
         RunTag.objects.filter(
@@ -336,7 +335,7 @@ def children(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
 
 
 @require_GET
-def models(request: HttpRequest, workspace: str, run_id: str) -> HttpResponse:
+def models(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "models")
     run: Run = context["run"]
     links = {
@@ -423,9 +422,8 @@ def _comparison_rows(runs: list[Run], records: list[RunRecord]) -> dict[str, lis
 
 
 @require_GET
-def compare(request: HttpRequest, workspace: str) -> HttpResponse:
-    ws = workspace_or_404(workspace)
-    runs, cut = _compared_runs(request, ws)
+def compare(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    runs, cut = _compared_runs(request, workspace)
     records = load_runs([run.pk for run in runs])
     columns = [
         {"run": run, "color": charts.color(index), "name": run.name or run.uuid}
@@ -439,7 +437,7 @@ def compare(request: HttpRequest, workspace: str) -> HttpResponse:
     )
     experiments = {run.experiment_id: run.experiment for run in runs}
     context = {
-        "workspace": ws,
+        "workspace": workspace,
         "area": "experiments",
         "runs": runs,
         "columns": columns,
@@ -457,10 +455,9 @@ def compare(request: HttpRequest, workspace: str) -> HttpResponse:
 
 @gzip_page
 @require_GET
-def compare_data(request: HttpRequest, workspace: str) -> HttpResponse:
+def compare_data(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     """One key's histories of the compared runs, one trace per run, on one figure (JSON)."""
-    ws = workspace_or_404(workspace)
-    runs, _ = _compared_runs(request, ws)
+    runs, _ = _compared_runs(request, workspace)
     if not runs:
         return _bad_request("Say which runs: ?runs=<id>,<id>.")
     share = max(MIN_POINTS * 10, min(MAX_POINTS, COMPARE_POINTS_BUDGET // len(runs)))
@@ -488,13 +485,13 @@ def compare_data(request: HttpRequest, workspace: str) -> HttpResponse:
 _RUN = "ws/<slug:workspace>/runs/<str:run_id>/"
 
 urlpatterns = [
-    path(_RUN, overview, name="run"),
-    path(f"{_RUN}description", edit_description, name="run-description"),
-    path(f"{_RUN}metrics/", metrics, name="run-metrics"),
-    path(f"{_RUN}metrics/data", metric_data, name="run-metric-data"),
-    path(f"{_RUN}outputs/", outputs, name="run-outputs"),
-    path(f"{_RUN}children/", children, name="run-children"),
-    path(f"{_RUN}models/", models, name="run-models"),
-    path("ws/<slug:workspace>/compare/", compare, name="compare"),
-    path("ws/<slug:workspace>/compare/data", compare_data, name="compare-data"),
+    workspace_route(_RUN, overview, name="run"),
+    workspace_route(f"{_RUN}description", edit_description, name="run-description"),
+    workspace_route(f"{_RUN}metrics/", metrics, name="run-metrics"),
+    workspace_route(f"{_RUN}metrics/data", metric_data, name="run-metric-data"),
+    workspace_route(f"{_RUN}outputs/", outputs, name="run-outputs"),
+    workspace_route(f"{_RUN}children/", children, name="run-children"),
+    workspace_route(f"{_RUN}models/", models, name="run-models"),
+    workspace_route("ws/<slug:workspace>/compare/", compare, name="compare"),
+    workspace_route("ws/<slug:workspace>/compare/data", compare_data, name="compare-data"),
 ]

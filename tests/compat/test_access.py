@@ -14,9 +14,9 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException, RestException
 from requests import HTTPError
 
-from studio.accounts.models import AccessToken, Membership, Role
-from studio.accounts.tokens import issue_tracking_token
 from tests.personas import PASSWORD
+from tracking.access.models import AccessToken, Membership, Role
+from tracking.access.tokens import issue_tracking_token
 
 
 @pytest.fixture
@@ -104,7 +104,7 @@ def test_an_expired_token_tells_the_client_how_to_get_a_new_one(server, team, as
 
 
 def test_a_revoked_token_stops_working(server, team, personal_token, as_token):
-    from studio.accounts.tokens import revoke_token
+    from tracking.access.tokens import revoke_token
 
     as_token(personal_token(team.owner, team.workspace))
     client = MlflowClient(f"{server}/ws/team-a")

@@ -134,3 +134,35 @@ def test_an_interrupted_upload_leaves_no_file_under_its_name(tracking_uri, artif
     status, _, payload = raw("GET", f"{BASE}/1/r/artifacts/model.bin")
     assert (status, payload) == (200, b"old version")
     assert sorted(p.name for p in artifact_root.rglob("*") if p.is_file()) == ["model.bin"]
+
+
+@pytest.mark.parametrize(
+    ("name", "body"),
+    [
+        ("report.html", b"<script>fetch('/api/studio/v1/workspaces', {method: 'POST'})</script>"),
+        ("chart.svg", b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'),
+        ("page.xhtml", b'<html xmlns="http://www.w3.org/1999/xhtml"><script>alert(1)</script></html>'),
+        ("data.xml", b"<?xml version='1.0'?><x/>"),
+        ("app.js", b"alert(1)"),
+    ],
+)
+def test_an_uploaded_page_or_script_is_never_served_as_one(raw, name, body):
+    """Stored XSS: an artifact served inline as text/html on the studio's origin would run there,
+    with the visitor's session."""
+    assert put(raw, f"1/r/artifacts/{name}", body)[0] == 200
+
+    status, headers, payload = raw("GET", f"{BASE}/1/r/artifacts/{name}")
+
+    assert (status, payload) == (200, body)
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"].startswith("sandbox")
+
+
+def test_a_passive_file_keeps_its_type_and_still_cannot_run_anything(raw):
+    put(raw, "1/r/artifacts/table.csv", b"a,b\n")
+    _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/table.csv")
+    assert headers["Content-Type"] == "text/csv"
+    assert not headers.get("Content-Disposition", "").startswith("attachment")
+    assert headers["Content-Security-Policy"].startswith("sandbox")

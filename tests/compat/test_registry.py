@@ -362,3 +362,41 @@ def test_a_model_registered_in_a_workspace_is_invisible_from_the_root_uri(
             "private", f"{versions.info.artifact_uri}/model", run_id=versions.info.run_id
         )
     assert error_code(excinfo) == "INVALID_PARAMETER_VALUE"
+
+
+def test_the_files_of_a_registered_version_cannot_be_deleted_under_it(fluent, client, tracking_uri, tmp_path):
+    """Found in a review: a Contributor purged their own run, and the version registered from it
+    stayed READY with its files gone. Purging the run, or deleting the model's folder or a file
+    in it, is refused until the version is deleted; the dry run says why."""
+    import requests
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "MLmodel").write_text("flavors:\n  python_function:\n    loader_module: kept\n")
+    fluent.set_experiment("kept-files")
+    with fluent.start_run() as run:
+        fluent.log_artifacts(str(folder), "model")
+    run_id, experiment_id = run.info.run_id, run.info.experiment_id
+    assert fluent.register_model(f"runs:/{run_id}/model", "kept").version == "1"
+    deletions = f"{tracking_uri}/api/studio/v1/deletions"
+    artifacts = f"{tracking_uri}/api/2.0/mlflow-artifacts/artifacts/{experiment_id}/{run_id}/artifacts"
+
+    dry = requests.post(deletions, json={"kind": "run", "name": run_id, "dry_run": True}, timeout=30).json()
+    refused = requests.post(deletions, json={"kind": "run", "name": run_id, "confirm": run_id}, timeout=30)
+    folder_refused = requests.delete(f"{artifacts}/model", timeout=30)
+    file_refused = requests.delete(f"{artifacts}/model/MLmodel", timeout=30)
+
+    assert dry["plan"]["blockers"] == [
+        "1 registered model version(s) (kept v1) keep their files in this run's artifacts. "
+        "Delete those versions of kept first."
+    ]
+    assert (refused.status_code, refused.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    for answer in (folder_refused, file_refused):
+        assert (answer.status_code, answer.json()["error_code"]) == (400, "INVALID_STATE")
+    assert "kept v1" in file_refused.json()["message"]
+    assert requests.get(f"{artifacts}/model/MLmodel", timeout=30).text.startswith("flavors:")
+
+    client.delete_model_version("kept", "1")
+    assert requests.delete(f"{artifacts}/model", timeout=30).status_code == 200
+    accepted = requests.post(deletions, json={"kind": "run", "name": run_id, "confirm": run_id}, timeout=30)
+    assert accepted.status_code == 202

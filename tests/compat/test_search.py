@@ -126,3 +126,54 @@ def test_bad_order_by_and_page_token_are_invalid_parameters(client, populated):
     with pytest.raises(MlflowException) as excinfo:
         client.search_runs([experiment_id], page_token="not-a-token!")
     assert excinfo.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+# --- Searches too large for a database: refused, never a crash ----------------------------------
+
+
+def _search(tracking_uri: str, experiment_id: str, **body):
+    import requests
+
+    return requests.post(
+        f"{tracking_uri}/api/2.0/mlflow/runs/search",
+        json={"experiment_ids": [experiment_id], **body},
+        timeout=60,
+    )
+
+
+def test_the_most_keys_a_search_may_join_still_answer(tracking_uri, client):
+    """40 comparisons on 40 metrics and 10 orderings on 10 more: 50 joins, under SQLite's 64."""
+    from tracking.search.grammar import MAX_COMPARISONS, MAX_ORDER_BY_KEYS
+
+    experiment_id = client.create_experiment("wide")
+    run = client.create_run(experiment_id)
+    keys = [f"m{i}" for i in range(MAX_COMPARISONS + MAX_ORDER_BY_KEYS)]
+    client.log_batch(run.info.run_id, metrics=[Metric(key, 1.0, 0, 0) for key in keys])
+    filter_string = " AND ".join(f"metrics.{key} >= 1" for key in keys[:MAX_COMPARISONS])
+    order_by = [f"metrics.{key} DESC" for key in keys[MAX_COMPARISONS:]]
+
+    answer = _search(tracking_uri, experiment_id, filter=filter_string, order_by=order_by)
+
+    assert answer.status_code == 200, answer.text
+    assert [r["info"]["run_id"] for r in answer.json()["runs"]] == [run.info.run_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        ({"order_by": [f"metrics.m{i} DESC" for i in range(40)]}, "at most 10"),
+        ({"filter": " AND ".join(f"metrics.m{i} > 0" for i in range(100))}, "at most 40"),
+        ({"filter": " AND ".join(f"params.p{i} = 'x'" for i in range(3000))}, "characters; at most"),
+    ],
+)
+def test_a_search_too_large_for_the_database_is_refused_clearly(tracking_uri, client, body, says):
+    experiment_id = client.create_experiment("too-wide")
+    client.create_run(experiment_id)
+
+    answer = _search(tracking_uri, experiment_id, **body)
+
+    assert answer.status_code == 400
+    assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert says in answer.json()["message"]
+    # The web worker that answered is still serving.
+    assert _search(tracking_uri, experiment_id).status_code == 200

@@ -45,6 +45,11 @@ def worker(server):
     return server
 
 
+# What a script sends with its uploads (the SDK does): the studio API refuses multipart bodies
+# without it, as a page on another site could send them.
+SCRIPT = {"X-Studio-Client": "tests"}
+
+
 def _zip(files: dict[str, str]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
@@ -58,6 +63,7 @@ def submit(server, files: dict[str, str], command: str, **fields) -> dict:
         f"{server.url}/api/studio/v1/workspaces/default/jobs",
         files={"file": ("project.zip", _zip(files), "application/zip")},
         data={"command": command, "experiment_name": "remote", **fields},
+        headers=SCRIPT,
         timeout=30,
     )
     assert response.status_code == 202, response.text
@@ -134,7 +140,7 @@ def test_cancelling_a_running_job_kills_it_and_its_run(server, worker):
     )
 
     response = requests.post(
-        f"{server.url}/api/studio/v1/workspaces/default/jobs/{job_id}/cancel", timeout=30
+        f"{server.url}/api/studio/v1/workspaces/default/jobs/{job_id}/cancel", json={}, timeout=30
     )
 
     assert response.json()["status"] == "CANCELLED"
@@ -275,7 +281,7 @@ def test_with_sign_in_required_a_job_logs_with_a_token_of_its_own_that_dies_with
     deployed_with_sign_in, team, personal_token
 ):
     server = worker = deployed_with_sign_in
-    from studio.accounts.models import AccessToken, TokenKind
+    from tracking.access.models import AccessToken, TokenKind
 
     token = personal_token(team.contributor, team.workspace)
     response = requests.post(

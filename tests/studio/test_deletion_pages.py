@@ -3,7 +3,6 @@ back, needs a POST with a CSRF token, and then shows its progress; some targets 
 
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
@@ -12,7 +11,6 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from tracking.models import Deletion, Metric, MetricSummary, ResourceGroup, Run
-from tracking.services.artifacts import proxy_path, save_artifact
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
 from tracking.services.runs import Batch, create_run, log_batch
@@ -22,20 +20,6 @@ from tracking.services.workspaces import create_workspace
 @pytest.fixture(autouse=True)
 def artifacts_in_tmp(settings, tmp_path):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-
-
-@pytest.fixture
-def group(default_workspace):
-    group = ResourceGroup.objects.create(name="project-x")
-    workspace = create_workspace(resource_group=group, name="x-dev")
-    experiment = create_experiment(workspace=workspace, name="churn")
-    for _ in range(3):
-        run = create_run(experiment=experiment)
-        log_batch(run=run, batch=Batch(metrics=[MetricPoint("loss", i / 10, 1, i) for i in range(4)]))
-        save_artifact(
-            workspace=workspace, path=f"{proxy_path(run.artifact_uri)}/a.txt", stream=io.BytesIO(b"x" * 10)
-        )
-    return group
 
 
 @pytest.fixture
@@ -223,51 +207,3 @@ def test_a_deletions_progress_is_not_shown_to_outsiders(auth_on, team):
     assert client.get(f"/deletions/{row.pk}/progress").status_code == 200
     assert signed_in(team.reader).get(f"/deletions/{row.pk}/progress").status_code == 200
     assert signed_in(team.outsider).get(f"/deletions/{row.pk}/progress").status_code == 404
-
-
-# --- The studio API --------------------------------------------------------------------------
-
-
-def test_the_api_gives_a_dry_run_then_queues_the_deletion(client, group):
-    url = "/api/studio/v1/deletions"
-    dry = client.post(
-        url, {"kind": "resource-group", "name": "project-x", "dry_run": True}, "application/json"
-    )
-    assert dry.status_code == 200 and dry.json()["plan"]["runs"] == 3
-    assert not Deletion.objects.exists()
-
-    wrong = client.post(
-        url, {"kind": "resource_group", "name": "project-x", "confirm": "x"}, "application/json"
-    )
-    assert wrong.status_code == 400 and wrong.json()["error_code"] == "INVALID_PARAMETER_VALUE"
-
-    queued = client.post(
-        url, {"kind": "resource_group", "name": "project-x", "confirm": "project-x"}, "application/json"
-    )
-    assert queued.status_code == 202
-    row = Deletion.objects.get()
-    assert queued["Location"] == f"/api/studio/v1/deletions/{row.pk}"
-    assert client.get(queued["Location"]).json()["status"] == "QUEUED"
-
-
-def test_the_api_answers_like_mlflow_for_unknown_targets(client, default_workspace):
-    url = "/api/studio/v1/deletions"
-    missing = client.post(url, {"kind": "run", "name": "abc", "confirm": "abc"}, "application/json")
-    assert missing.status_code == 404 and missing.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
-    unknown = client.post(url, {"kind": "planet", "name": "x"}, "application/json")
-    assert unknown.status_code == 400
-    assert client.get("/api/studio/v1/deletions/99").status_code == 404
-    assert client.get(url).status_code == 405
-
-
-def test_the_api_needs_an_owner_with_a_token(auth_on, team, personal_token, client):
-    url = "/api/studio/v1/deletions"
-    body = {"kind": "workspace", "name": "team-a", "confirm": "team-a"}
-    assert client.post(url, body, "application/json").status_code == 401
-    as_reader = {"HTTP_AUTHORIZATION": f"Bearer {personal_token(team.reader, team.workspace)}"}
-    assert client.post(url, body, "application/json", **as_reader).status_code == 403
-    as_owner = {"HTTP_AUTHORIZATION": f"Bearer {personal_token(team.owner, team.workspace)}"}
-    assert client.post(url, body, "application/json", **as_owner).status_code == 202
-    # A token of team-a cannot reach team-b, even its owner's.
-    other = {"kind": "workspace", "name": "team-b", "confirm": "team-b"}
-    assert client.post(url, other, "application/json", **as_owner).status_code == 404

@@ -1,4 +1,10 @@
-"""Streaming a stored file over HTTP: whole (sendfile where the server offers it) or a byte range."""
+"""Streaming a stored file over HTTP: whole (sendfile where the server offers it) or a byte range.
+
+Files are whatever people logged, so an answer must never run as a page of our origin: types a
+browser would render actively (HTML, SVG, XML, scripts) go out as attachments of no particular
+type, and every answer carries a sandbox policy that forbids scripts and plugins anyway (the
+studio's own previews serve HTML from a separate, sandboxed route).
+"""
 
 from __future__ import annotations
 
@@ -11,10 +17,35 @@ from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpRe
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+SANDBOX = "sandbox; default-src 'none'"
+ACTIVE_TYPES = frozenset(
+    {
+        "text/html",
+        "application/xhtml+xml",
+        "image/svg+xml",
+        "text/xml",
+        "application/xml",
+        "text/xsl",
+        "text/javascript",
+        "application/javascript",
+        "application/x-javascript",
+        "text/css",
+        "application/pdf",
+        "application/x-shockwave-flash",
+    }
+)
+
+
+def _content_type(name: str) -> tuple[str, bool]:
+    """The type to answer with, and whether the file goes as an attachment."""
+    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    if guessed in ACTIVE_TYPES or guessed.endswith("+xml"):
+        return "application/octet-stream", True
+    return guessed, False
 
 
 def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) -> HttpResponse:
-    content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    content_type, attachment = _content_type(name)
     requested = _requested_range(request.headers.get("Range"), size)
     if requested is None:
         response = FileResponse(handle, content_type=content_type)
@@ -32,6 +63,11 @@ def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) 
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
+    response["Content-Security-Policy"] = SANDBOX
+    response["X-Content-Type-Options"] = "nosniff"
+    if attachment:
+        quoted = name.replace("\\", "_").replace('"', "_")
+        response["Content-Disposition"] = f'attachment; filename="{quoted}"'
     return response
 
 

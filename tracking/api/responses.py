@@ -23,6 +23,9 @@ def error_response(error: MlflowError) -> HttpResponse:
     response = json_response({"error_code": error.error_code, "message": error.message}, error.http_status)
     if error.http_status == 405:
         response["Allow"] = ", ".join(getattr(error, "allowed_methods", ()))
+    retry_after = getattr(error, "retry_after", None)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 

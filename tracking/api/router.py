@@ -10,18 +10,20 @@ list of patterns for paths with parameters, so routing costs the same for every 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 from django.views.decorators.csrf import csrf_exempt
 
-from studio.accounts import access
-from studio.accounts.permissions import ADDRESSED_BY_PATH, Permission
-from tracking.errors import EndpointNotFound, MethodNotAllowed, MlflowError, NotImplementedRpc
+from tracking.access import gate
+from tracking.access.permissions import ADDRESSED_BY_PATH, Permission, permission_for
+from tracking.errors import EndpointNotFound, MethodNotAllowed, MlflowError, NotImplementedRpc, database_error
 from tracking.models import Workspace
 from tracking.workspaces import resolve_workspace
 
@@ -29,16 +31,18 @@ from .protocol import read_message
 from .responses import error_response, internal_error_response, json_response
 from .spec import RPCS
 
+logger = logging.getLogger(__name__)
+
 
 @dataclass
 class ApiCall:
     """What a handler gets: the request, its workspace, and the checked message fields."""
 
     request: HttpRequest
-    workspace: Workspace
+    workspace: Workspace | None  # None for the server-wide RPCs (server info, the workspace list)
     message: dict[str, Any] = field(default_factory=dict)
     path_args: dict[str, str] = field(default_factory=dict)
-    principal: access.Principal = access.ANONYMOUS
+    principal: gate.Principal = gate.ANONYMOUS
     role: str | None = None  # the principal's role in `workspace` (None for server-wide RPCs)
 
 
@@ -139,25 +143,35 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
             raise error
         if route.handler is None:
             raise NotImplementedRpc(f"This server does not implement {route.rpc} (/{api_path}).")
-        # Access is checked here, for every RPC, from the table in studio.accounts.permissions;
+        # Access is checked here, for every RPC, from the table in tracking.access.permissions;
         # authentication comes first so that an unknown caller learns nothing, not even a 404.
-        principal = access.authenticate(request)
-        workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
+        principal = gate.authenticate(request)
         rpc_message = route.message or route.rpc
-        addressed = (
-            resolve_workspace(path_args["workspace_name"]) if rpc_message in ADDRESSED_BY_PATH else workspace
-        )
-        permission, role = access.authorize_rpc(principal, addressed, rpc_message)
+        if permission_for(rpc_message) in (Permission.SERVER, Permission.DIRECTORY):
+            # Facts about the server and the list of one's workspaces: the same answer under any
+            # /ws/<name>/, so that it tells nobody which names exist.
+            workspace = addressed = None
+        else:
+            workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
+            addressed = (
+                resolve_workspace(path_args["workspace_name"])
+                if rpc_message in ADDRESSED_BY_PATH
+                else workspace
+            )
+        permission, role = gate.authorize_rpc(principal, addressed, rpc_message)
         call = ApiCall(
             request=request, workspace=workspace, path_args=path_args, principal=principal, role=role
         )
         if not route.raw and route.message is not None:
             call.message = read_message(request, route.message, path_args)
         if permission is Permission.DELETE_OWN:
-            access.check_own_run(principal, workspace, role, call.message.get("run_id", ""))
+            gate.check_own_run(principal, workspace, role, call.message.get("run_id", ""))
         result = route.handler(call)
     except MlflowError as error:
         return error_response(error)
+    except DatabaseError as error:
+        logger.warning("database error in %s: %s", api_path, error)
+        return error_response(database_error(error))
     except Exception as exc:
         return internal_error_response(exc)
     if isinstance(result, HttpResponseBase):
@@ -171,9 +185,3 @@ def endpoint_not_found(
 ) -> HttpResponse:
     """Any other path under /api/: the answer MLflow's server gives, whatever the method."""
     return error_response(EndpointNotFound(f"No API endpoint at /{api_path}."))
-
-
-# The studio's access middleware leaves the MLflow API to the check above; a path no route
-# declares has nothing to protect.
-dispatch.access_checked_by_view = True  # type: ignore[attr-defined]
-endpoint_not_found.access_checked_by_view = True  # type: ignore[attr-defined]

@@ -85,9 +85,16 @@ class ArtifactStore(ABC):
         """Every file under `prefix`, recursively (a file prefix yields itself); no directories."""
         return self._walk(clean_path(prefix, allow_empty=True))
 
+    def within(self, prefix: str) -> ArtifactStore:
+        """The store of the folder `prefix`, whose paths (links included) cannot lead out of it."""
+        return self._within(clean_path(prefix))
+
     def local_path(self, path: str) -> Path | None:
         """The path on this machine's disk (so the web server can use sendfile); None if remote."""
         return self._local_path(clean_path(path, allow_empty=True))
+
+    @abstractmethod
+    def _within(self, prefix: str) -> ArtifactStore: ...
 
     @abstractmethod
     def _list(self, prefix: str) -> list[FileInfo]: ...

@@ -45,6 +45,9 @@ class LocalArtifactStore(ArtifactStore):
     def __repr__(self) -> str:
         return f"LocalArtifactStore({str(self.root)!r})"
 
+    def _within(self, prefix: str) -> LocalArtifactStore:
+        return LocalArtifactStore(self.root / prefix)
+
     def _list(self, prefix: str) -> list[FileInfo]:
         folder = self._resolve(prefix)
         try:

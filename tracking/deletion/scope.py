@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db.models import QuerySet
 
 from registry.models import ModelVersion, RegisteredModel
+from registry.queries.storage import describe, versions_using
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Deletion, Experiment, LoggedModel, ResourceGroup, Run, Workspace
 from tracking.models.workspaces import DEFAULT_WORKSPACE
@@ -80,14 +81,27 @@ class Scope:
                 ]
             versions = versions_stored_in(self.target)
             if versions:
-                names = sorted({name for name, _ in versions})
-                shown = ", ".join(f"{name} v{version}" for name, version in versions[:5])
-                more = f" and {len(versions) - 5} more" if len(versions) > 5 else ""
-                return [
-                    f"{len(versions)} registered model version(s) keep their files in this experiment "
-                    f"({shown}{more}). Delete those versions of {', '.join(names)} first."
-                ]
+                return [_kept_by(versions, "this experiment")]
+        if self.kind == Deletion.RUN:
+            folder = run_folder(self.target)
+            versions = versions_using(self.workspaces[0].pk, folder) if folder else []
+            if versions:
+                return [_kept_by(versions, "this run's artifacts")]
         return []
+
+
+def _kept_by(versions: list[tuple[str, int]], where: str) -> str:
+    names = ", ".join(sorted({name for name, _ in versions}))
+    return f"{describe(versions)} keep their files in {where}. Delete those versions of {names} first."
+
+
+def run_folder(run: Run) -> str | None:
+    """The run's own folder as an artifact proxy path ("1/<run id>"), if we serve its artifacts."""
+    path = proxy_path(run.artifact_uri or "")
+    if not path or run.uuid not in path.split("/"):
+        return None
+    head, _, tail = path.rpartition("/")
+    return head if tail == "artifacts" else path
 
 
 def versions_stored_in(experiment: Experiment) -> list[tuple[str, int]]:

@@ -2,8 +2,8 @@
 
 Every entry is checked before anything is written: a name that is absolute, has a drive
 letter or a '..' segment (zip-slip), a link that leads out of the archive, a device or a pipe,
-more than IMPORT_MAX_ARCHIVE_FILES entries or more than IMPORT_MAX_EXTRACTED_BYTES in all refuse
-the whole archive, with the reason. Bytes are counted again while writing (a zip may lie about
+more than IMPORT_MAX_ARCHIVE_FILES entries, more than IMPORT_MAX_EXTRACTED_BYTES in all, or more
+than the disk has room for refuse the whole archive, with the reason. Bytes are counted again while writing (a zip may lie about
 sizes). Links inside the archive are not created: MLflow writes none, and a link written now
 could be used by a later entry to write through it. The folder is written under a temporary
 name and renamed when complete, so an interrupted unpacking is started again from scratch.
@@ -73,8 +73,9 @@ def unpack(archive: Path, target: Path, *, beat: Callable[[], None] = lambda: No
     return links
 
 
-def _check_all(members: list[Member]) -> list[str]:
-    """Refuses the archive for any unsafe entry; returns the links to leave out."""
+def _check_all(members: list[Member], folder: Path) -> list[str]:
+    """Refuses the archive for any unsafe entry, or one the disk has no room for; returns the
+    links to leave out."""
     if len(members) > settings.IMPORT_MAX_ARCHIVE_FILES:
         raise ArchiveRefused(
             f"The archive has {len(members)} entries; at most {settings.IMPORT_MAX_ARCHIVE_FILES} are accepted."
@@ -83,6 +84,12 @@ def _check_all(members: list[Member]) -> list[str]:
     if total > settings.IMPORT_MAX_EXTRACTED_BYTES:
         raise ArchiveRefused(
             f"The archive unpacks to {total} bytes; at most {settings.IMPORT_MAX_EXTRACTED_BYTES} are accepted."
+        )
+    free = shutil.disk_usage(folder.parent).free - settings.IMPORT_DISK_RESERVE_BYTES
+    if total > free:
+        raise ArchiveRefused(
+            f"The archive unpacks to {total} bytes; the disk has room for {max(free, 0)} "
+            f"(keeping STUDIO_IMPORT_DISK_RESERVE_BYTES={settings.IMPORT_DISK_RESERVE_BYTES} free)."
         )
     for member in members:
         if member.kind == "other":
@@ -177,7 +184,7 @@ def _zip_members(archive: zipfile.ZipFile) -> Iterator[tuple[zipfile.ZipInfo, Me
 def _unpack_zip(path: Path, folder: Path, beat: Callable[[], None]) -> list[str]:
     with zipfile.ZipFile(path) as archive:
         members = list(_zip_members(archive))
-        links = _check_all([member for _, member in members])
+        links = _check_all([member for _, member in members], folder)
         writer = _Writer(folder, beat)
         for info, member in members:
             if member.kind == "dir":
@@ -207,7 +214,7 @@ def _tar_member(info: tarfile.TarInfo) -> Member:
 def _unpack_tar(path: Path, folder: Path, beat: Callable[[], None]) -> list[str]:
     # Two passes over a compressed stream: the first checks every entry, the second writes.
     with tarfile.open(path, mode="r:*") as archive:
-        links = _check_all([_tar_member(info) for info in archive])
+        links = _check_all([_tar_member(info) for info in archive], folder)
     writer = _Writer(folder, beat)
     with tarfile.open(path, mode="r|*") as archive:
         for info in archive:

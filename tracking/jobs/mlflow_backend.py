@@ -63,6 +63,8 @@ def server_and_workspace(tracking_uri: str, backend_config: dict) -> tuple[str, 
 
 def _session() -> requests.Session:
     session = requests.Session()
+    # A script, not a web page: the studio API refuses uploads a page on another site could send.
+    session.headers["X-Studio-Client"] = "mlflow-project-backend"
     token = os.environ.get("MLFLOW_TRACKING_TOKEN")
     if token:
         session.headers["Authorization"] = f"Bearer {token}"

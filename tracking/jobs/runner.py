@@ -35,7 +35,7 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
-from studio.accounts.tokens import issue_job_token, refresh_job_token, revoke_token
+from tracking.access.tokens import issue_job_token, refresh_job_token, revoke_token
 from tracking.errors import MlflowError
 from tracking.ingest.archives import ArchiveRefused, unpack
 from tracking.jobs.projects import ProjectError, project_command

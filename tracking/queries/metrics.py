@@ -9,7 +9,7 @@ from django.db.models import F, Q
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, Run, Workspace
-from tracking.search.paging import decode_token, encode_token
+from tracking.search.paging import decode_token, encode_token, int64
 
 MAX_HISTORY_PAGE = 25000
 MAX_RUNS_PER_BULK_INTERVAL = 100
@@ -70,11 +70,11 @@ def _after(position: dict, page_token: str | None) -> Q:
     it again (MLflow's offset paging re-reads them all for every page of a long history).
     """
     try:
-        timestamp, step, last_pk = int(position["t"]), int(position["s"]), int(position["i"])
+        timestamp, step, last_pk = (int64(position[name]) for name in ("t", "s", "i"))
         value = position["v"]
         if value is not None:
             value = float(value)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         raise InvalidParameterValue(f"Invalid page token for the metric history: {page_token!r}") from None
     if value is None:
         later_value = Q(value__isnull=False)

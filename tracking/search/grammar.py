@@ -29,7 +29,16 @@ from tracking.search.tokens import (
     unquote,
 )
 
+# Bounds of one search, far above what people and MLflow's UI ask for: every comparison and every
+# ordered key of a metric, param or tag is a join, and databases fail (SQLite allows 64 tables in
+# a join; too many ordering terms have crashed it) long before a person would notice a limit.
+MAX_FILTER_LENGTH = 20_000
+MAX_COMPARISONS = 40
+MAX_ORDER_BY_KEYS = 10
+
 __all__ = [
+    "MAX_COMPARISONS",
+    "MAX_ORDER_BY_KEYS",
     "Comparison",
     "OrderKey",
     "parse_experiment_filter",
@@ -251,6 +260,10 @@ def _parse_filter(filter_string: str | None, grammar: _Grammar) -> list[Comparis
         return []
     if not isinstance(filter_string, str):
         raise InvalidParameterValue(f"Invalid filter {filter_string!r}: expected a string.")
+    if len(filter_string) > MAX_FILTER_LENGTH:
+        raise InvalidParameterValue(
+            f"The filter has {len(filter_string)} characters; at most {MAX_FILTER_LENGTH} are accepted."
+        )
     cursor = _Cursor(tokenize(filter_string, "filter"))
     comparisons: list[Comparison] = []
     needs_and = False
@@ -265,6 +278,11 @@ def _parse_filter(filter_string: str | None, grammar: _Grammar) -> list[Comparis
             raise InvalidParameterValue(
                 f"Invalid clause(s) in filter string: '{token.text}'. "
                 "Only comparisons joined by AND are supported."
+            )
+        if len(comparisons) == MAX_COMPARISONS:
+            raise InvalidParameterValue(
+                f"The filter has more than {MAX_COMPARISONS} comparisons; at most {MAX_COMPARISONS} are "
+                "accepted in one search."
             )
         comparisons.append(_parse_comparison(cursor, grammar))
         needs_and = True
@@ -489,6 +507,10 @@ def _parse_order_by(order_by: list[str] | None, grammar: _Grammar) -> list[Order
     if isinstance(order_by, str):
         # A bare string would otherwise be read one character at a time.
         raise InvalidParameterValue(f"Invalid order_by {order_by!r}: expected a list of strings.")
+    if len(order_by) > MAX_ORDER_BY_KEYS:
+        raise InvalidParameterValue(
+            f"`order_by` has {len(order_by)} keys; at most {MAX_ORDER_BY_KEYS} are accepted in one search."
+        )
     keys: list[OrderKey] = []
     seen: set[tuple[str, str]] = set()
     for clause in order_by:

@@ -8,6 +8,10 @@ import json
 
 from tracking.errors import InvalidParameterValue
 
+# No search has this many rows: a larger offset reads as this one (past the end, an empty page)
+# rather than overflow the database's integers.
+MAX_OFFSET = 10**12
+
 
 def encode_token(**position: int | str | float) -> str:
     return base64.b64encode(json.dumps(position).encode()).decode()
@@ -18,7 +22,7 @@ def decode_token(token: str | None) -> dict:
         return {}
     try:
         position = json.loads(base64.b64decode(token, validate=True))
-    except (binascii.Error, ValueError, UnicodeDecodeError):
+    except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
         raise InvalidParameterValue(f"Invalid page token, could not base64-decode: {token[:100]!r}") from None
     if not isinstance(position, dict):
         raise InvalidParameterValue(f"Invalid page token: {token[:100]!r}")
@@ -29,7 +33,7 @@ def decode_offset(token: str | None) -> int:
     offset = decode_token(token).get("offset", 0)
     if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
         raise InvalidParameterValue(f"Invalid page token, offset must be a non-negative integer: {offset!r}")
-    return offset
+    return min(offset, MAX_OFFSET)
 
 
 def cut_page(rows: list, offset: int, max_results: int) -> tuple[list, str | None]:
@@ -37,3 +41,11 @@ def cut_page(rows: list, offset: int, max_results: int) -> tuple[list, str | Non
     if len(rows) > max_results:
         return rows[:max_results], encode_token(offset=offset + max_results)
     return rows, None
+
+
+def int64(value: object) -> int:
+    """A token's integer, within the database's 64-bit range (ValueError otherwise)."""
+    number = int(value)  # type: ignore[call-overload]
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"{number} is out of range")
+    return number

@@ -14,6 +14,7 @@ from typing import BinaryIO
 from django.conf import settings
 
 from tracking.artifacts import ArtifactStore, FileInfo, clean_path, default_store
+from tracking.errors import InvalidState
 from tracking.models import Workspace
 
 PROXY_SCHEME = "mlflow-artifacts:"
@@ -23,13 +24,19 @@ def workspace_prefix(workspace: Workspace) -> str:
     return f"workspaces/{workspace.pk}"
 
 
-def _store_path(workspace: Workspace, path: str, *, file: bool = False) -> str:
-    relative = clean_path(path, allow_empty=not file, file=file)
-    return f"{workspace_prefix(workspace)}/{relative}" if relative else workspace_prefix(workspace)
+def _relative_path(path: str, *, file: bool = False) -> str:
+    return clean_path(path, allow_empty=not file, file=file)
 
 
 def store() -> ArtifactStore:
+    """The whole store, for the server's own work across workspaces (imports, deletions); what a
+    workspace's members address goes through `workspace_store`."""
     return default_store()
+
+
+def workspace_store(workspace: Workspace) -> ArtifactStore:
+    """The workspace's own part of the store: no path, and no link in it, leads out of it."""
+    return default_store().within(workspace_prefix(workspace))
 
 
 def proxy_path(artifact_uri: str) -> str | None:
@@ -44,41 +51,52 @@ def proxy_path(artifact_uri: str) -> str | None:
 
 
 def save_artifact(*, workspace: Workspace, path: str, stream: BinaryIO) -> int:
-    return store().save(
-        _store_path(workspace, path, file=True), stream, max_bytes=settings.ARTIFACT_MAX_UPLOAD_BYTES
+    return workspace_store(workspace).save(
+        _relative_path(path, file=True), stream, max_bytes=settings.ARTIFACT_MAX_UPLOAD_BYTES
     )
 
 
 def open_artifact(workspace: Workspace, path: str) -> tuple[BinaryIO, int, str]:
     """An open file, its size, and its name, for streaming a download."""
-    full = _store_path(workspace, path, file=True)
-    artifacts = store()
-    handle = artifacts.open(full)
-    return handle, artifacts.size(full), posixpath.basename(full)
+    relative = _relative_path(path, file=True)
+    artifacts = workspace_store(workspace)
+    handle = artifacts.open(relative)
+    return handle, artifacts.size(relative), posixpath.basename(relative)
 
 
 def list_artifacts(workspace: Workspace, path: str) -> list[FileInfo]:
     """Direct children of `path`, their paths relative to `path` itself (the proxy's listing)."""
-    return _relative(store().list(_store_path(workspace, path)), _store_path(workspace, path))
+    relative = _relative_path(path)
+    return _relative(workspace_store(workspace).list(relative), relative)
 
 
 def list_under(workspace: Workspace, root: str, path: str) -> list[FileInfo]:
     """Children of `root/path`, their paths relative to `root` (the tracking API's listing)."""
-    root_full = _store_path(workspace, root)
-    return _relative(
-        store().list(_store_path(workspace, posixpath.join(root, path) if path else root)), root_full
-    )
+    root = _relative_path(root)
+    folder = _relative_path(posixpath.join(root, path) if path else root)
+    return _relative(workspace_store(workspace).list(folder), root)
 
 
 def _relative(files: list[FileInfo], base: str) -> list[FileInfo]:
-    cut = len(base) + 1
+    cut = len(base) + 1 if base else 0
     return [FileInfo(info.path[cut:], info.is_dir, info.file_size) for info in files]
 
 
 def delete_artifact(*, workspace: Workspace, path: str) -> int:
-    """Deletes a file or a folder for good; returns the bytes freed (0 for a missing path)."""
-    return store().delete(_store_path(workspace, path, file=True))
+    """Deletes a file or a folder for good; returns the bytes freed (0 for a missing path).
+
+    INVALID_STATE when registered versions keep their files there: they would stay READY with
+    nothing to load."""
+    from registry.queries.storage import describe, versions_using  # the registry builds on this module
+
+    relative = _relative_path(path, file=True)
+    versions = versions_using(workspace.pk, relative)
+    if versions:
+        raise InvalidState(
+            f"{describe(versions)} keep their files here ({path}); delete those versions first."
+        )
+    return workspace_store(workspace).delete(relative)
 
 
 def artifacts_size(workspace: Workspace, path: str = "") -> int:
-    return store().total_size(_store_path(workspace, path))
+    return workspace_store(workspace).total_size(_relative_path(path))

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 
-from tracking.models import LoggedModel, LoggedModelMetric, Metric, MetricSummary
+from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
 
 
 class MetricPoint(NamedTuple):
@@ -145,15 +145,21 @@ def record_points(run_pk: int, points: list[MetricPoint]) -> None:
         update_summaries(run_pk, points, insert_points(run_pk, points))
 
 
-def record_model_points(run_uuid: str, points: list[MetricPoint]) -> None:
-    """Points logged with a model id also count as that logged model's metrics (MLflow 3)."""
+def record_model_points(run: Run, points: list[MetricPoint]) -> None:
+    """Points logged with a model id also count as that logged model's metrics (MLflow 3).
+
+    Only models of the run's own workspace: another workspace's model id is taken for one that
+    does not exist (the points stay the run's), so no write reaches across workspaces."""
     with_model = [point for point in points if point.model_id]
     if not with_model:
         return
     model_pks = dict(
-        LoggedModel.objects.filter(model_id__in={p.model_id for p in with_model}).values_list(
-            "model_id", "pk"
-        )
+        LoggedModel.objects.filter(
+            model_id__in={p.model_id for p in with_model},
+            experiment__workspace_id=Experiment.objects.filter(pk=run.experiment_id).values("workspace_id")[
+                :1
+            ],
+        ).values_list("model_id", "pk")
     )
     LoggedModelMetric.objects.bulk_create(
         [
@@ -163,7 +169,7 @@ def record_model_points(run_uuid: str, points: list[MetricPoint]) -> None:
                 value=_stored(p.value),
                 timestamp=p.timestamp,
                 step=p.step,
-                run_id=run_uuid,
+                run_id=run.uuid,
                 dataset_name=p.dataset_name,
                 dataset_digest=p.dataset_digest,
             )

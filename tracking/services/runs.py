@@ -309,7 +309,7 @@ def log_metric(*, run: Run, point: MetricPoint) -> None:
     check_metrics([point], "")
     with transaction.atomic():
         record_points(run.pk, [point])
-        record_model_points(run.uuid, [point])
+        record_model_points(run, [point])
 
 
 @dataclass(frozen=True)
@@ -347,7 +347,7 @@ def log_batch(*, run: Run, batch: Batch) -> None:
         if tags:
             _upsert_tags(run, tags)
         record_points(run.pk, points)
-        record_model_points(run.uuid, points)
+        record_model_points(run, points)
 
 
 # --- Inputs and outputs ------------------------------------------------------------------------

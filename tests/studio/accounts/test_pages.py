@@ -7,8 +7,8 @@ import json
 import pytest
 from django.test import Client
 
-from studio.accounts.models import AccessToken, Membership, Role
 from tests.personas import PASSWORD
+from tracking.access.models import AccessToken, Membership, Role
 from tracking.models import ResourceGroup, Workspace
 
 pytestmark = pytest.mark.django_db
@@ -217,50 +217,6 @@ def test_an_owner_renames_the_workspace_and_its_uri_follows(auth_on, team, perso
         "/ws/team-z/api/2.0/mlflow/experiments/get?experiment_id=0", HTTP_AUTHORIZATION=f"Bearer {token}"
     )
     assert api.status_code == 200
-
-
-def test_the_studio_api_lists_creates_and_renames_workspaces(client, auth_on, team, personal_token):
-    token = personal_token(team.owner, team.workspace)
-    headers = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
-    assert [w["name"] for w in client.get("/api/studio/v1/workspaces", **headers).json()["workspaces"]] == [
-        "team-a"
-    ]
-    renamed = client.patch(
-        "/api/studio/v1/workspaces/team-a",
-        data=json.dumps({"name": "team-c"}),
-        content_type="application/json",
-        **headers,
-    )
-    assert renamed.json()["workspace"]["name"] == "team-c"
-    # A token cannot create workspaces (it is scoped to one); a signed-in person can.
-    refused = client.post(
-        "/api/studio/v1/workspaces",
-        data=json.dumps({"name": "w"}),
-        content_type="application/json",
-        **headers,
-    )
-    assert refused.status_code == 403
-    created = signed_in(team.reader).post(
-        "/api/studio/v1/workspaces",
-        data=json.dumps({"name": "w2", "resource_group": "default"}),
-        content_type="application/json",
-    )
-    assert created.status_code == 201
-
-
-@pytest.mark.parametrize("persona", ["contributor", "reader", "outsider"])
-def test_only_owners_rename_through_the_api(client, auth_on, team, personal_token, persona):
-    user = team.user(persona)
-    if persona == "outsider":
-        Membership.objects.create(user=user, workspace=team.other, role=Role.OWNER)
-    token = personal_token(user, team.workspace)
-    response = client.patch(
-        "/api/studio/v1/workspaces/team-a",
-        data=json.dumps({"name": "mine"}),
-        content_type="application/json",
-        HTTP_AUTHORIZATION=f"Bearer {token}",
-    )
-    assert response.status_code == (404 if persona == "outsider" else 403)
 
 
 def test_cookies_are_secure_when_the_server_listens_beyond_loopback():

@@ -13,9 +13,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from studio.accounts.models import AccessToken, Membership, Role
-from studio.accounts.tokens import issue_job_token, issue_tracking_token, refresh_job_token, revoke_token
 from tests.personas import PASSWORD
+from tracking.access.models import AccessToken, Membership, Role
+from tracking.access.tokens import issue_job_token, issue_tracking_token, refresh_job_token, revoke_token
 from tracking.models import Run
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
@@ -125,7 +125,7 @@ def test_each_persona_may_do_what_its_role_allows(client, auth_on, team, tokens,
 
 
 def test_an_outsider_gets_the_same_404_as_for_a_workspace_that_does_not_exist(client, auth_on, team):
-    from studio.accounts.tokens import issue_personal_token
+    from tracking.access.tokens import issue_personal_token
 
     # A token of the outsider's own workspace, aimed at team-a and at a name nobody uses.
     mine = issue_personal_token(user=team.outsider, workspace=team.other, name="x").secret

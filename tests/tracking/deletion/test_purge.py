@@ -286,12 +286,11 @@ def test_deleting_a_run_hides_it_at_once_and_then_removes_only_it(default_worksp
     experiment = create_experiment(workspace=default_workspace, name="e")
     doomed, sibling = make_run(experiment), make_run(experiment)
     registered = create_registered_model(workspace=default_workspace, name="from-run")
-    save(default_workspace, doomed.artifact_uri, "model/MLmodel", b"flavors: {}\n")
+    # MLflow 3's way: the run logged a model, whose files live in the experiment's models folder.
+    logged = create_logged_model(experiment=experiment, name="model", source_run_id=doomed.uuid)
+    save(default_workspace, logged.artifact_location, "MLmodel", b"flavors: {}\n")
     version = create_model_version(
-        workspace=default_workspace,
-        model=registered,
-        source=f"{doomed.artifact_uri}/model",
-        run_id=doomed.uuid,
+        workspace=default_workspace, model=registered, source=f"runs:/{doomed.uuid}/model", run_id=doomed.uuid
     )
 
     row = request_deletion(resolve(Deletion.RUN, doomed.pk), confirmation=doomed.uuid, enqueue=False)
@@ -309,6 +308,28 @@ def test_deleting_a_run_hides_it_at_once_and_then_removes_only_it(default_worksp
     # The version keeps the run's id as lineage; only the link to the row is gone.
     version = ModelVersion.objects.get(pk=version.pk)
     assert version.run_id == doomed.uuid and version.lineage_run_id is None
+
+
+def test_a_run_whose_artifacts_hold_a_registered_version_s_files_is_kept(default_workspace, artifact_root):
+    """Purging it would leave the version READY with nothing to load; the dry run says why."""
+    experiment = create_experiment(workspace=default_workspace, name="e")
+    run = make_run(experiment)
+    save(default_workspace, run.artifact_uri, "model/MLmodel", b"flavors: {}\n")
+    registered = create_registered_model(workspace=default_workspace, name="from-run")
+    create_model_version(
+        workspace=default_workspace, model=registered, source=f"{run.artifact_uri}/model", run_id=run.uuid
+    )
+
+    plan = make_plan(resolve(Deletion.RUN, run.pk))
+    with pytest.raises(InvalidParameterValue, match="from-run v1"):
+        request_deletion(resolve(Deletion.RUN, run.pk), confirmation=run.uuid, enqueue=False)
+
+    assert plan["blockers"] == [
+        "1 registered model version(s) (from-run v1) keep their files in this run's artifacts. "
+        "Delete those versions of from-run first."
+    ]
+    assert Run.objects.get(pk=run.pk).lifecycle_stage == "active" and not Deletion.objects.exists()
+    assert (artifact_root / f"workspaces/{default_workspace.pk}/{experiment.number}/{run.uuid}").exists()
 
 
 def test_metric_points_go_in_bounded_batches(default_workspace, settings):

@@ -145,6 +145,14 @@ def test_an_archive_that_unpacks_too_large_is_refused(store, tmp_path, settings)
     assert row.status == "FAILED" and "at most 1000" in row.error
 
 
+def test_an_archive_the_disk_has_no_room_for_is_refused_before_writing(store, tmp_path, settings):
+    settings.IMPORT_DISK_RESERVE_BYTES = 10**18  # more than any disk: no room left for anything
+    row = _import_archive(_zip_of(store, tmp_path / "big.zip"))
+
+    assert row.status == "FAILED" and "the disk has room for 0" in row.error
+    assert not list(Path(settings.IMPORTS_DIR).rglob("*.json"))  # nothing of it was unpacked
+
+
 def test_a_good_archive_is_imported_and_removed_with_what_it_unpacked_to(store, tmp_path, settings):
     uploads = Path(settings.IMPORTS_DIR) / "uploads"
     uploads.mkdir(parents=True)

@@ -58,3 +58,27 @@ def test_infinities_are_kept(run):
 def test_integer_and_float_values_mix_in_one_batch(run):
     record_points(run.pk, [MetricPoint("m", 1, 0, 0), MetricPoint("m", 2.5, 0, 1)])
     assert sorted(Metric.objects.filter(run=run).values_list("value", flat=True)) == [1.0, 2.5]
+
+
+# --- Points logged with a model id ---------------------------------------------------------------
+
+
+def test_a_point_logged_with_another_workspace_s_model_id_stays_the_run_s(default_workspace, make_workspace):
+    from tracking.models import LoggedModelMetric, Metric
+    from tracking.services.experiments import create_experiment
+    from tracking.services.logged_models import create_logged_model
+    from tracking.services.runs import create_run, log_metric
+
+    other = make_workspace("other-team")
+    theirs = create_logged_model(experiment=create_experiment(workspace=other, name="theirs"), name="m")
+    ours = create_logged_model(
+        experiment=create_experiment(workspace=default_workspace, name="ours"), name="m"
+    )
+    run = create_run(experiment=create_experiment(workspace=default_workspace, name="training"))
+
+    log_metric(run=run, point=MetricPoint("acc", 0.9, 1, 0, model_id=theirs.model_id))
+    log_metric(run=run, point=MetricPoint("acc", 0.95, 2, 1, model_id=ours.model_id))
+
+    assert Metric.objects.filter(run=run, key="acc").count() == 2
+    assert not LoggedModelMetric.objects.filter(model=theirs).exists()
+    assert list(LoggedModelMetric.objects.filter(model=ours).values_list("value", flat=True)) == [0.95]

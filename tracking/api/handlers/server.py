@@ -21,11 +21,6 @@ def version(request: HttpRequest, workspace_name: str | None = None) -> HttpResp
     return HttpResponse(MLFLOW_VERSION, content_type="text/plain")
 
 
-# Probes (docker's health check, load balancers) reach these without credentials.
-health.studio_public = True  # type: ignore[attr-defined]
-version.studio_public = True  # type: ignore[attr-defined]
-
-
 @rpc("mlflow.ServerInfo")
 def server_info(call: ApiCall) -> dict[str, Any]:
     return {

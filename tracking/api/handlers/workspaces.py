@@ -10,8 +10,8 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 
-from studio.accounts.access import visible_workspace_ids
-from studio.accounts.services import create_workspace_with_owner
+from tracking.access.gate import visible_workspace_ids
+from tracking.access.services import create_workspace_with_owner
 from tracking.deletion.plan import LABELS, make_plan
 from tracking.deletion.scope import find_scope
 from tracking.errors import InvalidParameterValue, InvalidState

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -30,14 +29,16 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.utils import timezone
 
-from tracking.errors import Unauthenticated
+from tracking.errors import InvalidParameterValue, Unauthenticated
 from tracking.models import Workspace
+from tracking.timed_cache import MISSING, TimedCache
 
 from .models import AccessToken, Role, TokenKind
 
 _PREFIXES = {TokenKind.PERSONAL: "stp_", TokenKind.TRACKING: "stt_", TokenKind.JOB: "stj_"}
 TOKEN_PREFIXES = tuple(_PREFIXES.values())
 _LAST_USED_EVERY = timedelta(minutes=1)
+MAX_CACHED_TOKENS = 10_000
 
 
 @dataclass(frozen=True)
@@ -102,8 +103,19 @@ def _issue(
 def issue_personal_token(
     *, user: AbstractBaseUser, workspace: Workspace, name: str, days: int | None = None
 ) -> IssuedToken:
+    """A personal access token valid `days` (PERSONAL_TOKEN_DAYS by default): every token expires,
+    after at most PERSONAL_TOKEN_MAX_DAYS."""
     days = settings.PERSONAL_TOKEN_DAYS if days is None else days
-    expires_at = timezone.now() + timedelta(days=days) if days > 0 else None
+    if (
+        isinstance(days, bool)
+        or not isinstance(days, int)
+        or not 1 <= days <= settings.PERSONAL_TOKEN_MAX_DAYS
+    ):
+        raise InvalidParameterValue(
+            f"A personal access token is valid 1 to {settings.PERSONAL_TOKEN_MAX_DAYS} days "
+            f"(STUDIO_PERSONAL_TOKEN_MAX_DAYS), not {days!r}."
+        )
+    expires_at = timezone.now() + timedelta(days=days)
     return _issue(kind=TokenKind.PERSONAL, workspace=workspace, user=user, expires_at=expires_at, name=name)
 
 
@@ -174,7 +186,11 @@ def revoke_token(token: AccessToken | int) -> None:
 
 # --- Look-up ---------------------------------------------------------------------------------
 
-_cache: dict[str, tuple[float, TokenGrant | str]] = {}
+# Valid and invalid tokens alike (an unknown token is looked up once, not at every call), bounded
+# so that random tokens sent without end cannot grow the process.
+_cache: TimedCache[TokenGrant | str] = TimedCache(
+    max_entries=MAX_CACHED_TOKENS, seconds=lambda: settings.ACCESS_CACHE_SECONDS
+)
 
 
 def how_to_renew(workspace_name: str | None = None) -> str:
@@ -188,12 +204,10 @@ def how_to_renew(workspace_name: str | None = None) -> str:
 def grant_for(secret: str) -> TokenGrant:
     """The grant of a valid token, or UNAUTHENTICATED saying why it is not valid."""
     key = hash_secret(secret)
-    now = time.monotonic()
-    cached = _cache.get(key)
-    if cached is None or now - cached[0] >= settings.ACCESS_CACHE_SECONDS:
-        cached = (now, _load(key))
-        _cache[key] = cached
-    grant = cached[1]
+    grant = _cache.get(key)
+    if grant is MISSING:
+        grant = _load(key)
+        _cache.put(key, grant)
     if isinstance(grant, str):
         raise Unauthenticated(grant)
     if grant.expires_at is not None and grant.expires_at <= timezone.now():

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.accounts.models import Role
-from studio.accounts.permissions import RPC_PERMISSIONS, Permission, permission_for, role_allows
+from tracking.access.models import Role
+from tracking.access.permissions import RPC_PERMISSIONS, Permission, permission_for, role_allows
 from tracking.api.router import ROUTES
 from tracking.api.spec import RPCS
 
@@ -24,7 +24,7 @@ def every_rpc() -> set[str]:
 
 def test_every_rpc_of_the_protocol_is_classified():
     unclassified = sorted(every_rpc() - set(RPC_PERMISSIONS))
-    assert unclassified == [], f"classify these in studio/accounts/permissions.py: {unclassified}"
+    assert unclassified == [], f"classify these in tracking/access/permissions.py: {unclassified}"
 
 
 def test_the_table_names_no_rpc_the_protocol_lacks():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import time
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -26,7 +25,9 @@ from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
 from tracking.errors import PermissionDenied, ResourceDoesNotExist, Unauthenticated
-from tracking.models import Run, Workspace
+from tracking.models import ResourceGroup, Run, Workspace
+from tracking.models.workspaces import DEFAULT_RESOURCE_GROUP
+from tracking.timed_cache import MISSING, TimedCache
 
 from . import throttle
 from .models import ROLE_RANK, Membership, Role, TokenKind
@@ -96,7 +97,9 @@ def _token_principal(grant: TokenGrant) -> Principal:
 
 # Password checks are slow on purpose (PBKDF2); the MLflow client sends them on every call,
 # so a successful check is remembered briefly, keyed by a hash of the credentials.
-_password_cache: dict[str, tuple[float, Principal]] = {}
+_password_cache: TimedCache[Principal] = TimedCache(
+    max_entries=1_000, seconds=lambda: settings.ACCESS_CACHE_SECONDS
+)
 
 
 def _basic_principal(request: HttpRequest, credentials: str) -> Principal:
@@ -110,10 +113,9 @@ def _basic_principal(request: HttpRequest, credentials: str) -> Principal:
             raise Unauthenticated("The access token belongs to another user name.")
         return _token_principal(grant)
     key = hashlib.sha256(f"{username}\0{password}".encode()).hexdigest()
-    now = time.monotonic()
     cached = _password_cache.get(key)
-    if cached is not None and now - cached[0] < settings.ACCESS_CACHE_SECONDS:
-        return cached[1]
+    if cached is not MISSING:
+        return cached
     address = throttle.client_address(request)
     if throttle.is_locked(username, address):
         raise Unauthenticated(throttle.LOCKED_MESSAGE)
@@ -123,26 +125,25 @@ def _basic_principal(request: HttpRequest, credentials: str) -> Principal:
         raise Unauthenticated("Invalid user name or password.")
     throttle.clear(username, address)
     principal = Principal(user.pk, user.get_username(), user.is_superuser)
-    _password_cache[key] = (now, principal)
+    _password_cache.put(key, principal)
     return principal
 
 
 # --- Roles -----------------------------------------------------------------------------------
 
-_roles: dict[tuple[int, int], tuple[float, str | None]] = {}
+_roles: TimedCache[str | None] = TimedCache(max_entries=10_000, seconds=lambda: settings.ACCESS_CACHE_SECONDS)
 
 
 def membership_role(user_id: int, workspace_id: int) -> str | None:
-    now = time.monotonic()
     cached = _roles.get((user_id, workspace_id))
-    if cached is not None and now - cached[0] < settings.ACCESS_CACHE_SECONDS:
-        return cached[1]
+    if cached is not MISSING:
+        return cached
     role = (
         Membership.objects.filter(user_id=user_id, workspace_id=workspace_id)
         .values_list("role", flat=True)
         .first()
     )
-    _roles[(user_id, workspace_id)] = (now, role)
+    _roles.put((user_id, workspace_id), role)
     return role
 
 
@@ -186,7 +187,7 @@ def authorize(principal: Principal, workspace: Workspace, permission: Permission
 
 
 def authorize_rpc(
-    principal: Principal, workspace: Workspace, rpc_message: str
+    principal: Principal, workspace: Workspace | None, rpc_message: str
 ) -> tuple[Permission, str | None]:
     """The check of one MLflow API call (before its message is read)."""
     permission = permission_for(rpc_message)
@@ -233,3 +234,35 @@ def forget_roles() -> None:
 @receiver([post_save, post_delete], sender=Membership)
 def _forget_on_change(**kwargs) -> None:
     forget_roles()
+
+
+# --- Tenancy: resource groups and creating workspaces ---------------------------------------------
+
+
+def may_manage_resource_groups(principal: Principal) -> bool:
+    """Creating and renaming resource groups: site administrators (and anyone, in local mode)."""
+    return principal.anonymous or (principal.is_superuser and principal.token is None)
+
+
+def may_create_workspaces(principal: Principal) -> bool:
+    """People signed in with a password or a session (a token is scoped to one workspace)."""
+    return principal.anonymous or (principal.user_id is not None and principal.token is None)
+
+
+def authorize_workspace_creation(principal: Principal, group: ResourceGroup) -> None:
+    """Creating a workspace in `group`: in the default group, anyone who may create workspaces;
+    in another, its Owners only, the people who are Owner of every workspace in it (an empty
+    one: site administrators), since a workspace added to a group blocks the group's deletion
+    by those who may not delete it."""
+    if not may_create_workspaces(principal):
+        raise PermissionDenied(
+            "Access tokens are scoped to one workspace; create workspaces signed in with a password."
+        )
+    if may_manage_resource_groups(principal) or group.name == DEFAULT_RESOURCE_GROUP:
+        return
+    roles = [role_in(principal, workspace) for workspace in group.workspaces.all()]
+    if not roles or any(role != Role.OWNER for role in roles):
+        raise PermissionDenied(
+            f"Creating a workspace in resource group '{group.name}' takes being an Owner of every "
+            "workspace in it; ask its Owners or a site administrator."
+        )

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.tracking.jobs.conftest import zip_bytes
 from tracking.jobs.runner import run_job
 from tracking.models import Experiment, Job, Run
-
-from .conftest import zip_bytes
 
 pytestmark = pytest.mark.django_db
 
@@ -106,9 +105,11 @@ def test_an_mlflow_project_submission_names_an_entry_point_and_parameters(client
     [
         ({"command": ""}, "Give the command to run"),
         ({"entry_point": "main"}, "not both"),
-        ({"parameters": "[1]", "command": "", "entry_point": "main"}, "'parameters' must be a JSON object"),
-        ({"time_limit_seconds": "soon"}, "'time_limit_seconds' must be a whole number"),
-        ({"time_limit_seconds": "0"}, "must be a positive number"),
+        ({"parameters": "[1]", "command": "", "entry_point": "main"}, "parameters: must be a JSON object"),
+        ({"parameters": "[" * 100_000, "command": "", "entry_point": "main"}, "parameters: "),
+        ({"time_limit_seconds": "soon"}, "time_limit_seconds: A valid integer is required"),
+        ({"time_limit_seconds": "1e20"}, "time_limit_seconds: A valid integer is required"),
+        ({"time_limit_seconds": "0"}, "time_limit_seconds: Ensure this value is greater than or equal to 1"),
         ({"experiment_name": ""}, "Name the experiment"),
         ({"experiment_id": "0"}, "not both"),
     ],
