@@ -19,6 +19,17 @@ def announce_worker(sender=None, **kwargs) -> None:
     from studio.tasks import record_heartbeat
 
     record_heartbeat(getattr(sender, "hostname", None))
+    _say_how_jobs_run()
+
+
+def _say_how_jobs_run() -> None:
+    import logging
+
+    from tracking.jobs.sandbox import sandbox_status
+
+    status = sandbox_status()
+    if not status.sandboxed:
+        logging.getLogger("studio.jobs").warning(status.message)
 
 
 _broker_folders_made = False

@@ -258,6 +258,59 @@ if urlsplit(SERVER_URL).scheme not in ("http", "https"):
 # Environment variables of the worker a job may see besides PATH, HOME, locale and MLflow's own
 # (the worker's DATABASE_URL and secret key never reach a job).
 JOB_ENV_PASSTHROUGH = env_list("STUDIO_JOB_ENV_PASSTHROUGH", [])
+# A job may not ask for a time limit longer than this (a submission asking for more is refused).
+JOB_MAX_TIME_LIMIT_SECONDS = env_int("STUDIO_JOB_MAX_TIME_LIMIT_SECONDS", 7 * 24 * 3600)
+if JOB_TIME_LIMIT_SECONDS > JOB_MAX_TIME_LIMIT_SECONDS:
+    CONFIG_ERRORS.append(
+        f"STUDIO_JOB_TIME_LIMIT_SECONDS={JOB_TIME_LIMIT_SECONDS} is more than "
+        f"STUDIO_JOB_MAX_TIME_LIMIT_SECONDS={JOB_MAX_TIME_LIMIT_SECONDS}."
+    )
+
+# The job's sandbox (tracking/jobs/sandbox.py): "auto" uses bubblewrap where it works and runs jobs
+# unsandboxed elsewhere (local mode only, unless STUDIO_JOBS_UNSANDBOXED); "bubblewrap" insists on it
+# (start-up fails without it); "none" never sandboxes.
+JOBS_SANDBOX = env_str("STUDIO_JOBS_SANDBOX", "auto").lower()
+if JOBS_SANDBOX not in ("auto", "bubblewrap", "none"):
+    CONFIG_ERRORS.append(f"STUDIO_JOBS_SANDBOX={JOBS_SANDBOX!r}: use auto, bubblewrap or none.")
+# With sign-in required, jobs are refused rather than run without a sandbox unless this is true.
+JOBS_UNSANDBOXED = env_bool("STUDIO_JOBS_UNSANDBOXED", False)
+# The bubblewrap program.
+JOBS_BWRAP = env_str("STUDIO_JOBS_BWRAP", "/usr/bin/bwrap")
+# When the worker runs as root, the sandbox runs as this unprivileged user and group outside (so that
+# the kernel counts and limits its processes; root is exempt from RLIMIT_NPROC).
+JOB_UID = env_int("STUDIO_JOB_UID", 65534)
+JOB_GID = env_int("STUDIO_JOB_GID", 65534)
+# Limits of every job (each process's address space; processes and threads; open files per
+# process; the size of any file it writes; its /tmp and /dev/shm, which are memory, share the
+# memory limit).
+JOB_MEMORY_MB = env_int("STUDIO_JOB_MEMORY_MB", 8192)
+JOB_MAX_PROCESSES = env_int("STUDIO_JOB_MAX_PROCESSES", 1024)
+JOB_MAX_OPEN_FILES = env_int("STUDIO_JOB_MAX_OPEN_FILES", 4096)
+JOB_MAX_FILE_BYTES = env_int("STUDIO_JOB_MAX_FILE_BYTES", 10 * 1024**3)
+for _name, _value, _least in (
+    ("STUDIO_JOB_MEMORY_MB", JOB_MEMORY_MB, 64),
+    ("STUDIO_JOB_MAX_PROCESSES", JOB_MAX_PROCESSES, 8),
+    ("STUDIO_JOB_MAX_OPEN_FILES", JOB_MAX_OPEN_FILES, 32),
+    ("STUDIO_JOB_MAX_FILE_BYTES", JOB_MAX_FILE_BYTES, 1024),
+    ("STUDIO_JOB_MAX_TIME_LIMIT_SECONDS", JOB_MAX_TIME_LIMIT_SECONDS, 1),
+):
+    if _value < _least:
+        CONFIG_ERRORS.append(f"{_name}={_value} is too small (at least {_least}).")
+
+# --- Jobs' environments (tracking/jobs/environments.py) --------------------------------------------
+
+# The virtual environments built for jobs (with uv), cached by their specification's hash, and
+# uv's own download cache (.uv-cache inside, on the same disk so that installs are hard links).
+ENVIRONMENTS_DIR = Path(env_str("STUDIO_ENVIRONMENTS_DIR") or DATA_DIR / "environments").resolve()
+# Past this total, the least recently used environments no running job uses are removed.
+ENVIRONMENTS_MAX_BYTES = env_int("STUDIO_ENVIRONMENTS_MAX_BYTES", 50 * 1024**3)
+# The package index environments install from (empty: uv's default, PyPI, or UV_INDEX_URL).
+ENVIRONMENTS_INDEX_URL = env_str("STUDIO_ENVIRONMENTS_INDEX_URL")
+# How long one environment's installation may take.
+ENVIRONMENT_BUILD_TIMEOUT_SECONDS = env_int("STUDIO_ENVIRONMENT_BUILD_TIMEOUT_SECONDS", 1800)
+if ENVIRONMENTS_INDEX_URL and urlsplit(ENVIRONMENTS_INDEX_URL).scheme not in ("http", "https", "file"):
+    CONFIG_ERRORS.append(f"STUDIO_ENVIRONMENTS_INDEX_URL={ENVIRONMENTS_INDEX_URL!r}: use an http(s):// URL.")
+
 CELERY_BEAT_SCHEDULE["job-sweeper"] = {
     "task": "tracking.tasks.sweep_jobs",
     "schedule": float(max(JOB_SWEEP_SECONDS, 1)),

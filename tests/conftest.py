@@ -63,3 +63,51 @@ def empty_cache():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture
+def sandbox_reachable_folder():
+    """A folder of this test that a job's sandbox, running as an unprivileged user, can reach (under
+    the data folder; pytest's tmp_path is under a folder only root may enter); removed afterwards."""
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    from django.conf import settings
+
+    folder = Path(settings.DATA_DIR) / "test-folders" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def default_environment():
+    """The default environment (just mlflow-skinny) of the workspace 'default', built once, as a worker
+    would, into STUDIO_ENVIRONMENTS_DIR (under the test data folder, so shared by every test and
+    every worker process of the session, and by later sessions until `make test` empties it). Jobs of
+    that workspace then start without building anything and their output is their own."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from tracking.jobs import environment_folders as folders
+    from tracking.jobs.environments import build_folder, choose_python
+    from tracking.jobs.runner import Output
+    from tracking.jobs.specs import default_spec
+
+    spec = default_spec()
+    folder = folders.environment_folder("default", spec.hash)
+    fd = folders.open_lock(folder)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not folders.is_whole(folder):
+            output = Output(Path(settings.DATA_DIR) / "test-default-environment.log", 10**7)
+            interpreter = choose_python(spec, outer_user_differs=os.geteuid() == 0)
+            build_folder(spec, interpreter, folder, output=output, beat=lambda: None)
+            output.close()
+    finally:
+        os.close(fd)
+    return folder

@@ -1,6 +1,7 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
 from .deletions import Deletion
+from .environments import Environment
 from .experiments import Experiment, ExperimentTag
 from .imports import Import
 from .jobs import Job
@@ -12,6 +13,7 @@ from .workspaces import ResourceGroup, Workspace
 __all__ = [
     "Dataset",
     "Deletion",
+    "Environment",
     "Experiment",
     "ExperimentTag",
     "Import",
