@@ -106,7 +106,7 @@ def _submit(request: HttpRequest, workspace: Workspace) -> Job:
             run_name=form.get("run_name", "").strip(),
             user_id=getattr(getattr(request, "principal", None), "username", "") or "",
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         snapshot.path.unlink(missing_ok=True)
         raise InvalidParameterValue("The time limit must be a number of minutes.") from None
     except BaseException:

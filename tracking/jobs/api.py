@@ -8,7 +8,8 @@
 
 A submission is multipart form data (the zip as field "file"; "command" or "entry_point" with
 "parameters" as a JSON object; "experiment_id" or "experiment_name"; optional "run_name",
-"time_limit_seconds", "user"), or the zip as the raw body with those fields in the query string.
+"time_limit_seconds", "user", "environment" as a JSON object {"name", "kind": pip|conda|python_env,
+"spec": the file's text}), or the zip as the raw body with those fields in the query string.
 The zip is streamed to a file under JOBS_DIR, as an import's archive is (the same sink, with the
 snapshot's limit), never held in memory.
 """
@@ -126,6 +127,19 @@ def _parameters(request) -> dict:
     return parameters
 
 
+def _environment(request) -> dict | None:
+    raw = _field(request, "environment")
+    if not raw:
+        return None
+    try:
+        environment = json.loads(raw)
+    except ValueError:
+        raise InvalidParameterValue(
+            '\'environment\' must be a JSON object: {"name", "kind", "spec"}.'
+        ) from None
+    return environment
+
+
 def _time_limit(request) -> int | None:
     raw = _field(request, "time_limit_seconds")
     if not raw:
@@ -169,6 +183,7 @@ class Jobs(StudioApiView):
                     entry_point=_field(request, "entry_point"),
                     parameters=_parameters(request),
                     time_limit_seconds=_time_limit(request),
+                    environment=_environment(request),
                     run_name=_field(request, "run_name"),
                     # Who is asking, as the access check saw them (a token's owner); in local mode,
                     # with no one signed in, what the client says.
