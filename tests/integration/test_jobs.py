@@ -36,8 +36,9 @@ print("trained")
 
 
 @pytest.fixture
-def server(live_server, monkeypatch):
-    """The live server, named to the worker as the address jobs reach it at."""
+def server(live_server, monkeypatch, default_environment):
+    """The live server, named to the worker as the address jobs reach it at (and the default
+    workspace's default environment built, so that jobs' output is their own)."""
     monkeypatch.setenv("STUDIO_SERVER_URL", live_server.url)
     ensure_default_workspace()
     return live_server
@@ -225,22 +226,20 @@ def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(serve
 
 
 def test_a_job_whose_worker_is_killed_dies_with_it_and_is_failed_by_the_sweeper(
-    live_server, worker_processes, settings, tmp_path
+    live_server, worker_processes, settings, default_environment
 ):
+    from tests.tracking.jobs.test_runner import processes_with
     from tracking.services.jobs import sweep_jobs
 
     ensure_default_workspace()
     settings.JOB_STALE_SECONDS = 2
-    pid_file = tmp_path / "job.pid"
-    script = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    # Found by a word of its command line: the sandbox's PID namespace hides its host pid from it.
+    marker = f"job-of-killed-worker-{os.getpid()}"
+    script = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
     worker = worker_processes(STUDIO_SERVER_URL=live_server.url)
-    job_id = submit(live_server, {"wait.py": script}, "python wait.py")["id"]
-    wait_for(
-        lambda: pid_file.exists() and pid_file.read_text(),
-        60,
-        f"the job to start ({worker.log_path.read_text()[-2000:]})",
-    )
-    job_pid = int(pid_file.read_text())
+    job_id = submit(live_server, {"wait.py": script}, f"python wait.py {marker}")["id"]
+    wait_for(lambda: processes_with(marker), 60, f"the job to start ({worker.log_path.read_text()[-2000:]})")
+    (job_pid,) = processes_with(marker)
 
     os.killpg(worker.pid, signal.SIGKILL)  # the worker and its threads, at once, as the OOM killer would
     worker.wait()

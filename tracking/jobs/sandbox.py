@@ -298,7 +298,9 @@ class Bubblewrap(Sandbox):
         if request.environment is not None:
             argv += ["--ro-bind", str(request.environment), ENV_MOUNT]
         argv += _masks(binds)
-        argv += ["--chdir", JOB_HOME, "--"]
+        # The sandbox's own root (where /etc's few files are mounted) read-only too: the job writes
+        # only to its folder, /tmp and /dev/shm.
+        argv += ["--remount-ro", "/", "--chdir", JOB_HOME, "--"]
         shell = "/bin/bash" if Path("/bin/bash").exists() else "/bin/sh"
         argv += [shell, *_limited(request.limits, processes=True, shell=shell), request.command]
         env = dict(request.variables)
