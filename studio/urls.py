@@ -6,6 +6,7 @@ from tracking.api.router import dispatch
 from .accounts import views as accounts_views
 from .views import artifacts, experiments, home, models, runs
 from .views import deletions as deletion_views
+from .views import environments as environment_views
 from .views import imports as import_views
 from .views import jobs as job_views
 
@@ -30,6 +31,7 @@ urlpatterns = [
 urlpatterns += experiments.urlpatterns + runs.urlpatterns + artifacts.urlpatterns + models.urlpatterns
 urlpatterns += import_views.urlpatterns
 urlpatterns += job_views.urlpatterns
+urlpatterns += environment_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
 
 urlpatterns += accounts_views.urlpatterns

@@ -26,6 +26,7 @@ from studio.pages import elapsed
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.jobs.api import SNAPSHOT
+from tracking.jobs.sandbox import sandbox_status
 from tracking.models import Experiment, Job, Workspace
 from tracking.queries.jobs import list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, snapshot_folder, submit_job
@@ -137,6 +138,7 @@ def _list_page(
             "form": request.POST if request.method == "POST" else {},
             "max_bytes": settings.JOB_MAX_SNAPSHOT_BYTES,
             "default_limit_minutes": settings.JOB_TIME_LIMIT_SECONDS // 60,
+            "sandbox": sandbox_status(),
         },
         status=status,
     )
