@@ -122,13 +122,13 @@ print("trained")
 
 
 def test_the_seeds_remote_run_is_submitted_awaited_and_registered(
-    server, settings, tmp_path, monkeypatch, fluent
+    server, settings, tmp_path, monkeypatch, fluent, sandbox_reachable_folder
 ):
     """Experiment(ws, name).submit(ScriptRunConfig(...)) -> Run, as the seed writes it (local mode)."""
     from tracking.jobs import runner
 
     settings.SERVER_URL = server
-    settings.JOBS_DIR = tmp_path / "jobs"
+    settings.JOBS_DIR = sandbox_reachable_folder / "jobs"  # the sandbox's user must reach it
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
     submitted: list[int] = []
     monkeypatch.setattr("tracking.services.jobs.enqueue_job", submitted.append)  # no broker here
