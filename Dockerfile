@@ -2,6 +2,8 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 STUDIO_DATA_DIR=/data STUDIO_STATIC_ROOT=/app/staticfiles
 WORKDIR /app
+# bubblewrap: the jobs' sandbox (the container needs user namespaces: see README, "The jobs' sandbox").
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY studio studio
 COPY tracking tracking

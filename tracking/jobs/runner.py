@@ -256,8 +256,7 @@ class Execution:
             self._kill_group()
             if self.lease is not None:
                 self.lease.release()
-            if self.token_id is not None:
-                revoke_token(self.token_id)
+            self._revoke_token()
             self.output.close()
             shutil.rmtree(self.work, ignore_errors=True)
             self.output.path.unlink(missing_ok=True)
@@ -430,6 +429,7 @@ class Execution:
             self.flusher.maybe()
         self.elapsed = time.monotonic() - started
         self._kill_group()  # what it left running in the background goes with it
+        self._revoke_token()  # before the row says the job ended: whoever sees it ended sees it revoked
         reader.join(timeout=5)
         return self.sandbox.exit_code(self.process.returncode), why_stopped
 
@@ -443,6 +443,11 @@ class Execution:
         issued = issue_job_token(self.job.workspace, user, name=f"job {self.job.pk}")
         self.token_id = issued.token.pk
         return issued.secret
+
+    def _revoke_token(self) -> None:
+        if self.token_id is not None:
+            revoke_token(self.token_id)
+            self.token_id = None
 
     def _kill_group(self, grace: float = 0.0) -> None:
         process = self.process
