@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import zipfile
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -16,17 +17,20 @@ from tracking.models import Job
 
 
 @pytest.fixture
-def project_zip(tmp_path, transactional_db, settings):
+def project_zip(tmp_path, transactional_db, settings, sandbox_reachable_folder, default_environment):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.JOBS_DIR = tmp_path / "jobs"
+    settings.JOBS_DIR = sandbox_reachable_folder / "jobs"  # the sandbox's user must reach it
     settings.JOB_LOG_FLUSH_SECONDS = 0.2
     ensure_default_workspace()
-    gate = tmp_path / "gate"
+
+    def gate(job) -> Path:  # in the job's own folder: the only one of the host's it sees
+        return settings.JOBS_DIR / "work" / str(job.pk) / "gate"
+
     script = (
         "import os, time\n"
         "for epoch in range(3):\n"
         "    print(f'epoch {epoch}: loss {1 / (epoch + 1):.3f}')\n"
-        f"while not os.path.exists({str(gate)!r}):\n"
+        "while not os.path.exists('gate'):\n"
         "    time.sleep(0.05)\n"
         "print('saved the model')\n"
     )
@@ -66,7 +70,7 @@ def test_a_submitted_job_s_page_shows_its_output_as_it_runs(page, live_server, p
         expect(page.locator('[data-field="status"]').first).to_have_text("running")
         screenshot(page, "job-running")
     finally:
-        gate.touch()
+        gate(job).touch()
         worker.join(30)
 
     expect(page.locator('[data-field="status"]').first).to_have_text("succeeded", timeout=15_000)
