@@ -46,7 +46,7 @@ def check_configuration(app_configs=None, **kwargs) -> list:
     return problems
 
 
-def _reachable_by(path: Path, uid: int, gid: int) -> bool:
+def reachable_by(path: Path, uid: int, gid: int) -> bool:
     """Whether a process of uid/gid can enter `path` (every folder on the way searchable by it)."""
     for folder in [*reversed(path.parents), path]:
         try:
@@ -88,7 +88,7 @@ def _check_sandbox() -> list:
         ):
             folder = Path(folder)
             folder.mkdir(parents=True, exist_ok=True)
-            if not _reachable_by(folder, settings.JOB_UID, settings.JOB_GID):
+            if not reachable_by(folder, settings.JOB_UID, settings.JOB_GID):
                 problems.append(
                     Error(
                         f"{name}={folder}: the jobs' sandbox runs as uid {settings.JOB_UID} "

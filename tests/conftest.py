@@ -9,6 +9,37 @@ import pytest
 # Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere.
 pytest_plugins = ["tests.personas"]
 
+
+def _sandbox_reachable_base():
+    """Where jobs' folders and environments go in tests: the data folder, unless a root worker's
+    sandbox user (STUDIO_JOB_UID) cannot enter it (a checkout under /root, say); then a folder of
+    this data folder's own under the system's temporary folder, which every user may enter.
+    Worker processes started by the tests inherit the choice through the environment."""
+    import hashlib
+    import tempfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from studio.checks import reachable_by
+
+    data_dir = Path(settings.DATA_DIR)
+    if os.geteuid() != 0 or reachable_by(data_dir.parent, settings.JOB_UID, settings.JOB_GID):
+        return data_dir
+    base = (
+        Path(tempfile.gettempdir())
+        / f"studio-tests-{hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]}"
+    )
+    base.mkdir(mode=0o711, exist_ok=True)
+    for name, setting in (("STUDIO_JOBS_DIR", "JOBS_DIR"), ("STUDIO_ENVIRONMENTS_DIR", "ENVIRONMENTS_DIR")):
+        folder = base / setting.lower()
+        os.environ[name] = str(folder)
+        setattr(settings, setting, folder)
+    return base
+
+
+SANDBOX_REACHABLE_BASE = _sandbox_reachable_base()
+
 # The MLflow client retries 5xx answers with back-off; a test should see the error at once.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
@@ -71,11 +102,8 @@ def sandbox_reachable_folder():
     the data folder; pytest's tmp_path is under a folder only root may enter); removed afterwards."""
     import shutil
     import uuid
-    from pathlib import Path
 
-    from django.conf import settings
-
-    folder = Path(settings.DATA_DIR) / "test-folders" / uuid.uuid4().hex[:12]
+    folder = SANDBOX_REACHABLE_BASE / "test-folders" / uuid.uuid4().hex[:12]
     folder.mkdir(parents=True)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
