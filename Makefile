@@ -10,8 +10,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install --quiet -e .
+# The server and the SDK (sdk/): `manage.py submit_job` zips folders with the SDK's code.
+$(VENV)/.installed: pyproject.toml sdk/pyproject.toml | $(PY)
+	$(PIP) install --quiet -e ./sdk -e .
 	@touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed

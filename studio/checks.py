@@ -32,6 +32,7 @@ def check_configuration(app_configs=None, **kwargs) -> list:
         problem = _writable_folder(Path(folder))
         if problem:
             problems.append(Error(f"{name}: {problem}", id="studio.E002"))
+    problems += _check_sandbox()
     if not (1 <= settings.STUDIO_PORT <= 65535):
         problems.append(Error(f"STUDIO_PORT={settings.STUDIO_PORT} is not a TCP port.", id="studio.E003"))
     if settings.DEBUG and settings.STUDIO_HOST not in {"127.0.0.1", "localhost", "::1"}:
@@ -42,4 +43,58 @@ def check_configuration(app_configs=None, **kwargs) -> list:
                 id="studio.W001",
             )
         )
+    return problems
+
+
+def reachable_by(path: Path, uid: int, gid: int) -> bool:
+    """Whether a process of uid/gid can enter `path` (every folder on the way searchable by it)."""
+    for folder in [*reversed(path.parents), path]:
+        try:
+            info = folder.stat()
+        except OSError:
+            return False
+        if info.st_uid == uid:
+            bit = 0o100
+        elif info.st_gid == gid:
+            bit = 0o010
+        else:
+            bit = 0o001
+        if not info.st_mode & bit:
+            return False
+    return True
+
+
+def _check_sandbox() -> list:
+    """STUDIO_JOBS_SANDBOX=bubblewrap where bubblewrap cannot work, and folders the sandbox's user
+    cannot reach, stop the start-up; running without a sandbox is said at the worker's start."""
+    from tracking.jobs.sandbox import Bubblewrap
+
+    if settings.JOBS_SANDBOX == "none":
+        return []
+    problems: list = []
+    why = Bubblewrap().unavailable()
+    if why and settings.JOBS_SANDBOX == "bubblewrap":
+        problems.append(
+            Error(
+                f"STUDIO_JOBS_SANDBOX=bubblewrap, but {why}",
+                hint="Install bubblewrap (apt-get install bubblewrap), or set STUDIO_JOBS_SANDBOX=auto.",
+                id="studio.E004",
+            )
+        )
+    if not why and os.geteuid() == 0:
+        for name, folder in (
+            ("STUDIO_JOBS_DIR", settings.JOBS_DIR),
+            ("STUDIO_ENVIRONMENTS_DIR", settings.ENVIRONMENTS_DIR),
+        ):
+            folder = Path(folder)
+            folder.mkdir(parents=True, exist_ok=True)
+            if not reachable_by(folder, settings.JOB_UID, settings.JOB_GID):
+                problems.append(
+                    Error(
+                        f"{name}={folder}: the jobs' sandbox runs as uid {settings.JOB_UID} "
+                        "(STUDIO_JOB_UID), which cannot enter it.",
+                        hint="Let others search (chmod o+x) every folder on the way, or choose another folder.",
+                        id="studio.E005",
+                    )
+                )
     return problems

@@ -7,6 +7,9 @@ workers = int(os.environ.get("STUDIO_WEB_WORKERS") or min(max(2 * (os.cpu_count(
 # client (a requests.Session) a TCP handshake per call. Gunicorn sets TCP_NODELAY on its socket.
 worker_class = "gthread"
 threads = int(os.environ.get("STUDIO_WEB_THREADS") or 4)
+# The application is loaded once, by the master, and its workers are forked from it: they are all
+# ready as soon as one would be (a restart serves again in about a second), and share its pages.
+preload_app = True
 keepalive = 30
 timeout = 300
 graceful_timeout = 10

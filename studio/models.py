@@ -1,12 +1,2 @@
-from django.db import models
-
-
-class WorkerHeartbeat(models.Model):
-    """The last sign of life of each Celery worker, written by a periodic task it runs itself."""
-
-    hostname = models.CharField(max_length=255, unique=True)
-    last_seen = models.DateTimeField()
-    pid = models.IntegerField(default=0)
-
-    def __str__(self) -> str:
-        return self.hostname
+"""The studio app has no tables of its own: workers' heartbeats moved to tracking.models.compute
+(the table keeps its name, studio_workerheartbeat)."""

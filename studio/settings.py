@@ -8,13 +8,16 @@ instead of a traceback from deep inside Django.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import sys
+import tempfile
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 CONFIG_ERRORS: list[str] = []
@@ -155,7 +158,10 @@ def _database(url: str) -> dict:
         config["CONN_MAX_AGE"] = None
         config["CONN_HEALTH_CHECKS"] = False
         config["OPTIONS"] = {
-            "timeout": 30,
+            # How long a write waits for the lock another holds. A web request then answers 503
+            # with Retry-After (the MLflow client retries), rather than keep its client for 30 s;
+            # `manage.py serve` gives its worker, whose work is not someone waiting, 30 s.
+            "timeout": env_int("STUDIO_SQLITE_BUSY_SECONDS", 5),
             "transaction_mode": "IMMEDIATE",
             "init_command": (
                 "PRAGMA journal_mode=WAL;"
@@ -192,6 +198,19 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 elif urlsplit(CELERY_BROKER_URL).scheme not in {"redis", "rediss", "amqp", "pyamqp"}:
     CONFIG_ERRORS.append(f"CELERY_BROKER_URL={CELERY_BROKER_URL!r}: use redis://, amqp:// or filesystem://.")
+# Workers started without --queues (the one `make run` starts) take the server's own work (the
+# default queue) and the jobs of the compute target "default"; `serve --only worker --queues X`
+# takes only the jobs of target X (queue jobs.X).
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Each queue its own exchange and routing key, as a target's queue gets when a worker or a sender
+# first names it: a message for one queue never lands in another.
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ("celery", "jobs.default")
+]
+# What the worker of this process serves, set by `manage.py serve` for its worker (heartbeats).
+WORKER_TARGETS = env_list("STUDIO_WORKER_TARGETS", ["default"])
+WORKER_SERVES_GENERAL = env_bool("STUDIO_WORKER_GENERAL", True)
+WORKER_HEARTBEAT_SECONDS = 15
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ACKS_LATE = True
@@ -200,7 +219,6 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
-    "worker-heartbeat": {"task": "studio.tasks.record_worker_heartbeat", "schedule": 30.0},
     "planner-statistics": {"task": "studio.tasks.refresh_planner_statistics", "schedule": 60.0},
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 90
@@ -227,10 +245,37 @@ CELERY_BEAT_SCHEDULE["import-sweeper"] = {
     "schedule": float(max(IMPORT_SWEEP_SECONDS, 1)),
 }
 
+
+def _sandbox_reachable(data_dir: Path) -> Path:
+    """Where jobs' folders and environments go by default: the data folder, unless the worker runs
+    as root and the jobs' sandbox user (STUDIO_JOB_UID, an unprivileged one) cannot enter it (a
+    checkout under /root, say); then a folder of this data folder's own under the system's
+    temporary folder, which that user can enter and nobody else can list."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return data_dir
+    uid = env_int("STUDIO_JOB_UID", 65534)
+    gid = env_int("STUDIO_JOB_GID", 65534)
+    for folder in [*reversed(data_dir.parents), data_dir]:
+        try:
+            info = folder.stat()
+        except OSError:
+            break  # not made yet: it will be, by us, searchable
+        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+        if not info.st_mode & bit:
+            digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
+            fallback = Path(tempfile.gettempdir()) / f"studio-jobs-{digest}"
+            try:
+                fallback.mkdir(mode=0o711, exist_ok=True)
+            except OSError as exc:
+                CONFIG_ERRORS.append(f"cannot make {fallback} for jobs' folders: {exc}. Set STUDIO_JOBS_DIR.")
+            return fallback
+    return data_dir
+
+
 # --- Jobs (remote runs) ------------------------------------------------------------------------
 
 # Uploaded snapshots, the folders jobs run in, and their captured output before it is stored.
-JOBS_DIR = Path(env_str("STUDIO_JOBS_DIR") or DATA_DIR / "jobs").resolve()
+JOBS_DIR = Path(env_str("STUDIO_JOBS_DIR") or _sandbox_reachable(DATA_DIR) / "jobs").resolve()
 # A snapshot (the zipped source folder) larger than this is refused (Azure ML's limit is 300 MB).
 JOB_MAX_SNAPSHOT_BYTES = env_int("STUDIO_JOB_MAX_SNAPSHOT_BYTES", 300 * 1024**2)
 # ...and one that would unpack to more than this (a zip bomb) is refused by the worker.
@@ -260,6 +305,61 @@ if urlsplit(SERVER_URL).scheme not in ("http", "https"):
 # Environment variables of the worker a job may see besides PATH, HOME, locale and MLflow's own
 # (the worker's DATABASE_URL and secret key never reach a job).
 JOB_ENV_PASSTHROUGH = env_list("STUDIO_JOB_ENV_PASSTHROUGH", [])
+# A job may not ask for a time limit longer than this (a submission asking for more is refused).
+JOB_MAX_TIME_LIMIT_SECONDS = env_int("STUDIO_JOB_MAX_TIME_LIMIT_SECONDS", 7 * 24 * 3600)
+if JOB_TIME_LIMIT_SECONDS > JOB_MAX_TIME_LIMIT_SECONDS:
+    CONFIG_ERRORS.append(
+        f"STUDIO_JOB_TIME_LIMIT_SECONDS={JOB_TIME_LIMIT_SECONDS} is more than "
+        f"STUDIO_JOB_MAX_TIME_LIMIT_SECONDS={JOB_MAX_TIME_LIMIT_SECONDS}."
+    )
+
+# The job's sandbox (tracking/jobs/sandbox.py): "auto" uses bubblewrap where it works and runs jobs
+# unsandboxed elsewhere (local mode only, unless STUDIO_JOBS_UNSANDBOXED); "bubblewrap" insists on it
+# (start-up fails without it); "none" never sandboxes.
+JOBS_SANDBOX = env_str("STUDIO_JOBS_SANDBOX", "auto").lower()
+if JOBS_SANDBOX not in ("auto", "bubblewrap", "none"):
+    CONFIG_ERRORS.append(f"STUDIO_JOBS_SANDBOX={JOBS_SANDBOX!r}: use auto, bubblewrap or none.")
+# With sign-in required, jobs are refused rather than run without a sandbox unless this is true.
+JOBS_UNSANDBOXED = env_bool("STUDIO_JOBS_UNSANDBOXED", False)
+# The bubblewrap program.
+JOBS_BWRAP = env_str("STUDIO_JOBS_BWRAP", "/usr/bin/bwrap")
+# When the worker runs as root, the sandbox runs as this unprivileged user and group outside (so that
+# the kernel counts and limits its processes; root is exempt from RLIMIT_NPROC).
+JOB_UID = env_int("STUDIO_JOB_UID", 65534)
+JOB_GID = env_int("STUDIO_JOB_GID", 65534)
+# Limits of every job (each process's address space; processes and threads; open files per
+# process; the size of any file it writes; its /tmp and /dev/shm, which are memory, share the
+# memory limit).
+JOB_MEMORY_MB = env_int("STUDIO_JOB_MEMORY_MB", 8192)
+JOB_MAX_PROCESSES = env_int("STUDIO_JOB_MAX_PROCESSES", 1024)
+JOB_MAX_OPEN_FILES = env_int("STUDIO_JOB_MAX_OPEN_FILES", 4096)
+JOB_MAX_FILE_BYTES = env_int("STUDIO_JOB_MAX_FILE_BYTES", 10 * 1024**3)
+for _name, _value, _least in (
+    ("STUDIO_JOB_MEMORY_MB", JOB_MEMORY_MB, 64),
+    ("STUDIO_JOB_MAX_PROCESSES", JOB_MAX_PROCESSES, 8),
+    ("STUDIO_JOB_MAX_OPEN_FILES", JOB_MAX_OPEN_FILES, 32),
+    ("STUDIO_JOB_MAX_FILE_BYTES", JOB_MAX_FILE_BYTES, 1024),
+    ("STUDIO_JOB_MAX_TIME_LIMIT_SECONDS", JOB_MAX_TIME_LIMIT_SECONDS, 1),
+):
+    if _value < _least:
+        CONFIG_ERRORS.append(f"{_name}={_value} is too small (at least {_least}).")
+
+# --- Jobs' environments (tracking/jobs/environments.py) --------------------------------------------
+
+# The virtual environments built for jobs (with uv), cached by their specification's hash, and
+# uv's own download cache (.uv-cache inside, on the same disk so that installs are hard links).
+ENVIRONMENTS_DIR = Path(
+    env_str("STUDIO_ENVIRONMENTS_DIR") or _sandbox_reachable(DATA_DIR) / "environments"
+).resolve()
+# Past this total, the least recently used environments no running job uses are removed.
+ENVIRONMENTS_MAX_BYTES = env_int("STUDIO_ENVIRONMENTS_MAX_BYTES", 50 * 1024**3)
+# The package index environments install from (empty: uv's default, PyPI, or UV_INDEX_URL).
+ENVIRONMENTS_INDEX_URL = env_str("STUDIO_ENVIRONMENTS_INDEX_URL")
+# How long one environment's installation may take.
+ENVIRONMENT_BUILD_TIMEOUT_SECONDS = env_int("STUDIO_ENVIRONMENT_BUILD_TIMEOUT_SECONDS", 1800)
+if ENVIRONMENTS_INDEX_URL and urlsplit(ENVIRONMENTS_INDEX_URL).scheme not in ("http", "https", "file"):
+    CONFIG_ERRORS.append(f"STUDIO_ENVIRONMENTS_INDEX_URL={ENVIRONMENTS_INDEX_URL!r}: use an http(s):// URL.")
+
 CELERY_BEAT_SCHEDULE["job-sweeper"] = {
     "task": "tracking.tasks.sweep_jobs",
     "schedule": float(max(JOB_SWEEP_SECONDS, 1)),

@@ -5,23 +5,22 @@ from __future__ import annotations
 import os
 
 from celery import shared_task
+from django.conf import settings
 from django.db import connection
-from django.utils import timezone
 
-from .models import WorkerHeartbeat
-
-
-def record_heartbeat(hostname: str | None) -> None:
-    WorkerHeartbeat.objects.update_or_create(
-        hostname=hostname or f"worker@{os.uname().nodename}",
-        defaults={"last_seen": timezone.now(), "pid": os.getpid()},
-    )
+from tracking.services.compute import record_heartbeat
 
 
 @shared_task(name="studio.tasks.record_worker_heartbeat", ignore_result=True)
 def record_worker_heartbeat() -> None:
-    """Marks this worker alive, so the studio can say whether anyone will pick up long work."""
-    record_heartbeat(record_worker_heartbeat.request.hostname)
+    """Marks the worker that runs it alive (each worker also beats by itself, see studio.celery):
+    sent by hand, it shows that a worker takes tasks from the default queue."""
+    record_heartbeat(
+        hostname=record_worker_heartbeat.request.hostname or f"worker@{os.uname().nodename}",
+        targets=settings.WORKER_TARGETS,
+        concurrency=int(os.environ.get("STUDIO_WORKER_CONCURRENCY") or 0),
+        serves_general=settings.WORKER_SERVES_GENERAL,
+    )
 
 
 # Tables whose planner statistics decide the plans of searches and pages of runs.

@@ -16,7 +16,9 @@ from .api import endpoints as studio_api
 from .fast_lane import fast_lane
 from .routing import public_route, self_checked_route, signed_in_route
 from .views import artifacts, experiments, home, models, runs
+from .views import compute as compute_views
 from .views import deletions as deletion_views
+from .views import environments as environment_views
 from .views import imports as import_views
 from .views import jobs as job_views
 
@@ -41,6 +43,8 @@ urlpatterns = [
 urlpatterns += experiments.urlpatterns + runs.urlpatterns + artifacts.urlpatterns + models.urlpatterns
 urlpatterns += import_views.urlpatterns
 urlpatterns += job_views.urlpatterns
+urlpatterns += environment_views.urlpatterns
+urlpatterns += compute_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
 

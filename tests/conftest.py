@@ -10,6 +10,19 @@ import pytest
 # server as it ships (`manage.py serve`) for the suites that drive it.
 pytest_plugins = ["tests.personas", "tests.deployed"]
 
+
+def _sandbox_reachable_base():
+    """Where jobs' folders go (the data folder, or a folder the settings chose that the sandbox's
+    unprivileged user can enter): test folders that jobs must see go there too."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    return Path(settings.JOBS_DIR).parent
+
+
+SANDBOX_REACHABLE_BASE = _sandbox_reachable_base()
+
 # The MLflow client retries 5xx answers with back-off; a test should see the error at once.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
@@ -19,11 +32,12 @@ os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
 def ensure_default_workspace():
-    """What migration 0002 creates; transactional tests flush it away between tests."""
+    """What migrations 0002 and 0009 create; transactional tests flush it away between tests."""
     from django.utils import timezone
 
-    from tracking.models import Experiment, ResourceGroup, Workspace
+    from tracking.models import ComputeTarget, Experiment, ResourceGroup, Workspace
 
+    ComputeTarget.objects.get_or_create(name="default")
     group, _ = ResourceGroup.objects.get_or_create(name="default")
     workspace, _ = Workspace.objects.get_or_create(name="default", defaults={"resource_group": group})
     now = timezone.now()
@@ -88,3 +102,48 @@ def group(default_workspace):
             workspace=workspace, path=f"{proxy_path(run.artifact_uri)}/a.txt", stream=io.BytesIO(b"x" * 10)
         )
     return group
+
+
+@pytest.fixture
+def sandbox_reachable_folder():
+    """A folder of this test that a job's sandbox, running as an unprivileged user, can reach (under
+    the data folder; pytest's tmp_path is under a folder only root may enter); removed afterwards."""
+    import shutil
+    import uuid
+
+    folder = SANDBOX_REACHABLE_BASE / "test-folders" / uuid.uuid4().hex[:12]
+    folder.mkdir(parents=True)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def default_environment():
+    """The default environment (just mlflow-skinny) of the workspace 'default', built once, as a worker
+    would, into STUDIO_ENVIRONMENTS_DIR (under the test data folder, so shared by every test and
+    every worker process of the session, and by later sessions until `make test` empties it). Jobs of
+    that workspace then start without building anything and their output is their own."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from tracking.jobs import environment_folders as folders
+    from tracking.jobs.environments import build_folder, choose_python
+    from tracking.jobs.runner import Output
+    from tracking.jobs.specs import default_spec
+
+    spec = default_spec()
+    folder = folders.environment_folder("default", spec.hash)
+    fd = folders.open_lock(folder)
+    try:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if not folders.is_whole(folder):
+            output = Output(Path(settings.DATA_DIR) / "test-default-environment.log", 10**7)
+            interpreter = choose_python(spec, outer_user_differs=os.geteuid() == 0)
+            build_folder(spec, interpreter, folder, output=output, beat=lambda: None)
+            output.close()
+    finally:
+        os.close(fd)
+    return folder

@@ -51,6 +51,18 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str | Callab
     raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
 
 
+def stop_group(process: subprocess.Popen, grace: float = 15) -> None:
+    """Stops a process started in a group of its own, and all it started: politely, then not."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 def database_url_of_test_database() -> str:
     """The URL of the database this test run uses, for a child process to share it."""
     from django.db import connection
@@ -137,6 +149,20 @@ class DeployedServer:
             timeout=timeout,
         )
 
+    def start_worker(self, *arguments: str, log_path: Path) -> subprocess.Popen:
+        """`manage.py serve --only worker <arguments>` on this server's database and broker, as a
+        second machine would run it (its process group of its own, for the caller to stop)."""
+        env = {**os.environ, **self.environment, "STUDIO_SERVER_URL": self.url}
+        with log_path.open("wb") as log:
+            return subprocess.Popen(
+                [sys.executable, "manage.py", "serve", "--only", "worker", *arguments],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
     def forget_cache(self) -> None:
         """The server's shared cache (log-in throttling, chart buckets) starts each test empty."""
         for entry in (self.data_dir / "cache").glob("*.djcache"):
@@ -164,6 +190,7 @@ class ServerPool:
             "STUDIO_ARTIFACT_ROOT": str(settings.ARTIFACT_ROOT),
             "STUDIO_JOBS_DIR": str(settings.JOBS_DIR),
             "STUDIO_IMPORTS_DIR": str(settings.IMPORTS_DIR),
+            "STUDIO_ENVIRONMENTS_DIR": str(settings.ENVIRONMENTS_DIR),
             "STUDIO_HOST": "127.0.0.1",
             "STUDIO_WEB_WORKERS": "2",
             "STUDIO_WORKER_CONCURRENCY": "2",

@@ -3,11 +3,12 @@
 from .auth import StudioRequestHeaderProvider, TokenSource
 from .config import ConfigNotFound, find_config
 from .errors import StudioError
-from .jobs import Experiment, Run, ScriptRunConfig
+from .jobs import Environment, Experiment, Run, ScriptRunConfig
 from .workspace import Workspace
 
 __all__ = [
     "ConfigNotFound",
+    "Environment",
     "Experiment",
     "Run",
     "ScriptRunConfig",

@@ -1,5 +1,10 @@
 """Remote runs: `Experiment(ws, name).submit(ScriptRunConfig(...))` and the `Run` it returns.
 
+`ScriptRunConfig(..., environment=Environment.from_pip_requirements("name", "requirements.txt"))`
+(or `from_conda_specification`) runs the script in an environment the worker builds from that
+file (and caches); without one, the worker uses the folder's own requirements.txt / conda.yaml /
+python_env.yaml, or an environment with just mlflow-skinny.
+
 A submission zips the source folder (leaving out version control, virtual environments and
 caches), posts it to the workspace's jobs endpoint, and a worker runs the script with MLflow
 pointed at the job's run; `Run` follows the job and reads the run's metrics through MLflow.
@@ -7,31 +12,48 @@ pointed at the job's run; `Run` follows the job and reads the run's metrics thro
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
 import tempfile
 import time
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .errors import StudioError
+from .snapshots import zip_folder
 from .workspace import Workspace
 
-SKIPPED_FOLDERS = {
-    ".git",
-    ".hg",
-    ".svn",
-    "__pycache__",
-    ".venv",
-    "venv",
-    "mlruns",
-    "node_modules",
-    ".ipynb_checkpoints",
-}
 FINISHED = {"SUCCEEDED", "FAILED", "CANCELLED"}
+
+
+@dataclass
+class Environment:
+    """A job's Python environment: a name and the text of its specification file."""
+
+    name: str
+    kind: str  # "pip", "conda" or "python_env"
+    spec: str
+
+    @classmethod
+    def from_pip_requirements(cls, name: str, file_path: str | os.PathLike) -> Environment:
+        """From a pip requirements file (packages by name and version; no options or local paths)."""
+        return cls(name=name, kind="pip", spec=Path(file_path).read_text())
+
+    @classmethod
+    def from_conda_specification(cls, name: str, file_path: str | os.PathLike) -> Environment:
+        """From a conda.yaml: its python version and its `pip:` section (workers have no conda)."""
+        return cls(name=name, kind="conda", spec=Path(file_path).read_text())
+
+    @classmethod
+    def from_python_env(cls, name: str, file_path: str | os.PathLike) -> Environment:
+        """From an MLflow python_env.yaml (python, build_dependencies, dependencies)."""
+        return cls(name=name, kind="python_env", spec=Path(file_path).read_text())
+
+    def to_json(self) -> str:
+        return json.dumps({"name": self.name, "kind": self.kind, "spec": self.spec})
 
 
 @dataclass
@@ -39,6 +61,8 @@ class ScriptRunConfig:
     source_directory: str | os.PathLike
     script: str
     arguments: list[Any] = field(default_factory=list)
+    environment: Environment | None = None
+    compute_target: str = ""  # a compute target of the server ("gpu-a100"); the default one if empty
 
     def command(self) -> str:
         return shlex.join(["python", self.script, *(str(argument) for argument in self.arguments)])
@@ -53,25 +77,21 @@ class Experiment:
         source = Path(config.source_directory)
         if not (source / config.script).is_file():
             raise FileNotFoundError(f"{config.script} is not in {source}.")
+        fields = {"command": config.command(), "experiment_name": self.name, "run_name": run_name}
+        if config.environment is not None:
+            fields["environment"] = config.environment.to_json()
+        if config.compute_target:
+            fields["compute"] = config.compute_target
         with tempfile.TemporaryFile(suffix=".zip") as snapshot:
-            _zip_folder(source, snapshot)
+            zip_folder(source, snapshot)
             snapshot.seek(0)
             response = self.workspace.request(
                 "POST",
                 "jobs",
                 files={"file": (f"{source.resolve().name or 'source'}.zip", snapshot, "application/zip")},
-                data={"command": config.command(), "experiment_name": self.name, "run_name": run_name},
+                data=fields,
             )
         return Run(self.workspace, response.json())
-
-
-def _zip_folder(source: Path, into) -> None:
-    with zipfile.ZipFile(into, "w", zipfile.ZIP_DEFLATED) as archive:
-        for folder, subfolders, files in os.walk(source):
-            subfolders[:] = sorted(name for name in subfolders if name not in SKIPPED_FOLDERS)
-            for name in sorted(files):
-                path = Path(folder) / name
-                archive.write(path, path.relative_to(source).as_posix())
 
 
 class Run:
@@ -95,6 +115,11 @@ class Run:
     @property
     def status(self) -> str:
         return self._job.get("status", "")
+
+    def cancel(self) -> dict[str, Any]:
+        """Stop the job: a queued one never starts, a running one's processes are killed."""
+        self._job = self.workspace.request("POST", f"jobs/{self.job_id}/cancel", json={}).json()
+        return self._job
 
     def refresh(self) -> dict[str, Any]:
         self._job = self.workspace.request("GET", f"jobs/{self.job_id}").json()

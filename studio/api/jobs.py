@@ -8,7 +8,9 @@
 
 A submission is multipart form data (the zip as field "file"; "command" or "entry_point" with
 "parameters" as a JSON object; "experiment_id" or "experiment_name"; optional "run_name",
-"time_limit_seconds", "user"), or the zip as the raw body with those fields in the query string.
+"time_limit_seconds", "user", "environment" as a JSON object {"name", "kind": pip|conda|python_env,
+"spec": the file's text}, "compute" naming the compute target), or the zip as the raw body with
+those fields in the query string.
 The zip is streamed to a file under JOBS_DIR, as an import's archive is (the same sink, with the
 snapshot's limit), never held in memory.
 """
@@ -25,6 +27,7 @@ from rest_framework.response import Response
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import Job, Workspace
+from tracking.queries.compute import live_targets, waiting_reason
 from tracking.queries.jobs import get_job, list_jobs, read_output
 from tracking.services.jobs import MAX_COMMAND_LENGTH, cancel_job, resolve_experiment, submit_job
 from tracking.uploads import SNAPSHOT, Upload
@@ -34,6 +37,7 @@ from .uploads import parsers_for
 
 MAX_LISTED = 100
 MAX_PARAMETERS_BYTES = 64 * 1024
+MAX_ENVIRONMENT_BYTES = 256 * 1024
 MAX_OFFSET = 2**62
 
 
@@ -42,6 +46,7 @@ class JobSerializer(serializers.ModelSerializer):
     experiment_id = serializers.SerializerMethodField()
     run_id = serializers.SerializerMethodField()
     run_status = serializers.SerializerMethodField()
+    waiting_for = serializers.SerializerMethodField()
     time_limit_seconds = serializers.IntegerField(source="time_limit")
 
     class Meta:
@@ -68,11 +73,18 @@ class JobSerializer(serializers.ModelSerializer):
             "output_bytes",
             "output_dropped",
             "submitted_by",
+            "compute_target",
+            "waiting_for",
             "created_at",
             "started_at",
             "finished_at",
             "heartbeat_at",
         ]
+
+    def get_waiting_for(self, job: Job) -> str:
+        """Why a queued job has not started (its target has no live worker), or ""."""
+        live = self.context.get("live_targets")
+        return waiting_reason(job, live if live is not None else live_targets())
 
     def get_experiment_id(self, job: Job) -> str:
         return str(job.experiment.number)
@@ -115,8 +127,11 @@ class SubmissionSerializer(serializers.Serializer):
     run_name = _text(250)
     source_name = _text(500)
     user = _text(256)
-    time_limit_seconds = serializers.IntegerField(
-        required=False, allow_null=True, min_value=1, max_value=2**31 - 1
+    # Its maximum is the server's (STUDIO_JOB_MAX_TIME_LIMIT_SECONDS), which submit_job checks.
+    time_limit_seconds = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+    compute = _text(63)
+    environment = JsonObjectField(
+        required=False, allow_blank=True, default="", max_length=MAX_ENVIRONMENT_BYTES
     )
 
 
@@ -138,7 +153,8 @@ class Jobs(StudioEndpoint):
 
     def get(self, request, workspace: Workspace) -> Response:
         jobs = list_jobs(workspace, limit=MAX_LISTED)
-        return Response({"jobs": JobSerializer(jobs, many=True).data})
+        context = {"live_targets": live_targets()}  # one look-up for the whole list
+        return Response({"jobs": JobSerializer(jobs, many=True, context=context).data})
 
     def post(self, request, workspace: Workspace) -> Response:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
@@ -166,6 +182,8 @@ class Jobs(StudioEndpoint):
                     entry_point=fields["entry_point"].strip(),
                     parameters=fields["parameters"],
                     time_limit_seconds=fields.get("time_limit_seconds"),
+                    environment=fields["environment"] or None,
+                    compute_target=fields["compute"].strip(),
                     run_name=fields["run_name"].strip(),
                     # Who is asking, as the access check saw them (a token's owner); in local mode,
                     # with no one signed in, what the client says.

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils import timezone
 
-from studio.models import WorkerHeartbeat
 from tracking.access.gate import visible_workspace_ids
+from tracking.queries.compute import live_workers
 from tracking.queries.workspaces import recent_experiments, recent_runs, resource_groups_with_workspaces
 from tracking.services.deletions import active_deletions_by_target
 
@@ -33,8 +29,7 @@ def home(request: HttpRequest) -> HttpResponse:
             workspace.deletion = deletions.get(("workspace", workspace.pk))
         group.deletion = deletions.get(("resource_group", group.pk))
         group.holds_default = any(workspace.is_default for workspace in group.workspace_list)
-    fresh_after = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
-    workers = list(WorkerHeartbeat.objects.filter(last_seen__gte=fresh_after).order_by("hostname"))
+    workers = list(live_workers())
     return render(
         request,
         "studio/home.html",

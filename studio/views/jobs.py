@@ -25,7 +25,9 @@ from studio.pages import elapsed
 from studio.routing import workspace_route
 from studio.views.artifacts import ArtifactRoot, BadPath, bad_path, browse, serve_html, serve_raw
 from tracking.errors import InvalidParameterValue, MlflowError
+from tracking.jobs.sandbox import sandbox_status
 from tracking.models import Experiment, Job, Workspace
+from tracking.queries.compute import live_targets, target_summaries, waiting_reason
 from tracking.queries.jobs import list_jobs, read_output
 from tracking.services.jobs import cancel_job, resolve_experiment, snapshot_folder, submit_job
 from tracking.uploads import SNAPSHOT, Upload
@@ -103,8 +105,9 @@ def _submit(request: HttpRequest, workspace: Workspace) -> Job:
             time_limit_seconds=int(float(limit) * 60) if limit else None,
             run_name=form.get("run_name", "").strip(),
             user_id=getattr(getattr(request, "principal", None), "username", "") or "",
+            compute_target=form.get("compute", "").strip(),
         )
-    except ValueError:
+    except (ValueError, OverflowError):
         snapshot.path.unlink(missing_ok=True)
         raise InvalidParameterValue("The time limit must be a number of minutes.") from None
     except BaseException:
@@ -116,8 +119,11 @@ def _list_page(
     request: HttpRequest, workspace: Workspace, *, error: str = "", status: int = 200
 ) -> HttpResponse:
     jobs = list(list_jobs(workspace, limit=LISTED))
+    targets = target_summaries(workspace)
+    live = {summary.target.name for summary in targets if summary.workers}
     for job in jobs:
         job.duration = _duration(job)
+        job.waiting_for = waiting_reason(job, live)
     experiments = list(
         Experiment.objects.filter(workspace=workspace, lifecycle_stage="active")
         .order_by("name")
@@ -135,6 +141,8 @@ def _list_page(
             "form": request.POST if request.method == "POST" else {},
             "max_bytes": settings.JOB_MAX_SNAPSHOT_BYTES,
             "default_limit_minutes": settings.JOB_TIME_LIMIT_SECONDS // 60,
+            "sandbox": sandbox_status(),
+            "targets": targets,
         },
         status=status,
     )
@@ -153,6 +161,7 @@ def job_detail(request: HttpRequest, workspace: Workspace, job_id: int) -> HttpR
     output, size = read_output(job, 0)
     context = _job_context(workspace, job, "overview")
     context.update(
+        waiting_for=waiting_reason(job, live_targets()),
         output=output.decode("utf-8", "replace"),
         output_offset=len(output),
         output_more=len(output) < size,

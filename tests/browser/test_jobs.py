@@ -19,7 +19,7 @@ GATE = "gate"
 
 
 @pytest.fixture
-def project_zip(tmp_path):
+def project_zip(tmp_path, default_environment):  # built before: the job starts at once
     script = (
         "import os, time\n"
         "for epoch in range(3):\n"
@@ -70,3 +70,35 @@ def test_a_submitted_job_s_page_shows_its_output_as_it_runs(page, deployed, proj
     page.get_by_role("link", name="remote-training").first.click()
     page.get_by_role("link", name="Outputs + logs").click()
     expect(page.locator("#log-text")).to_contain_text("epoch 0: loss 1.000")
+
+
+def test_a_job_for_a_target_without_workers_waits_saying_why_and_the_compute_page_shows_it(
+    page, deployed, project_zip, screenshot
+):
+    from tests.deployed import wait_for
+    from tracking.models import ComputeTarget
+    from tracking.queries.compute import live_targets
+
+    ComputeTarget.objects.create(name="gpu-a100", description="Two A100 GPUs, for the large models.")
+    wait_for(lambda: "default" in live_targets(), 30, "the server's worker's heartbeat")
+    page.goto(f"{deployed.url}/ws/default/jobs/")
+    page.set_input_files("input[name=file]", str(project_zip))
+    page.get_by_role("textbox", name="Command").fill("python train.py")
+    page.get_by_label("Compute target").select_option("gpu-a100")
+    page.get_by_role("button", name="Submit the job").click()
+
+    expect(page).to_have_url(re.compile(r"/ws/default/jobs/\d+/$"))
+    expect(page.locator('[data-field="waiting"]')).to_contain_text(
+        "No live worker serves compute target 'gpu-a100'"
+    )
+
+    page.get_by_role("link", name="Compute", exact=True).first.click()
+    gpu = page.locator('[data-target="gpu-a100"]')
+    expect(gpu.locator('[data-field="state"]')).to_have_text("no live worker")
+    expect(gpu.locator('[data-field="queued"]')).to_have_text("1")
+    expect(page.locator('[data-target="default"] [data-field="state"]')).to_contain_text("live worker")
+    screenshot(page, "compute")
+
+    page.go_back()
+    page.get_by_role("button", name="Cancel the job").click()
+    expect(page.locator('[data-field="status"]').first).to_have_text("cancelled")

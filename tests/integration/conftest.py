@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from tests.deployed import ROOT, database_url_of_test_database, free_port, wait_for
+from tests.deployed import ROOT, database_url_of_test_database, free_port, stop_group, wait_for
 
 __all__ = ["ROOT", "child_environment", "free_port", "wait_for", "worker_logs"]
 
@@ -94,13 +93,7 @@ def worker_processes(transactional_db, tmp_path):
 
     yield start
     for process in started:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+        stop_group(process)
 
 
 def worker_logs(*processes: subprocess.Popen) -> str:

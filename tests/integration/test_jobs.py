@@ -35,7 +35,9 @@ print("trained")
 
 
 @pytest.fixture
-def server(deployed):
+def server(deployed, default_environment):
+    """The server as it ships (the default workspace's default environment built first, so that
+    jobs' output is their own)."""
     return deployed
 
 
@@ -111,7 +113,7 @@ def test_a_job_s_script_logs_metrics_to_its_run_and_its_output_is_captured(serve
     assert Param.objects.get(run=job.run, key="alpha").value == "0.5"
     text = output(server, job.pk)
     assert f"logged to {job.run.uuid}\n" in text and "trained\n" in text
-    assert job.claimed_by.startswith("celery@")
+    assert job.claimed_by.startswith("default.")  # the worker of the compute target "default"
 
 
 def test_a_failing_script_and_a_missing_one_fail_their_runs_saying_why(server, worker):
@@ -171,6 +173,29 @@ def test_submit_job_zips_a_folder_without_its_ignored_files_and_follows_the_outp
     assert Metric.objects.filter(run=job.run, key="loss").count() == 3
 
 
+@pytest.fixture(scope="session")
+def client_machine(tmp_path_factory) -> Path:
+    """The Python of a client machine: a virtualenv holding only mlflow-skinny and the SDK (no
+    server, no Django), made with uv (its cache shared with the workers' environments)."""
+    import mlflow
+    from django.conf import settings
+
+    folder = tmp_path_factory.mktemp("client-machine") / "venv"
+    uv = Path(sys.executable).parent / "uv"
+    env = {**os.environ, "UV_CACHE_DIR": str(Path(settings.ENVIRONMENTS_DIR) / ".uv-cache")}
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(folder)], check=True, env=env)
+    sdk = Path(__file__).resolve().parents[2] / "sdk"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", str(folder / "bin" / "python"),
+         f"mlflow-skinny=={mlflow.__version__}", str(sdk)],
+        check=True, env=env, timeout=600,
+    )  # fmt: skip
+    python = folder / "bin" / "python"
+    lonely = subprocess.run([python, "-c", "import django"], capture_output=True)
+    assert lonely.returncode != 0, "the client machine must not have the server's packages"
+    return python
+
+
 MLPROJECT = """
 name: demo
 entry_points:
@@ -181,7 +206,9 @@ entry_points:
 """
 
 
-def test_mlflow_run_with_the_studio_backend_submits_the_project_to_a_worker(server, worker, tmp_path):
+def test_mlflow_run_with_the_studio_backend_submits_the_project_to_a_worker(
+    server, worker, tmp_path, client_machine
+):
     project = tmp_path / "project"
     project.mkdir()
     (project / "MLproject").write_text(MLPROJECT)
@@ -193,10 +220,10 @@ def test_mlflow_run_with_the_studio_backend_submits_the_project_to_a_worker(serv
     }
 
     done = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(project), "--backend", "studio",
+        [client_machine, "-m", "mlflow", "run", str(project), "--backend", "studio",
          "--backend-config", json.dumps({"time_limit_seconds": 600}), "--experiment-name", "projects",
          "-P", "alpha=0.3", "--env-manager", "local"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path,
     )  # fmt: skip
 
     assert done.returncode == 0, done.stderr[-3000:]
@@ -218,7 +245,9 @@ def test_mlflow_run_with_the_studio_backend_submits_the_project_to_a_worker(serv
     assert Metric.objects.filter(run=job.run, key="loss").count() == 3
 
 
-def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(server, worker, tmp_path):
+def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(
+    server, worker, tmp_path, client_machine
+):
     project = tmp_path / "project"
     project.mkdir()
     (project / "MLproject").write_text("entry_points:\n  main:\n    command: python fail.py\n")
@@ -226,9 +255,9 @@ def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(serve
     env = {**os.environ, "MLFLOW_TRACKING_URI": server.url, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
     done = subprocess.run(
-        [sys.executable, "-m", "mlflow", "run", str(project), "--backend", "studio",
+        [client_machine, "-m", "mlflow", "run", str(project), "--backend", "studio",
          "--backend-config", '{"wait": true}', "--env-manager", "local"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env, capture_output=True, text=True, timeout=180, cwd=tmp_path,
     )  # fmt: skip
 
     assert done.returncode == 1
@@ -242,22 +271,20 @@ def test_mlflow_run_asked_to_wait_prints_the_output_and_fails_with_the_job(serve
 
 
 def test_a_job_whose_worker_is_killed_dies_with_it_and_is_failed_by_the_sweeper(
-    default_workspace, worker_processes, settings, tmp_path
+    default_workspace, worker_processes, settings, default_environment
 ):
     """A worker of its own (the server's worker is not to be killed), given the job in-process."""
+    from tests.tracking.jobs.test_runner import processes_with
     from tracking.services.jobs import sweep_jobs
 
     settings.JOB_STALE_SECONDS = 2
-    pid_file = tmp_path / "job.pid"
-    script = f"import os, time\nopen({str(pid_file)!r}, 'w').write(str(os.getpid()))\ntime.sleep(120)\n"
+    # Found by a word of its command line: the sandbox's PID namespace hides its host pid from it.
+    marker = f"job-of-killed-worker-{os.getpid()}"
+    script = "import time\nprint('started', flush=True)\ntime.sleep(120)\n"
     worker = worker_processes()
-    job_id = submit_in_process(default_workspace, {"wait.py": script}, "python wait.py").pk
-    wait_for(
-        lambda: pid_file.exists() and pid_file.read_text(),
-        60,
-        f"the job to start ({worker.log_path.read_text()[-2000:]})",
-    )
-    job_pid = int(pid_file.read_text())
+    job_id = submit_in_process(default_workspace, {"wait.py": script}, f"python wait.py {marker}").pk
+    wait_for(lambda: processes_with(marker), 60, f"the job to start ({worker.log_path.read_text()[-2000:]})")
+    (job_pid,) = processes_with(marker)
 
     os.killpg(worker.pid, signal.SIGKILL)  # the worker and its threads, at once, as the OOM killer would
     worker.wait()

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.models import WorkerHeartbeat
 from studio.tasks import record_worker_heartbeat
+from tracking.models import WorkerHeartbeat
 
 from .conftest import wait_for
 

@@ -1,21 +1,13 @@
-"""The SDK (sdk/studio_sdk) as its users import it.
-
-A fresh clone's `make test` does not install the SDK into the venv, so the tests put `sdk/` on
-sys.path; `Workspace.get_mlflow_tracking_uri()` registers the header provider itself when the
-package's entry point was not loaded, which is what happens here. The entry point that
-`pip install ./sdk` declares is checked separately (test_sdk_package.py).
-"""
+"""The SDK (sdk/studio_sdk) as its users import it: `make` installs it beside the server (whose
+`manage.py submit_job` zips folders with it), as `pip install ./sdk` does on a client machine."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 SDK = Path(__file__).resolve().parents[2] / "sdk"
-if str(SDK) not in sys.path:
-    sys.path.insert(0, str(SDK))
 
 
 @pytest.fixture(autouse=True)

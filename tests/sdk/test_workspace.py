@@ -11,7 +11,7 @@ import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import RestException
-from studio_sdk import ConfigNotFound, Experiment, ScriptRunConfig, Workspace, auth
+from studio_sdk import ConfigNotFound, Environment, Experiment, ScriptRunConfig, Workspace, auth
 
 from tests.personas import PASSWORD
 
@@ -109,54 +109,74 @@ def test_the_token_goes_only_to_the_workspaces_server(server, team, personal_tok
 
 
 SEED_SCRIPT = f"""
-import argparse, os, time
+import argparse, time
 import mlflow
+import numpy as np
+from sklearn.linear_model import Ridge
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--alpha", type=float)
 args = parser.parse_args()
+features = np.random.RandomState(0).rand(60, 3)
+target = features @ np.array([1.0, 2.0, 3.0])
 with mlflow.start_run():
     for step in range(3):
         mlflow.log_metric("rmse", args.alpha * (3 - step), step=step)
         time.sleep(0.6 * {TOKEN_SECONDS})  # the job outlives its first tracking token
-    mlflow.log_metric("r2", 0.75)
-    os.makedirs("outputs/model", exist_ok=True)
-    with open("outputs/model/MLmodel", "w") as handle:
-        handle.write("flavors:\\n  python_function:\\n    loader_module: diabetes\\n")
-    mlflow.log_artifacts("outputs/model", "model")
+    model = Ridge(alpha=args.alpha).fit(features, target)
+    mlflow.log_metric("r2", round(model.score(features, target), 4))
+    mlflow.sklearn.log_model(
+        model, name="model", serialization_format="cloudpickle", pip_requirements=["scikit-learn", "numpy"]
+    )
 print("trained")
 """
+REQUIREMENTS = "scikit-learn>=1.4\nnumpy\npandas\n"
 
 
 def test_the_seeds_remote_run_is_submitted_awaited_and_registered(
     short_tokens, team, personal_token, tmp_path, monkeypatch, fluent
 ):
-    """Experiment(ws, name).submit(ScriptRunConfig(...)) -> Run, as the seed writes it, with sign-in
-    required; the server's own worker runs it, and its token is renewed while it runs."""
+    """The seed's remote run, with sign-in required: an environment from a requirements file, a
+    named compute target, the server's worker running it in its sandbox while its token is renewed,
+    its metrics read back, its model registered and loaded."""
+    from tracking.models import ComputeTarget
+
+    ComputeTarget.objects.get_or_create(name="default")
     source = tmp_path / "src"
     source.mkdir()
     (source / "train.py").write_text(SEED_SCRIPT)
     (source / "__pycache__").mkdir()
     (source / "__pycache__" / "junk.pyc").write_bytes(b"x")
+    (tmp_path / "requirements.txt").write_text(REQUIREMENTS)
     download_config(short_tokens, team.contributor, tmp_path)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("STUDIO_TOKEN", personal_token(team.contributor, team.workspace))
 
     ws = Workspace.from_config()
     fluent.set_tracking_uri(ws.get_mlflow_tracking_uri())
+    env = Environment.from_pip_requirements(name="diabetes-env", file_path="requirements.txt")
     run = Experiment(ws, "diabetes").submit(
-        ScriptRunConfig(source_directory=str(source), script="train.py", arguments=["--alpha", 0.5])
+        ScriptRunConfig(
+            source_directory=str(source),
+            script="train.py",
+            arguments=["--alpha", 0.5],
+            environment=env,
+            compute_target="default",
+        )
     )
     assert run.id and run.status == "QUEUED"
 
-    job = run.wait_for_completion(timeout=120, poll_seconds=0.2)
+    job = run.wait_for_completion(timeout=600, poll_seconds=0.5)
     assert job["status"] == "SUCCEEDED", job
     assert job["snapshot_files"] == 1  # __pycache__ left out
-    assert run.get_metrics() == {"r2": 0.75, "rmse": [1.5, 1.0, 0.5]}
+    metrics = run.get_metrics()
+    assert metrics["rmse"] == [1.5, 1.0, 0.5] and 0 < metrics["r2"] <= 1
     version = run.register_model(model_name="diabetes-model", model_path="model")
     assert version.version == "1"
     registered = MlflowClient(ws.tracking_uri).get_model_version("diabetes-model", "1")
     assert (registered.run_id, registered.status) == (run.id, "READY")
+    loaded = fluent.sklearn.load_model("models:/diabetes-model/1")
+    assert loaded.predict([[1.0, 1.0, 1.0]]).shape == (1,)
 
 
 def test_submitting_needs_a_contributor(server, team, personal_token, tmp_path):

@@ -20,9 +20,9 @@ TRAIN = {"train.py": "print('hello from the job')\n", "conf/params.yaml": "alpha
 
 
 @pytest.fixture(autouse=True)
-def job_folders(settings, tmp_path):
+def job_folders(settings, tmp_path, sandbox_reachable_folder, default_environment):
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.JOBS_DIR = tmp_path / "jobs"
+    settings.JOBS_DIR = sandbox_reachable_folder / "jobs"  # the sandbox's user must reach it
     return settings
 
 
@@ -183,7 +183,9 @@ def test_the_list_shows_the_workspace_s_jobs_in_a_fixed_number_of_queries(
         _submit(client, token)
     make_workspace("other")
 
-    with django_assert_max_num_queries(4):
+    # The jobs with their runs and experiments, the experiments' names, and the compute targets
+    # with their live workers and counts of jobs (the submit form's select).
+    with django_assert_max_num_queries(7):
         page = client.get("/ws/default/jobs/").content.decode()
 
     assert page.count("/ws/default/jobs/") >= 4 and "No jobs yet" not in page
@@ -208,3 +210,15 @@ def test_a_run_made_by_a_job_links_its_snapshot_from_every_tab(default_workspace
     for tab in ("", "metrics/", "artifacts/", "outputs/"):
         html = client.get(f"/ws/default/runs/{job_run.uuid}/{tab}").content.decode()
         assert f'href="/ws/default/jobs/{job.pk}/snapshot/">Snapshot</a>' in html, tab
+
+
+def test_the_jobs_page_warns_when_jobs_run_without_a_sandbox(default_workspace, settings):
+    sandboxed = Client().get("/ws/default/jobs/").content.decode()
+    settings.JOBS_SANDBOX = "none"
+    unsandboxed = Client().get("/ws/default/jobs/").content.decode()
+
+    from tracking.jobs.sandbox import Bubblewrap
+
+    assert ("data-sandbox=" in sandboxed) == (Bubblewrap().unavailable() != "")
+    assert 'data-sandbox="unsandboxed"' in unsandboxed
+    assert "Jobs run without a sandbox (STUDIO_JOBS_SANDBOX=none)" in unsandboxed

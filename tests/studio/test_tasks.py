@@ -1,22 +1,13 @@
-"""Housekeeping tasks: worker heartbeats and planner statistics."""
+"""Housekeeping tasks: planner statistics."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import connection
 
-from studio.models import WorkerHeartbeat
-from studio.tasks import record_heartbeat, refresh_planner_statistics
+from studio.tasks import refresh_planner_statistics
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
-
-
-def test_a_heartbeat_records_the_worker_once_and_then_updates_it(db):
-    record_heartbeat("worker@a")
-    first = WorkerHeartbeat.objects.get(hostname="worker@a").last_seen
-    record_heartbeat("worker@a")
-    assert WorkerHeartbeat.objects.get(hostname="worker@a").last_seen >= first
-    assert WorkerHeartbeat.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)

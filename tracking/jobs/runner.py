@@ -4,14 +4,18 @@
 2. Unpack the snapshot into a clean working folder (zip slip, links out, devices: refused) and
    store its files as the job's Snapshot.
 3. Resolve the command (an MLproject entry point becomes its command, its parameters the run's).
-4. Start it in its own process group, with MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and
-   MLFLOW_EXPERIMENT_ID set (`job_environment`), so `mlflow.start_run()` attaches to the run.
-5. While it runs: read its output line by line into a local file (up to JOB_MAX_OUTPUT_BYTES;
+4. Get the job's own Python environment (`environments`: the one submitted, the snapshot's, or
+   the default with mlflow-skinny), built by uv if it is not cached, its output in the job's.
+5. Start the command in the sandbox (`sandbox`: bubblewrap namespaces and limits), in its own
+   process group, with MLFLOW_TRACKING_URI, MLFLOW_RUN_ID and MLFLOW_EXPERIMENT_ID set
+   (`job_environment`), so `mlflow.start_run()` attaches to the run.
+6. While it runs: read its output line by line into a local file (up to JOB_MAX_OUTPUT_BYTES;
    the rest is counted), copy that file to the run's `logs/std_log.txt` every
    JOB_LOG_FLUSH_SECONDS, beat the heartbeat every second, and kill the process group when the
    job is cancelled (the heartbeat finds the row CANCELLED) or its time limit passes.
-6. The exit code decides: 0 is FINISHED, anything else FAILED, a cancel KILLED; the run gets
-   that status whatever the script's own `mlflow.end_run()` said, as `mlflow run` does.
+7. The exit code decides: 0 is FINISHED, anything else FAILED (over its memory limit: saying so),
+   a cancel KILLED; the run gets that status whatever the script's own `mlflow.end_run()` said,
+   as `mlflow run` does.
 """
 
 from __future__ import annotations
@@ -38,7 +42,9 @@ from django.contrib.auth import get_user_model
 from tracking.access.tokens import issue_job_token, refresh_job_token, revoke_token
 from tracking.errors import MlflowError
 from tracking.ingest.archives import ArchiveRefused, unpack
+from tracking.jobs.environments import EnvironmentFailed, Lease, prepare_environment
 from tracking.jobs.projects import ProjectError, project_command
+from tracking.jobs.sandbox import Limits, Request, Sandbox, current_sandbox, sandbox_status
 from tracking.models import Job, Run, Workspace
 from tracking.models.work import CANCELLED, LostClaim
 from tracking.queries.jobs import log_artifact_path
@@ -56,6 +62,10 @@ TAIL_LINES = 20
 # Variables of the worker's environment a job inherits (besides JOB_ENV_PASSTHROUGH).
 INHERITED = ("HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "TERM")
 _PYTHON = re.compile(r"^(?:.*/)?python(?:3(?:\.\d+)?)?$")
+# What a process over its address-space limit says as it fails (Python, C++, glibc, numpy, bash).
+_OUT_OF_MEMORY = re.compile(
+    rb"MemoryError|std::bad_alloc|Cannot allocate memory|[Oo]ut of memory|Unable to allocate|xmalloc: cannot"
+)
 
 
 # Linux's prctl, looked up now: the child calls it between fork and exec, where nothing may be imported.
@@ -83,19 +93,16 @@ def tracking_uri(workspace: Workspace) -> str:
 
 
 def job_environment(job: Job, run: Run) -> dict[str, str]:
-    """Everything the job's process sees in its environment, built here and only here.
+    """Everything the job's process sees in its environment, built here and only here: an allow-list.
 
     Nothing of the worker's own configuration (DATABASE_URL, the secret key, broker URLs) is
-    passed on; the worker's Python comes first on PATH, so `python` and `mlflow` are the ones
-    the worker has. The job's own access token is added by the Execution, which keeps it alive.
+    passed on. PATH and VIRTUAL_ENV (the job's own environment first) are added by the sandbox,
+    which knows where the environment is seen from; the job's own access token by the Execution,
+    which keeps it alive.
     """
     env = {
         name: os.environ[name] for name in (*INHERITED, *settings.JOB_ENV_PASSTHROUGH) if name in os.environ
     }
-    python_bin = str(Path(sys.executable).parent)
-    env["PATH"] = os.pathsep.join([python_bin, os.environ.get("PATH", os.defpath)])
-    if sys.prefix != sys.base_prefix:
-        env["VIRTUAL_ENV"] = sys.prefix
     env["PYTHONUNBUFFERED"] = "1"  # print() reaches the log as it happens, not at exit
     env["MLFLOW_TRACKING_URI"] = tracking_uri(job.workspace)
     env["MLFLOW_RUN_ID"] = run.uuid
@@ -221,15 +228,21 @@ class Execution:
         )
         self.process: subprocess.Popen | None = None
         self.token_id: int | None = None
+        self.sandbox: Sandbox = current_sandbox()
+        self.lease: Lease | None = None
 
     def carry_out(self) -> None:
         job = self.job
         try:
             if self.run is None or not self.run.is_active:
                 raise JobError("The job's run was deleted before the job started.")
+            status = sandbox_status()
+            if status.refused:
+                raise JobError(status.message)
             self._prepare()
             command = self._command()
             self._check_script(command)
+            self._environment()
             exit_code, why_stopped = self._execute(command)
             self._finish(exit_code, why_stopped)
         except LostClaim:
@@ -241,8 +254,9 @@ class Execution:
             self._failed(f"The worker failed running the job: {type(error).__name__}: {error}")
         finally:
             self._kill_group()
-            if self.token_id is not None:
-                revoke_token(self.token_id)
+            if self.lease is not None:
+                self.lease.release()
+            self._revoke_token()
             self.output.close()
             shutil.rmtree(self.work, ignore_errors=True)
             self.output.path.unlink(missing_ok=True)
@@ -278,6 +292,7 @@ class Execution:
                     last_beat = time.monotonic()
         job.report(snapshot_files=files, snapshot_path="")
         snapshot.unlink(missing_ok=True)
+        self.sandbox.prepare_folder(self.work)
 
     def _check_unpacked_size(self, snapshot: Path) -> None:
         """Refuses a zip that would unpack to more than JOB_MAX_UNPACKED_BYTES (a zip bomb).
@@ -327,18 +342,46 @@ class Execution:
                     f"{', '.join(present) or 'nothing'})."
                 )
 
-    # 4.-5. Running it
+    # 4. The environment
+
+    def _environment(self) -> None:
+        self.job.report(stage="preparing the environment")
+        try:
+            self.lease = prepare_environment(
+                self.job,
+                self.work,
+                output=self.output,
+                beat=self.job.beat,
+                outer_user_differs=self.sandbox.sandboxed and os.geteuid() == 0,
+            )
+        except EnvironmentFailed as error:
+            raise JobError(str(error)) from None
+        self.flusher.maybe(force=True)
+
+    # 5.-6. Running it
 
     def _execute(self, command: str) -> tuple[int, str]:
         job, run = self.job, self.run
-        shell = shutil.which("bash") or "/bin/sh"
-        environment = job_environment(job, run)
-        environment["MLFLOW_TRACKING_TOKEN"] = self._token()
+        variables = job_environment(job, run)
+        variables["MLFLOW_TRACKING_TOKEN"] = self._token()
+        launch = self.sandbox.launch(
+            Request(
+                command=command,
+                work=self.work,
+                environment=self.lease.folder if self.lease else None,
+                variables=variables,
+                limits=Limits.from_settings(),
+            )
+        )
         try:
             self.process = subprocess.Popen(
-                [shell, "-c", command],
-                cwd=self.work,
-                env=environment,
+                launch.argv,
+                cwd=launch.cwd,
+                env=launch.env,
+                user=launch.user,
+                group=launch.group,
+                extra_groups=[] if launch.user is not None else None,
+                pass_fds=launch.pass_fds,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -347,6 +390,8 @@ class Execution:
             )
         except OSError as error:
             raise JobError(f"The command could not be started: {error}.") from None
+        finally:
+            launch.close()
         reader = threading.Thread(target=self.output.pump, args=(self.process.stdout,), daemon=True)
         reader.start()
         try:
@@ -384,8 +429,9 @@ class Execution:
             self.flusher.maybe()
         self.elapsed = time.monotonic() - started
         self._kill_group()  # what it left running in the background goes with it
+        self._revoke_token()  # before the row says the job ended: whoever sees it ended sees it revoked
         reader.join(timeout=5)
-        return self.process.returncode, why_stopped
+        return self.sandbox.exit_code(self.process.returncode), why_stopped
 
     def _token(self) -> str:
         """A token for the job's MLflow client: the submitter's rights, at most a Contributor's."""
@@ -397,6 +443,11 @@ class Execution:
         issued = issue_job_token(self.job.workspace, user, name=f"job {self.job.pk}")
         self.token_id = issued.token.pk
         return issued.secret
+
+    def _revoke_token(self) -> None:
+        if self.token_id is not None:
+            revoke_token(self.token_id)
+            self.token_id = None
 
     def _kill_group(self, grace: float = 0.0) -> None:
         process = self.process
@@ -446,6 +497,19 @@ class Execution:
             self._close_log(f"The command exited with code 0 after {elapsed:.1f} s.")
             job.succeed(exit_code=0, stage="finished", **self._counts())
             end_run(self.run, "FINISHED")
+        elif self.sandbox.sandboxed and self.output.last_line().startswith("bwrap: "):
+            error = f"The job's sandbox could not be made: {self.output.last_line()[7:]}"
+            self._close_log(error)
+            job.fail(error, exit_code=exit_code, **self._counts())
+            end_run(self.run, "FAILED")
+        elif self._out_of_memory():
+            error = (
+                f"The job used more than its memory limit of {settings.JOB_MEMORY_MB} MB and was stopped "
+                f"(STUDIO_JOB_MEMORY_MB). {_exit_message(exit_code)}"
+            )
+            self._close_log(error)
+            job.fail(error, exit_code=exit_code, **self._counts())
+            end_run(self.run, "FAILED")
         else:
             error = _exit_message(exit_code)
             last = self.output.last_line()
@@ -454,6 +518,11 @@ class Execution:
                 f"{error}{f' Last output: {last}' if last else ''}", exit_code=exit_code, **self._counts()
             )
             end_run(self.run, "FAILED")
+
+    def _out_of_memory(self) -> bool:
+        """Whether the command failed for want of memory: with the address space limited, an
+        allocation past it fails, and what fails says so in its last lines."""
+        return any(_OUT_OF_MEMORY.search(line) for line in list(self.output.tail)[-5:])
 
     def _failed(self, error: str) -> None:
         self._close_log(error)

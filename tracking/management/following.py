@@ -4,14 +4,11 @@ redrawn in place on a terminal, a line per stage when the output is a file or a 
 from __future__ import annotations
 
 import time
-from datetime import timedelta
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from studio.models import WorkerHeartbeat
 from tracking.models.work import FINAL_STATUSES, LongWork
+from tracking.queries.compute import live_workers
 
 BAR_WIDTH = 30
 POLL_SECONDS = 0.5
@@ -28,8 +25,7 @@ def progress_line(row: LongWork) -> str:
 
 
 def worker_alive() -> bool:
-    since = timezone.now() - timedelta(seconds=settings.WORKER_HEARTBEAT_STALE_SECONDS)
-    return WorkerHeartbeat.objects.filter(last_seen__gte=since).exists()
+    return live_workers().exists()
 
 
 class Follower:

@@ -1,6 +1,8 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
+from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
+from .environments import Environment
 from .experiments import Experiment, ExperimentTag
 from .imports import Import
 from .jobs import Job
@@ -10,8 +12,10 @@ from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
+    "ComputeTarget",
     "Dataset",
     "Deletion",
+    "Environment",
     "Experiment",
     "ExperimentTag",
     "Import",
@@ -28,5 +32,6 @@ __all__ = [
     "RunInput",
     "RunModelLink",
     "RunTag",
+    "WorkerHeartbeat",
     "Workspace",
 ]

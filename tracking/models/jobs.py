@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 
+from .environments import Environment
 from .experiments import Experiment
 from .runs import Run
 from .work import LongWork
@@ -41,6 +42,12 @@ class Job(LongWork):
     output_bytes = models.BigIntegerField(default=0)
     output_dropped = models.BigIntegerField(default=0)
     submitted_by = models.CharField(max_length=256, blank=True, default="")
+    # The compute target (a named queue, see models.compute) whose workers may run it.
+    compute_target = models.SlugField(max_length=63, default="default")
+    # The environment it runs in: the one submitted with it, else the snapshot's (set by the worker).
+    environment = models.ForeignKey(
+        Environment, null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs"
+    )
 
     class Meta:
         indexes = [

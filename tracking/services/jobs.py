@@ -10,17 +10,24 @@ instead (and re-sends only messages that were lost before any worker took the jo
 from __future__ import annotations
 
 import logging
+import math
 import zipfile
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
-from tracking.models import Experiment, Job, Run, Workspace
+from tracking.errors import InvalidParameterValue, InvalidState, MlflowError, ResourceDoesNotExist
+from tracking.jobs.sandbox import sandbox_status
+from tracking.jobs.specs import KINDS, SpecError, parse_spec
+from tracking.models import Environment, Experiment, Job, Run, Workspace
+from tracking.models.compute import queue_of
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.models.work import FINAL_STATUSES, QUEUED, RUNNING
+from tracking.queries.compute import checked_target
 from tracking.queries.experiments import get_experiment, get_experiment_by_name
+from tracking.services.environments import declare_environment
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run, update_run
 
@@ -60,7 +67,47 @@ def resolve_experiment(
         return create_experiment(workspace=workspace, name=experiment_name)
 
 
-def _check_request(command: str, entry_point: str, parameters: dict, time_limit_seconds: int | None) -> None:
+def checked_time_limit(value: object) -> int | None:
+    """The time limit asked for, a whole number of seconds from 1 to STUDIO_JOB_MAX_TIME_LIMIT_SECONDS."""
+    if value is None:
+        return None
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParameterValue("'time_limit_seconds' must be a whole number of seconds.")
+    if value <= 0:
+        raise InvalidParameterValue("'time_limit_seconds' must be a positive number of seconds.")
+    most = settings.JOB_MAX_TIME_LIMIT_SECONDS
+    if value > most:
+        raise InvalidParameterValue(
+            f"'time_limit_seconds' may be at most {most} seconds on this server "
+            f"(STUDIO_JOB_MAX_TIME_LIMIT_SECONDS); {value} was asked for."
+        )
+    return value
+
+
+def checked_environment(workspace: Workspace, environment: dict | None) -> Environment | None:
+    """The environment a submission names ({"name", "kind", "spec"}), recorded for its workspace."""
+    if environment is None:
+        return None
+    if not isinstance(environment, dict) or set(environment) - {"name", "kind", "spec"}:
+        raise InvalidParameterValue(
+            "'environment' must be an object with 'name', 'kind' (pip, conda or python_env) and 'spec' "
+            "(the text of the requirements.txt, conda.yaml or python_env.yaml)."
+        )
+    name, kind, text = (environment.get(key, "") for key in ("name", "kind", "spec"))
+    if not all(isinstance(value, str) for value in (name, kind, text)) or kind not in KINDS:
+        raise InvalidParameterValue(
+            f"The environment's 'kind' must be one of {', '.join(KINDS)}, and 'name' and 'spec' text."
+        )
+    try:
+        spec = parse_spec(kind, text)
+    except SpecError as error:
+        raise InvalidParameterValue(f"The environment cannot be used: {error}") from None
+    return declare_environment(workspace=workspace, spec=spec, name=name)
+
+
+def _check_request(command: str, entry_point: str, parameters: dict) -> None:
     if command and entry_point:
         raise InvalidParameterValue("Give either a 'command' or an MLflow project 'entry_point', not both.")
     if not command.strip() and not entry_point:
@@ -81,8 +128,6 @@ def _check_request(command: str, entry_point: str, parameters: dict, time_limit_
     for key, value in parameters.items():
         if not isinstance(value, str | int | float) or isinstance(value, bool) or not str(key):
             raise InvalidParameterValue(f"The parameter {key!r} must have a string or number value.")
-    if time_limit_seconds is not None and time_limit_seconds <= 0:
-        raise InvalidParameterValue("'time_limit_seconds' must be a positive number of seconds.")
 
 
 def submit_job(
@@ -97,15 +142,26 @@ def submit_job(
     time_limit_seconds: int | None = None,
     run_name: str = "",
     user_id: str = "",
+    environment: dict | None = None,
+    compute_target: str = "",
     enqueue: bool = True,
 ) -> Job:
     """A QUEUED job and its SCHEDULED run; the snapshot (a zip) becomes the job's.
 
-    The task is sent once this commits (with `enqueue`).
+    `environment` ({"name", "kind", "spec"}) is the Python environment it runs in; without one the
+    worker uses the snapshot's specification, or the default. `compute_target` names the workers
+    that may run it (the default target's, when empty). Refused when jobs cannot be
+    sandboxed and sign-in is required (unless STUDIO_JOBS_UNSANDBOXED). The task is sent once this
+    commits (with `enqueue`).
     """
+    status = sandbox_status()
+    if status.refused:
+        raise InvalidState(status.message)
     parameters = {str(key): str(value) for key, value in (parameters or {}).items()}
     command = command.strip()
-    _check_request(command, entry_point, parameters, time_limit_seconds)
+    _check_request(command, entry_point, parameters)
+    time_limit_seconds = checked_time_limit(time_limit_seconds)
+    compute_target = checked_target(compute_target)
     if not zipfile.is_zipfile(snapshot):
         raise InvalidParameterValue("The snapshot must be a .zip of the source folder.")
     if experiment.workspace_id != workspace.pk:
@@ -120,6 +176,7 @@ def submit_job(
     if kind == Job.PROJECT:
         tags.append(("mlflow.project.entryPoint", entry_point))
     with transaction.atomic():
+        chosen = checked_environment(workspace, environment)
         run = create_run(experiment=experiment, user_id=user_id, run_name=run_name, tags=tags)
         update_run(run=run, status="SCHEDULED")
         job = Job.objects.create(
@@ -135,6 +192,8 @@ def submit_job(
             snapshot_bytes=snapshot.stat().st_size,
             time_limit_seconds=time_limit_seconds,
             submitted_by=user_id[:256],
+            environment=chosen,
+            compute_target=compute_target,
         )
         if enqueue:
             # robust: a broker that is down must not undo a submitted job; the sweeper sends it later.
@@ -143,10 +202,14 @@ def submit_job(
 
 
 def enqueue_job(job_id: int) -> None:
+    """Sends the job to the queue of its compute target, whose workers alone take it."""
     from tracking.tasks import run_job
 
+    target = Job.objects.filter(pk=job_id).values_list("compute_target", flat=True).first()
+    if target is None:
+        return
     Job.mark_enqueued(job_id)
-    run_job.delay(job_id)
+    run_job.apply_async((job_id,), queue=queue_of(target))
 
 
 def end_run(run: Run | None, status: str) -> None:

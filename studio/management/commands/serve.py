@@ -9,18 +9,23 @@ them all on Ctrl-C or when one of them dies.
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from studio.celery import make_broker_folders
+from tracking.models.compute import DEFAULT_TARGET, queue_of
 
 STOP_GRACE_SECONDS = 10
+WEB_FIRST_SECONDS = 10
+_TARGET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 
 
 def _die_with_parent() -> None:
@@ -31,6 +36,17 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
+def _wait_for_port(host: str, port: int, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    address = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host.strip("[]")
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((address, port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+
+
 class Command(BaseCommand):
     help = "Serves the studio and the MLflow API with gunicorn, and runs a Celery worker beside it."
 
@@ -38,8 +54,25 @@ class Command(BaseCommand):
         parser.add_argument("--only", choices=["web", "worker"], help="start just one of the two")
         parser.add_argument("--host", default=settings.STUDIO_HOST)
         parser.add_argument("--port", type=int, default=settings.STUDIO_PORT)
+        parser.add_argument(
+            "--queues",
+            default="",
+            help="compute targets whose jobs the worker takes, comma-separated (e.g. gpu-a100); without "
+            "it, the worker serves the target 'default' and the server's own work",
+        )
+        parser.add_argument(
+            "--concurrency", type=int, default=None, help="jobs and tasks the worker runs at once (default 4)"
+        )
 
-    def handle(self, *args, only: str | None, host: str, port: int, **options) -> None:
+    def handle(
+        self, *args, only: str | None, host: str, port: int, queues: str, concurrency: int | None, **options
+    ) -> None:
+        targets = [name.strip() for name in queues.split(",") if name.strip()]
+        bad = [name for name in targets if not _TARGET_NAME.fullmatch(name)]
+        if bad:
+            raise CommandError(
+                f"Compute target names are lowercase letters, digits and dashes: {', '.join(bad)}."
+            )
         make_broker_folders()
         children: list[subprocess.Popen] = []
         if only in (None, "web"):
@@ -47,8 +80,16 @@ class Command(BaseCommand):
             # address they listen on (settings.STUDIO_REQUIRE_AUTH), so they must know it.
             os.environ["STUDIO_HOST"] = host
             children.append(self._start(self.web_command(host, port)))
+            if only is None:
+                # The worker's start-up is heavy: let the web server load first (on two cores,
+                # starting both at once delays the first answer by seconds).
+                _wait_for_port(host, port, WEB_FIRST_SECONDS)
         if only in (None, "worker"):
-            children.append(self._start(self.worker_command()))
+            children.append(
+                self._start(
+                    self.worker_command(targets, concurrency), self.worker_environment(targets, concurrency)
+                )
+            )
         if only in (None, "web"):
             self._banner(host, port)
         self._supervise(children)
@@ -67,19 +108,34 @@ class Command(BaseCommand):
             bind,
         ]
 
-    def worker_command(self) -> list[str]:
-        concurrency = os.environ.get("STUDIO_WORKER_CONCURRENCY", "4")
-        return [
-            sys.executable, "-m", "celery", "-A", "studio", "worker", "--beat",
-            "--pool", "threads", "--concurrency", concurrency, "--loglevel", "INFO",
+    def worker_command(self, targets: list[str], concurrency: int | None) -> list[str]:
+        """The default worker takes the server's own work and the target "default", and runs the
+        periodic tasks (beat); a worker of named targets takes only those targets' jobs."""
+        slots = str(concurrency or os.environ.get("STUDIO_WORKER_CONCURRENCY") or 4)
+        name = f"{'+'.join(targets) or 'default'}.{os.getpid()}@%h"
+        command = [
+            sys.executable, "-m", "celery", "-A", "studio", "worker", "-n", name,
+            "--pool", "threads", "--concurrency", slots, "--loglevel", "INFO",
             "--without-gossip", "--without-mingle",
-            "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME,
         ]  # fmt: skip
+        if targets:
+            return [*command, "-Q", ",".join(queue_of(target) for target in targets)]
+        return [*command, "--beat", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
 
-    def _start(self, command: list[str]) -> subprocess.Popen:
+    def worker_environment(self, targets: list[str], concurrency: int | None) -> dict[str, str]:
+        """What the worker says of itself in its heartbeats (studio.celery), and its patience."""
+        return {
+            "STUDIO_SQLITE_BUSY_SECONDS": "30",  # imports and deletions may wait for the lock
+            **os.environ,
+            "STUDIO_WORKER_TARGETS": ",".join(targets or [DEFAULT_TARGET]),
+            "STUDIO_WORKER_GENERAL": "false" if targets else "true",
+            "STUDIO_WORKER_CONCURRENCY": str(concurrency or os.environ.get("STUDIO_WORKER_CONCURRENCY") or 4),
+        }
+
+    def _start(self, command: list[str], environment: dict[str, str] | None = None) -> subprocess.Popen:
         # Own process group each, so Ctrl-C reaches them only through us, in order; and on
         # Linux they are told to stop if we die without getting to stop them.
-        return subprocess.Popen(command, start_new_session=True, preexec_fn=_die_with_parent)
+        return subprocess.Popen(command, env=environment, start_new_session=True, preexec_fn=_die_with_parent)
 
     def _banner(self, host: str, port: int) -> None:
         shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -69,7 +69,9 @@ def test_a_raw_zip_body_with_fields_in_the_query_string_is_accepted(client, defa
     assert (job.experiment, job.time_limit_seconds, job.source_name) == (experiment, 60, "snapshot.zip")
 
 
-def test_a_submitted_job_runs_and_its_status_and_output_are_read_back(client, default_workspace):
+def test_a_submitted_job_runs_and_its_status_and_output_are_read_back(
+    client, default_workspace, default_environment
+):
     job_id = post_job(client).json()["id"]
 
     run_job(job_id, worker="test@here")
@@ -112,6 +114,16 @@ def test_an_mlflow_project_submission_names_an_entry_point_and_parameters(client
         ({"time_limit_seconds": "0"}, "time_limit_seconds: Ensure this value is greater than or equal to 1"),
         ({"experiment_name": ""}, "Name the experiment"),
         ({"experiment_id": "0"}, "not both"),
+        ({"time_limit_seconds": "100000000000000000000"}, "may be at most 604800 seconds"),
+        ({"time_limit_seconds": "-5"}, "time_limit_seconds: Ensure this value is greater than or equal to 1"),
+        ({"time_limit_seconds": "1.5"}, "time_limit_seconds: A valid integer is required"),
+        ({"environment": "six"}, "environment: must be a JSON object"),
+        ({"environment": '{"kind": "npm", "spec": "x"}'}, "must be one of pip, conda, python_env"),
+        ({"environment": '{"kind": "pip", "spec": "-e /srv/studio"}'}, "options are not accepted"),
+        (
+            {"environment": '{"kind": "conda", "spec": "dependencies: [numpy=1.21]"}'},
+            "asks for conda packages (numpy=1.21)",
+        ),
     ],
 )
 def test_a_bad_submission_is_refused_and_nothing_is_kept(
@@ -185,3 +197,37 @@ def test_the_list_is_newest_first_in_a_fixed_number_of_queries(
 
     assert [job["id"] for job in body["jobs"]] == ids[::-1]
     assert {job["run_status"] for job in body["jobs"]} == {"SCHEDULED"}
+
+
+def test_the_time_limit_may_reach_the_servers_maximum_but_not_pass_it(client, default_workspace, settings):
+    settings.JOB_MAX_TIME_LIMIT_SECONDS = 3600
+
+    accepted = post_job(client, time_limit_seconds="3600")
+    refused = post_job(client, time_limit_seconds="3601")
+
+    assert accepted.status_code == 202 and accepted.json()["time_limit_seconds"] == 3600
+    assert refused.status_code == 400
+    assert refused.json()["message"] == (
+        "'time_limit_seconds' may be at most 3600 seconds on this server "
+        "(STUDIO_JOB_MAX_TIME_LIMIT_SECONDS); 3601 was asked for."
+    )
+
+
+def test_a_submission_with_an_environment_records_it_for_the_job(client, default_workspace):
+    spec = "# training\nSix >= 1.0\ntomli\n"
+    environment = json.dumps({"name": "tiny", "kind": "pip", "spec": spec})
+
+    first = post_job(client, environment=environment)
+    second = post_job(client, environment=environment.replace("tiny", "tiny-2"))
+
+    assert first.status_code == second.status_code == 202, first.content
+    one, two = (Job.objects.select_related("environment").get(pk=r.json()["id"]) for r in (first, second))
+    assert one.environment == two.environment  # one row per workspace and specification
+    recorded = two.environment
+    assert (recorded.name, recorded.kind, recorded.spec_text, recorded.status) == (
+        "tiny-2",
+        "pip",
+        spec,
+        "PENDING",
+    )
+    assert recorded.requirements == ["mlflow-skinny", "six>=1.0", "tomli"]

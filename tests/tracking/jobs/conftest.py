@@ -11,9 +11,11 @@ import pytest
 
 
 @pytest.fixture(autouse=True)
-def job_folders(settings, tmp_path):
+def job_folders(settings, tmp_path, sandbox_reachable_folder, default_environment):
+    """Folders of this test only. The jobs folder is one the sandbox's unprivileged user can reach
+    (pytest's own temporary folders are private to root)."""
     settings.ARTIFACT_ROOT = tmp_path / "artifacts"
-    settings.JOBS_DIR = tmp_path / "jobs"
+    settings.JOBS_DIR = sandbox_reachable_folder / "jobs"
     settings.JOB_LOG_FLUSH_SECONDS = 0.2
     settings.SERVER_URL = "http://studio.test:8000"
     return settings

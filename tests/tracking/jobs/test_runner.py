@@ -233,10 +233,11 @@ def _wait_for(condition, timeout=20.0):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_output_is_visible_in_the_runs_logs_while_the_job_runs(submit, tmp_path):
-    gate = tmp_path / "gate"
-    script = f"import os, time\nprint('step 1')\nwhile not os.path.exists({str(gate)!r}):\n    time.sleep(0.05)\nprint('step 2')\n"
+def test_output_is_visible_in_the_runs_logs_while_the_job_runs(submit, settings):
+    # The gate is in the job's own folder: the only one of the host's it can see.
+    script = "import os, time\nprint('step 1')\nwhile not os.path.exists('gate'):\n    time.sleep(0.05)\nprint('step 2')\n"
     job = submit({"train.py": script}, "python train.py")
+    gate = settings.JOBS_DIR / "work" / str(job.pk) / "gate"
     thread = _run_in_thread(job)
     try:
         _wait_for(lambda: "step 1" in read_log(job))
@@ -249,18 +250,19 @@ def test_output_is_visible_in_the_runs_logs_while_the_job_runs(submit, tmp_path)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_cancelling_a_running_job_kills_its_process_group_and_marks_the_run_killed(submit, tmp_path):
-    pid_file = tmp_path / "child.pid"
+def test_cancelling_a_running_job_kills_its_process_group_and_marks_the_run_killed(submit):
+    # The child is found by a word of its command line: inside its PID namespace, its pid is not the host's.
+    marker = f"child-of-job-{os.getpid()}-{time.monotonic_ns()}"
     script = (
         "import subprocess, sys, time\n"
-        "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
-        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)', {marker!r}])\n"
         "print('working', flush=True)\n"
         "time.sleep(60)\n"
     )
     job = submit({"train.py": script}, "python train.py")
     thread = _run_in_thread(job)
     _wait_for(lambda: "working" in read_log(job))
+    assert processes_with(marker)
 
     started = time.monotonic()
     assert cancel_job(job=Job.objects.select_related("run").get(pk=job.pk))
@@ -272,7 +274,21 @@ def test_cancelling_a_running_job_kills_its_process_group_and_marks_the_run_kill
     assert (job.status, job.run.status) == ("CANCELLED", "KILLED")
     assert job.exit_code is not None and job.exit_code < 0
     assert "[studio] Cancelled" in read_log(job)
-    assert not _alive(int(pid_file.read_text()))  # the script's own child went with the group
+    assert not processes_with(marker)  # the script's own child went with the group
+
+
+def processes_with(word: str) -> list[int]:
+    """The host's live processes with `word` among their arguments."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                arguments = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if word.encode() in arguments and _alive(int(entry.name)):
+                found.append(int(entry.name))
+    return found
 
 
 def _alive(pid: int) -> bool:

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
+from studio_sdk.snapshots import SnapshotTooLarge, zip_folder
 
 from tracking.errors import MlflowError
-from tracking.jobs.snapshots import SnapshotTooLarge, zip_folder
 from tracking.management.following import NO_WORKER_WARNING_SECONDS, POLL_SECONDS, worker_alive
 from tracking.models import Job
 from tracking.models.work import SUCCEEDED
@@ -46,6 +46,7 @@ class Command(BaseCommand):
         )
         parser.add_argument("--run-name", default="", help="the run's name (a generated one otherwise)")
         parser.add_argument("--time-limit", type=int, default=None, help="seconds the job may run")
+        parser.add_argument("--compute", default="", help="the compute target to run on (default: default)")
         parser.add_argument("--no-wait", action="store_true", help="submit and return at once")
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs):
@@ -69,7 +70,8 @@ class Command(BaseCommand):
         return parser
 
     def handle(self, *args, folder: str, experiment: str, workspace: str, entry_point: str, param: list[str],
-               run_name: str, time_limit: int | None, no_wait: bool, command: list[str], **options) -> None:  # fmt: skip
+               run_name: str, time_limit: int | None, compute: str, no_wait: bool, command: list[str],
+               **options) -> None:  # fmt: skip
         source = Path(folder).expanduser().absolute()
         if not source.is_dir():
             raise CommandError(f"{source} is not a folder.")
@@ -94,6 +96,7 @@ class Command(BaseCommand):
                 entry_point=entry_point,
                 parameters=parameters,
                 time_limit_seconds=time_limit,
+                compute_target=compute,
                 run_name=run_name,
             )
         except MlflowError as error:

@@ -8,7 +8,8 @@ and can follow the job, printing its output as it comes, as `mlflow run` does fo
 
 The server and workspace come from the tracking URI (`http://host:port/ws/<workspace>`, or the
 server's root for the default workspace); `--backend-config` may name another workspace
-(`{"workspace": "team-a"}`), a time limit (`{"time_limit_seconds": 3600}`), and `{"wait": true}`
+(`{"workspace": "team-a"}`), a time limit (`{"time_limit_seconds": 3600}`), a compute target
+(`{"compute": "gpu-a100"}`), and `{"wait": true}`
 to follow the job to its end (the `mlflow run` command does not wait for a plugin backend's run;
 `mlflow.projects.run(..., synchronous=True)` does). Credentials are
 MLflow's own: MLFLOW_TRACKING_TOKEN, or MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD.
@@ -31,7 +32,7 @@ from mlflow.projects.backend.abstract_backend import AbstractBackend
 from mlflow.projects.submitted_run import SubmittedRun
 from mlflow.projects.utils import PROJECT_SYNCHRONOUS, fetch_and_validate_project
 
-from tracking.jobs.snapshots import SnapshotTooLarge, zip_folder
+from .snapshots import SnapshotTooLarge, zip_folder
 
 POLL_SECONDS = 0.5
 TIMEOUT_SECONDS = 60
@@ -116,6 +117,8 @@ class StudioBackend(AbstractBackend):
             }
             if backend_config.get("time_limit_seconds"):
                 fields["time_limit_seconds"] = str(int(backend_config["time_limit_seconds"]))
+            if backend_config.get("compute"):
+                fields["compute"] = str(backend_config["compute"])
             response = session.post(
                 f"{base}/api/studio/v1/workspaces/{workspace}/jobs",
                 files={"file": (f"{folder.name or 'project'}.zip", snapshot, "application/zip")},

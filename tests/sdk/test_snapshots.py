@@ -6,8 +6,7 @@ import os
 import zipfile
 
 import pytest
-
-from tracking.jobs.snapshots import Ignores, SnapshotTooLarge, collect, parse_rules, zip_folder
+from studio_sdk.snapshots import Ignores, SnapshotTooLarge, collect, parse_rules, zip_folder
 
 
 def excluded(gitignore: str, path: str, is_dir: bool = False) -> bool:

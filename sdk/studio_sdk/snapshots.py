@@ -1,11 +1,12 @@
 """Zipping a source folder into a job's snapshot, leaving out what `.gitignore` files exclude.
 
-Runs on the submitting side (the command line, the MLflow backend plugin), so it does not import
-Django. The rules are git's: each folder's `.gitignore` applies below it, the last matching
-pattern wins, `!` re-includes, a trailing `/` matches folders only, a pattern with a `/` in it is
-anchored to its `.gitignore`'s folder, `**` spans folders. A folder that is excluded is not
-entered (as in git, nothing below it can be re-included). `.git/` is always left out. Links to
-files inside the folder are stored as the files; links leading outside it are left out.
+Runs on the submitting side (the SDK, the MLflow backend plugin, `manage.py submit_job`), so it
+imports nothing but the standard library. The rules are git's: each folder's `.gitignore` applies
+below it, the last matching pattern wins, `!` re-includes, a trailing `/` matches folders only, a
+pattern with a `/` in it is anchored to its `.gitignore`'s folder, `**` spans folders. A folder
+that is excluded is not entered (as in git, nothing below it can be re-included). Version control,
+caches and virtual environments (ALWAYS_EXCLUDED) are always left out. Links to files inside the
+folder are stored as the files; links leading outside it are left out.
 """
 
 from __future__ import annotations
@@ -17,7 +18,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-ALWAYS_EXCLUDED = (".git/", "__pycache__/")
+# Left out whatever .gitignore says: version control, caches, virtual environments, MLflow's own
+# local store and notebook checkpoints (a ! rule in a .gitignore cannot bring them back).
+ALWAYS_EXCLUDED = (
+    ".git/", ".hg/", ".svn/", "__pycache__/", ".venv/", "venv/", "node_modules/", "mlruns/",
+    ".ipynb_checkpoints/",
+)  # fmt: skip
 
 
 class SnapshotTooLarge(Exception):
