@@ -122,6 +122,16 @@ class DeployedServer:
         # The worker says so once it consumes its queue; a job submitted before would wait.
         return healthy and b" ready." in self.log_path.read_bytes()
 
+    def worker_pid(self) -> int:
+        """The pid of the server's Celery worker (a child of `serve`)."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout
+        for pid in map(int, children.split()):
+            if b"celery" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                return pid
+        raise AssertionError(f"{self.name} has no worker: {self.log_tail()}")
+
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

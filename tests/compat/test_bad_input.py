@@ -162,3 +162,55 @@ def test_nul_characters_are_refused_on_both_databases(api, run_id):
     assert_error(response, 400, "INVALID_PARAMETER_VALUE")
     response = api("GET", "experiments/get-by-name", params={"experiment_name": "a\x00b"})
     assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_a_page_token_past_every_row_answers_an_empty_page(api, run_id):
+    """Found in a review: an offset beyond the database's integers gave a 500."""
+    import base64
+    import json
+
+    token = base64.b64encode(json.dumps({"offset": 10**30}).encode()).decode()
+    runs = api("POST", "runs/search", json={"experiment_ids": ["0"], "page_token": token})
+    experiments = api("POST", "experiments/search", json={"max_results": 5, "page_token": token})
+    assert (runs.status_code, runs.json()) == (200, {})
+    assert (experiments.status_code, experiments.json()) == (200, {})
+    nested = base64.b64encode(b"[" * 50_000).decode()
+    assert_error(
+        api("POST", "runs/search", json={"experiment_ids": ["0"], "page_token": nested}),
+        400,
+        "INVALID_PARAMETER_VALUE",
+    )
+
+
+def test_a_write_that_cannot_get_the_database_s_lock_is_a_503_the_client_retries(deployed_server, settings):
+    """More writers than SQLite serves at once wait at most STUDIO_SQLITE_BUSY_SECONDS, then hear
+    503 with Retry-After (which MLflow's client retries), never a 4xx and never a long stall."""
+    import sqlite3
+    import time
+
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's single writer; PostgreSQL lets writers through")
+    url = deployed_server(STUDIO_SQLITE_BUSY_SECONDS="1").url
+    api = f"{url}/api/2.0/mlflow"
+    experiment_id = requests.post(f"{api}/experiments/create", json={"name": "locked"}, timeout=30).json()[
+        "experiment_id"
+    ]
+    holder = sqlite3.connect(connection.settings_dict["NAME"], timeout=30)
+    holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+    try:
+        started = time.monotonic()
+        answer = requests.post(f"{api}/runs/create", json={"experiment_id": experiment_id}, timeout=30)
+        waited = time.monotonic() - started
+    finally:
+        holder.rollback()
+        holder.close()
+
+    body = assert_error(answer, 503, "TEMPORARILY_UNAVAILABLE")
+    assert answer.headers["Retry-After"] == "1" and "try again" in body["message"]
+    assert 0.9 < waited < 5
+    assert (
+        requests.post(f"{api}/runs/create", json={"experiment_id": experiment_id}, timeout=30).status_code
+        == 200
+    )

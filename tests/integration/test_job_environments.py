@@ -11,7 +11,6 @@ import time
 
 import pytest
 
-from tests.conftest import ensure_default_workspace
 from tracking.jobs import environment_folders as folders
 from tracking.jobs.specs import parse_spec
 from tracking.models import Environment, Job, Metric, Run
@@ -30,9 +29,14 @@ print("six", six.__version__)
 
 
 @pytest.fixture
-def worker(live_server, worker_processes, default_environment):
-    ensure_default_workspace()
-    return worker_processes(STUDIO_SERVER_URL=live_server.url)
+def server(deployed, default_environment):
+    return deployed
+
+
+@pytest.fixture
+def worker(server):
+    """The server's own worker (its log is the server's)."""
+    return server
 
 
 def _running_after(server, files, command, **fields) -> tuple[dict, float]:
@@ -46,16 +50,16 @@ def _running_after(server, files, command, **fields) -> tuple[dict, float]:
     raise AssertionError(f"job {submitted['id']} did not start")
 
 
-def test_a_job_s_requirements_are_installed_once_and_reused(live_server, worker):
+def test_a_job_s_requirements_are_installed_once_and_reused(server, worker):
     # The environment starts unbuilt (uv's download cache, kept between sessions, stays warm).
     folders.remove_folder(folders.environment_folder("default", parse_spec("pip", SPEC).hash))
     environment = json.dumps({"name": "with-six", "kind": "pip", "spec": SPEC})
 
     first = ended(
-        worker, submit(live_server, {"train.py": USES_SIX}, "python train.py", environment=environment)["id"]
+        worker, submit(server, {"train.py": USES_SIX}, "python train.py", environment=environment)["id"]
     )
 
-    text = output(live_server, first.pk)
+    text = output(server, first.pk)
     assert (first.status, first.run.status) == ("SUCCEEDED", "FINISHED"), first.error + text
     assert (
         "[studio] Building the environment 'with-six'" in text
@@ -75,11 +79,11 @@ def test_a_job_s_requirements_are_installed_once_and_reused(live_server, worker)
     }
     waits = []
     for _ in range(5):
-        submitted, waited = _running_after(live_server, files, "python train.py")
+        submitted, waited = _running_after(server, files, "python train.py")
         waits.append(waited)
         job = ended(worker, submitted["id"])
-        assert job.status == "SUCCEEDED", job.error + output(live_server, job.pk)
-        assert "Building the environment" not in output(live_server, job.pk)
+        assert job.status == "SUCCEEDED", job.error + output(server, job.pk)
+        assert "Building the environment" not in output(server, job.pk)
         assert job.environment_id == built.pk
     again = Environment.objects.get()
     assert again.built_at == built.built_at and again.last_used_at > built.last_used_at
@@ -90,22 +94,22 @@ def test_a_job_s_requirements_are_installed_once_and_reused(live_server, worker)
     assert p50 < 5, waits
 
 
-def test_a_requirement_that_cannot_be_installed_fails_the_job_with_uv_s_error(live_server, worker):
+def test_a_requirement_that_cannot_be_installed_fails_the_job_with_uv_s_error(server, worker):
     job = ended(
         worker,
-        submit(live_server, {"t.py": "", "requirements.txt": "six==99.99.99\n"}, "python t.py")["id"],
+        submit(server, {"t.py": "", "requirements.txt": "six==99.99.99\n"}, "python t.py")["id"],
     )
 
     assert (job.status, job.run.status) == ("FAILED", "FAILED")
     assert job.error.startswith("The environment could not be built (uv pip install exited with code 1): ")
     assert "six==99.99.99" in job.error and "No solution found" in job.error
-    assert "No solution found" in output(live_server, job.pk)
+    assert "No solution found" in output(server, job.pk)
     assert Environment.objects.get().status == "FAILED"
 
 
-def test_a_conda_only_dependency_or_a_missing_python_fails_clearly(live_server, worker):
-    conda = submit(live_server, {"t.py": "", "conda.yaml": "dependencies:\n  - numpy=1.26\n"}, "python t.py")
-    python = submit(live_server, {"t.py": "", "python_env.yaml": "python: '3.99'\n"}, "python t.py")
+def test_a_conda_only_dependency_or_a_missing_python_fails_clearly(server, worker):
+    conda = submit(server, {"t.py": "", "conda.yaml": "dependencies:\n  - numpy=1.26\n"}, "python t.py")
+    python = submit(server, {"t.py": "", "python_env.yaml": "python: '3.99'\n"}, "python t.py")
 
     conda_job, python_job = ended(worker, conda["id"]), ended(worker, python["id"])
 

@@ -11,7 +11,6 @@ import django
 import pytest
 from django.conf import settings
 
-from tests.conftest import ensure_default_workspace
 from tests.tracking.jobs.test_runner import processes_with
 from tracking.jobs.sandbox import Bubblewrap
 from tracking.models import Job
@@ -154,9 +153,9 @@ EXPECTED = {
 
 
 @pytest.fixture
-def sandboxed_worker(live_server, worker_processes, default_environment):
-    ensure_default_workspace()
-    return worker_processes(STUDIO_SERVER_URL=live_server.url, **LIMITS)
+def server(deployed_server, default_environment):
+    """The server as it ships, its worker's jobs under small limits."""
+    return deployed_server(**LIMITS)
 
 
 def _plant(path: Path, text: str) -> str:
@@ -165,15 +164,16 @@ def _plant(path: Path, text: str) -> str:
     return str(path)
 
 
-def test_a_hostile_job_cannot_escape_its_sandbox(live_server, sandboxed_worker):
+def test_a_hostile_job_cannot_escape_its_sandbox(server):
     data_dir = Path(settings.DATA_DIR)
-    marker = f"studio-daemon-{sandboxed_worker.pid}"
+    worker_pid = server.worker_pid()
+    marker = f"studio-daemon-{worker_pid}"
     database = settings.DATABASES["default"]
     targets = {
         "secret_key": str(data_dir / "secret_key"),
         "data_dir": str(data_dir),
         "database": database["NAME"] if database["ENGINE"].endswith("sqlite3") else "",
-        "worker_pid": sandboxed_worker.pid,
+        "worker_pid": worker_pid,
         "other_job_file": _plant(
             Path(settings.JOBS_DIR) / "work" / "999999" / "data.csv", "another job's data"
         ),
@@ -203,11 +203,11 @@ def test_a_hostile_job_cannot_escape_its_sandbox(live_server, sandboxed_worker):
         )
 
     submitted = submit(
-        live_server, {"hostile.py": HOSTILE, "targets.json": json.dumps(targets)}, "python hostile.py"
+        server, {"hostile.py": HOSTILE, "targets.json": json.dumps(targets)}, "python hostile.py"
     )
-    job = ended(sandboxed_worker, submitted["id"], timeout=120)
+    job = ended(server, submitted["id"], timeout=120)
 
-    text = output(live_server, job.pk)
+    text = output(server, job.pk)
     lines = [line for line in text.splitlines() if line.startswith("ESCAPE ")]
     attempted = {line[len("ESCAPE ") :].split(":")[0] for line in lines}
     expected = EXPECTED | ({"read-database"} if targets["database"] else set())
@@ -220,38 +220,38 @@ def test_a_hostile_job_cannot_escape_its_sandbox(live_server, sandboxed_worker):
     assert "write-over-file-limit: blocked (OSError: [Errno 27] File too large)" in text
     # Nothing it wrote outside its folder exists, the worker lives, and its daemon died with it.
     assert not any(Path(path).exists() for path in targets["write_targets"])
-    assert sandboxed_worker.poll() is None
+    assert server.worker_pid() == worker_pid  # alive, the same
     assert "daemon left behind" in text
     assert processes_with(marker) == []
 
 
-def test_a_job_over_its_memory_limit_fails_saying_so(live_server, sandboxed_worker):
+def test_a_job_over_its_memory_limit_fails_saying_so(server):
     script = "print('allocating', flush=True)\nblock = bytearray(512 * 1024 * 1024)\nprint('allocated')\n"
 
-    job = ended(sandboxed_worker, submit(live_server, {"eat.py": script}, "python eat.py")["id"])
+    job = ended(server, submit(server, {"eat.py": script}, "python eat.py")["id"])
 
     assert (job.status, job.run.status) == ("FAILED", "FAILED")
     assert job.error == (
         "The job used more than its memory limit of 256 MB and was stopped (STUDIO_JOB_MEMORY_MB). "
         "The command exited with code 1."
     )
-    text = output(live_server, job.pk)
+    text = output(server, job.pk)
     assert "allocating" in text and "MemoryError" in text and "allocated\n" not in text
     assert f"[studio] {job.error}" in text
 
 
-def test_a_daemon_of_a_cancelled_job_dies_with_it(live_server, sandboxed_worker):
-    marker = f"studio-cancelled-daemon-{sandboxed_worker.pid}"
+def test_a_daemon_of_a_cancelled_job_dies_with_it(server):
+    marker = f"studio-cancelled-daemon-{server.worker_pid()}"
     script = (
         "import subprocess, time\n"
         f"subprocess.Popen(['setsid', 'sleep', '600'], start_new_session=True)\n"
         f"subprocess.Popen(['setsid', 'bash', '-c', 'while :; do sleep 1; done', {marker!r}])\n"
         "print('started', flush=True)\ntime.sleep(600)\n"
     )
-    job_id = submit(live_server, {"d.py": script}, "python d.py")["id"]
+    job_id = submit(server, {"d.py": script}, "python d.py")["id"]
     wait_for(lambda: processes_with(marker), 60, "the daemon to start")
 
     Job.cancel(job_id)
 
-    ended(sandboxed_worker, job_id, timeout=30)
+    ended(server, job_id, timeout=30)
     wait_for(lambda: not processes_with(marker), 10, "the daemon to die")

@@ -237,3 +237,57 @@ def test_cookies_are_secure_when_the_server_listens_beyond_loopback():
             check=True,
         ).stdout.strip()
         assert out == expected, host
+
+
+def _settings_of(**environment: str) -> dict:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; print(json.dumps({"
+        "'session_secure': s.SESSION_COOKIE_SECURE, 'csrf_secure': s.CSRF_COOKIE_SECURE, "
+        "'require_auth': s.STUDIO_REQUIRE_AUTH, 'hsts': s.SECURE_HSTS_SECONDS, "
+        "'proxy_ssl': getattr(s, 'SECURE_PROXY_SSL_HEADER', None)}))"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings", **environment}
+    return json.loads(
+        subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+        ).stdout
+    )
+
+
+def test_behind_a_trusted_https_proxy_on_loopback_cookies_are_secure_and_hsts_is_sent():
+    """Found in a review: sign-in required behind a reverse proxy on loopback gave cookies that were
+    not Secure, and the proxy's scheme header could not be trusted."""
+    plain = _settings_of(STUDIO_HOST="127.0.0.1", STUDIO_REQUIRE_AUTH="true")
+    proxied = _settings_of(
+        STUDIO_HOST="127.0.0.1", STUDIO_REQUIRE_AUTH="true", STUDIO_TRUST_PROXY_HEADERS="true"
+    )
+
+    assert (plain["session_secure"], plain["hsts"], plain["proxy_ssl"]) == (False, 0, None)
+    assert (proxied["session_secure"], proxied["csrf_secure"]) == (True, True)
+    assert proxied["hsts"] == 365 * 24 * 3600
+    assert proxied["proxy_ssl"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+
+
+def test_a_request_through_the_trusted_proxy_counts_as_https(client, settings):
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 3600
+    answer = client.get("/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert answer["Strict-Transport-Security"] == "max-age=3600"
+    assert "Strict-Transport-Security" not in client.get("/login/")
+
+
+@pytest.mark.parametrize("days", [0, -5, 366, 10**9])
+def test_every_personal_token_expires_within_the_maximum(auth_on, team, days):
+    from tracking.access.tokens import issue_personal_token
+    from tracking.errors import InvalidParameterValue
+
+    with pytest.raises(InvalidParameterValue, match="valid 1 to 365 days"):
+        issue_personal_token(user=team.owner, workspace=team.workspace, name="forever", days=days)
+    response = signed_in(team.owner).post("/ws/team-a/tokens/create", {"name": "forever", "days": str(days)})
+    assert response.status_code == 302
+    assert not AccessToken.objects.filter(name="forever").exists()

@@ -351,3 +351,15 @@ def test_update_workspace_is_for_owners(client, auth_on, team, tokens):
         "workspace": {"name": "team-a", "description": "ours"}
     }
     assert call(client, "get", "/api/3.0/mlflow/workspaces/team-b", tokens["outsider"]).status_code == 404
+
+
+def test_server_info_answers_the_same_under_any_workspace_name(client, auth_on, team, personal_token):
+    """Found in a review: under /ws/<name>/ it answered 200 for a workspace that exists and 404 for
+    one that does not, to anyone signed in: a way to learn other teams' workspace names."""
+    token = personal_token(team.reader, team.workspace)  # a member of team-a only
+    answers = [
+        call(client, "get", f"/ws/{name}/api/3.0/mlflow/server-info", token)
+        for name in ("team-a", "team-b", "no-such-team")
+    ]
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert answers[0].json() == answers[1].json() == answers[2].json()
