@@ -18,3 +18,8 @@ errorlog = "-"
 loglevel = os.environ.get("STUDIO_LOG_LEVEL", "info").lower()
 # Uploads and downloads stream through the workers; no request body size limit at this layer.
 limit_request_line = 16384
+
+# A worker killed mid-answer must not leave a client with headers and no body (see the module).
+from studio.gunicorn_writes import send_small_answers_in_one_write  # noqa: E402
+
+send_small_answers_in_one_write()
