@@ -188,6 +188,44 @@ def test_the_runs_table_sorts_filters_and_compares(page, studio, screenshot):
     expect(page.get_by_text("Fix the filter to see runs.")).to_be_visible()
 
 
+def test_the_filter_box_takes_or_not_parentheses_and_in_lists(page, studio, screenshot):
+    page.goto(f"{studio}/ws/default/experiments/1/")
+    box = page.get_by_label("Filter runs (MLflow search syntax)")
+
+    # The grid: 4 learning rates x 2 batch sizes x 2 optimizers (and sweeps, all adam).
+    box.fill("(params.lr IN ('0.1', '0.01') AND params.optimizer = 'sgd') OR run_name = 'adam-lr0.01-bs32'")
+    box.press("Enter")
+    rows = page.locator("#runs tbody tr")
+    expect(rows).to_have_count(5)
+    names = sorted(page.locator("#runs tbody tr td.name a").all_inner_texts())
+    assert names == [
+        "adam-lr0.01-bs32",
+        "sgd-lr0.01-bs32",
+        "sgd-lr0.01-bs64",
+        "sgd-lr0.1-bs32",
+        "sgd-lr0.1-bs64",
+    ]
+
+    box = page.get_by_label("Filter runs (MLflow search syntax)")
+    box.fill("NOT params.optimizer = 'adam' AND NOT params.batch_size IN ('32')")
+    box.press("Enter")
+    expect(rows).to_have_count(4)
+
+    page.get_by_text("Filter syntax").click()
+    expect(page.locator(".filter-syntax")).to_contain_text("NOT binds first, then AND, then OR")
+    box = page.get_by_label("Filter runs (MLflow search syntax)")
+    box.fill("params.optimizer = 'adam' OR")
+    box.press("Enter")
+    expect(page.get_by_role("alert")).to_contain_text("expected a condition after OR at position 26")
+    box = page.get_by_label("Filter runs (MLflow search syntax)")
+    box.fill(
+        "metrics.accuracy > 0.9 OR (params.optimizer = 'sgd' AND NOT tags.`mlflow.parentRunId` IS NOT NULL)"
+    )
+    box.press("Enter")
+    page.get_by_text("Filter syntax").click()
+    screenshot(page, "experiment-filter-or")
+
+
 def test_the_column_picker_adds_min_and_max_columns(page, studio):
     page.goto(f"{studio}/ws/default/experiments/1/")
 

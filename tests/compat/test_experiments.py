@@ -128,5 +128,5 @@ def test_unknown_experiment_ids_are_not_found_or_invalid(client):
 
 def test_a_bad_experiment_filter_is_an_invalid_parameter(client):
     with pytest.raises(RestException) as excinfo:
-        client.search_experiments(filter_string="name = 'a' OR name = 'b'")
+        client.search_experiments(filter_string="name = 'a' OR")
     assert error_code(excinfo) == "INVALID_PARAMETER_VALUE"

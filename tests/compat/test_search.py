@@ -101,6 +101,76 @@ def test_mlflow_search_runs_gives_a_dataframe(fluent, populated):
     assert set(frame.columns) >= {"run_id", "metrics.acc", "params.lr", "tags.team", "start_time", "status"}
 
 
+# --- Beyond MLflow's language: OR, NOT, parentheses, IN lists -----------------------------------
+
+
+def test_mlflow_search_runs_takes_or_not_and_parentheses_unchanged(fluent, populated):
+    experiment_id, _ = populated
+    search = lambda f: sorted(fluent.search_runs([experiment_id], filter_string=f)["tags.mlflow.runName"])  # noqa: E731
+
+    assert search("params.lr = '0.01' OR metrics.acc > 0.75") == [
+        "run-01", "run-03", "run-05", "run-07", "run-08", "run-09", "run-11",
+    ]  # fmt: skip
+    assert search("(tags.team = 'team-0' OR tags.team = 'team-1') AND metrics.acc >= 0.6") == [
+        "run-06", "run-07", "run-09",
+    ]  # fmt: skip
+    # run-10's acc is NaN and run-11 has none: neither is above 0.2, so both are NOT above it
+    assert search("NOT metrics.acc > 0.2") == ["run-00", "run-01", "run-02", "run-10", "run-11"]
+    assert search("tags.team IN ('team-2') AND NOT params.lr IN ('0.1')") == ["run-05", "run-11"]
+    assert search("metrics.acc IN (0.1, 0.3)") == ["run-01", "run-03"]
+
+
+def test_or_searches_page_and_order_like_any_other(client, populated):
+    experiment_id, _ = populated
+    seen, token = [], None
+    while True:
+        page = client.search_runs(
+            [experiment_id],
+            "tags.team = 'team-0' OR params.lr = '0.01'",
+            order_by=["metrics.acc DESC"],
+            max_results=3,
+            page_token=token,
+        )
+        seen += names(page)
+        token = page.token
+        if not token:
+            break
+    assert seen == ["run-09", "run-07", "run-06", "run-05", "run-03", "run-01", "run-00", "run-11"]
+
+
+def test_search_experiments_takes_or_and_not(client):
+    for name, team in (("or-a", "ml"), ("or-b", "cv"), ("or-c", None)):
+        experiment_id = client.create_experiment(name)
+        if team:
+            client.set_experiment_tag(experiment_id, "team", team)
+
+    found = lambda f: sorted(e.name for e in client.search_experiments(filter_string=f))  # noqa: E731
+
+    assert found("name LIKE 'or-%' AND (tags.team = 'ml' OR tags.team IS NULL)") == ["or-a", "or-c"]
+    assert found("name LIKE 'or-%' AND NOT tags.team = 'ml'") == ["or-b", "or-c"]
+    assert found("name IN ('or-a', 'or-b')") == ["or-a", "or-b"]
+
+
+@pytest.mark.parametrize(
+    ("bad_filter", "says"),
+    [
+        ("params.lr = '0.1' OR", "expected a condition after OR at position 18"),
+        ("(params.lr = '0.1'", "the '(' at position 0 is never closed"),
+        ("params.lr = '0.1')", "unexpected ')' at position 17"),
+        ("NOT", "expected a condition after NOT at position 0"),
+        ("(" * 17 + "params.lr = '0.1'" + ")" * 17, "nest more than 16"),
+    ],
+)
+def test_a_malformed_or_not_or_parenthesis_is_an_invalid_parameter_naming_the_position(
+    client, populated, bad_filter, says
+):
+    experiment_id, _ = populated
+    with pytest.raises(MlflowException) as excinfo:
+        client.search_runs([experiment_id], bad_filter)
+    assert excinfo.value.error_code == "INVALID_PARAMETER_VALUE"
+    assert says in excinfo.value.message
+
+
 @pytest.mark.parametrize(
     "bad_filter",
     [

@@ -1,4 +1,4 @@
-"""Experiment search: MLflow's filter and order_by, turned into a queryset."""
+"""Experiment search: MLflow's filter (with OR, NOT and parentheses) and order_by, as a queryset."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.times import ms_to_datetime
 
 from . import lookups  # noqa: F401  (registers mlflow_like / mlflow_ilike)
+from .boolean_sql import condition_sql
 from .grammar import Comparison, parse_experiment_filter, parse_experiment_order_by
 
 _ATTRIBUTES = {
@@ -30,34 +31,25 @@ _OPERATORS = {
 
 
 def filter_and_order_experiments(queryset: QuerySet, filter_string: str, order_by: list[str]) -> QuerySet:
-    tag_aliases: dict[str, str] = {}
+    tag_columns: dict[str, tuple[str, str]] = {}
 
-    def tag_alias(key: str) -> str:
-        if key not in tag_aliases:
-            alias = f"tag_{len(tag_aliases)}"
-            tag_aliases[key] = alias
+    def tag_column(key: str) -> tuple[str, str]:
+        """The tag's value and row id as plain columns of one join (see tracking.search.runs)."""
+        if key not in tag_columns:
+            alias = f"tag_{len(tag_columns)}"
+            tag_columns[key] = (f"{alias}_value", f"{alias}_id")
             nonlocal queryset
-            queryset = queryset.annotate(**{alias: FilteredRelation("tags", condition=Q(tags__key=key))})
-        return tag_aliases[key]
+            queryset = queryset.alias(**{alias: FilteredRelation("tags", condition=Q(tags__key=key))}).alias(
+                **{f"{alias}_value": F(f"{alias}__value"), f"{alias}_id": F(f"{alias}__id")}
+            )
+        return tag_columns[key]
 
-    conditions = []
-    for comparison in parse_experiment_filter(filter_string):
-        if comparison.entity == "tag" and comparison.op in ("IS NULL", "IS NOT NULL"):
-            missing = comparison.op == "IS NULL"
-            conditions.append(Q(**{f"{tag_alias(comparison.key)}__id__isnull": missing}))
-        elif comparison.entity == "tag":
-            conditions.append(_condition(f"{tag_alias(comparison.key)}__value", comparison))
-        elif comparison.key in _ATTRIBUTES:
-            value = comparison.value
-            if comparison.key in _TIME_ATTRIBUTES:
-                value = ms_to_datetime(int(value), comparison.key)
-            elif comparison.key == "experiment_id":
-                value = _experiment_numbers(value)
-            conditions.append(_condition(_ATTRIBUTES[comparison.key], comparison, value))
-        else:
-            raise InvalidParameterValue(f"Invalid attribute key '{comparison.key}' for experiment search.")
-    for condition in conditions:
-        queryset = queryset.filter(condition)
+    def comparison_sql(comparison: Comparison, negated: bool) -> Q:
+        return _comparison(comparison, tag_column, negated)
+
+    # The conditions first: they add the tags' joins to `queryset`.
+    where = [condition_sql(node, comparison_sql) for node in parse_experiment_filter(filter_string)]
+    queryset = queryset.filter(*where)
 
     ordering = []
     order_keys = parse_experiment_order_by(order_by)
@@ -80,13 +72,28 @@ def _experiment_numbers(value: str | tuple[str, ...]) -> int | list[int]:
         raise InvalidParameterValue(f"Invalid experiment id in filter: {value!r}") from None
 
 
-def _condition(field: str, comparison: Comparison, value=None) -> Q:
-    value = comparison.value if value is None else value
-    if comparison.op == "!=":
-        return ~Q(**{field: value}) & Q(**{f"{field}__isnull": False})
-    if comparison.op == "NOT IN":
-        return ~Q(**{f"{field}__in": value}) & Q(**{f"{field}__isnull": False})
-    lookup = _OPERATORS.get(comparison.op)
+def _comparison(comparison: Comparison, tag_column, negated: bool) -> Q:
+    """True or false for every experiment under a NOT (a NULL would make NOT unknown)."""
+    op, value = comparison.op, comparison.value
+    if comparison.entity == "tag":
+        column, row = tag_column(comparison.key)
+        if op in ("IS NULL", "IS NOT NULL"):
+            return Q(**{f"{row}__isnull": op == "IS NULL"})
+    elif comparison.key in _ATTRIBUTES:
+        column = _ATTRIBUTES[comparison.key]
+        if comparison.key in _TIME_ATTRIBUTES:
+            value = ms_to_datetime(int(value), comparison.key)
+        elif comparison.key == "experiment_id":
+            value = _experiment_numbers(value)
+    else:
+        raise InvalidParameterValue(f"Invalid attribute key '{comparison.key}' for experiment search.")
+    present = Q(**{f"{column}__isnull": False})
+    if op == "!=":
+        return present & ~Q(**{column: value})
+    if op == "NOT IN":
+        return present & ~Q(**{f"{column}__in": value})
+    lookup = _OPERATORS.get(op)
     if lookup is None:
-        raise InvalidParameterValue(f"Invalid comparator '{comparison.op}' for experiment search.")
-    return Q(**{f"{field}__{lookup}": value})
+        raise InvalidParameterValue(f"Invalid comparator '{op}' for experiment search.")
+    compared = Q(**{f"{column}__{lookup}": value})
+    return present & compared if negated else compared

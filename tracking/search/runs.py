@@ -3,6 +3,8 @@
 Each metric, param or tag key the filter or the ordering names becomes one join on that key
 (a FilteredRelation), so a search is a single query whatever it asks, and the page of runs is
 cut by the database. Metrics are compared through each run's summary row (its latest value).
+OR, NOT and parentheses combine the comparisons' SQL (`boolean_sql`); the joins are outer joins
+read as plain columns, so a run without a key fails a comparison on it and passes its NOT.
 
 Ordering follows MLflow: the requested keys, then start_time DESC, then run id. A run without
 the ordered metric, param or tag sorts after every run that has it, in both directions; a NaN
@@ -10,6 +12,8 @@ metric sorts after every number and before a missing value.
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from django.db.models import (
     BooleanField,
@@ -27,6 +31,7 @@ from tracking.models import RunInput
 from tracking.times import ms_to_datetime
 
 from . import lookups  # noqa: F401  (registers mlflow_like / mlflow_ilike)
+from .boolean_sql import condition_sql
 from .grammar import Comparison, OrderKey, parse_run_filter, parse_run_order_by
 
 _RELATIONS = {"metric": "metric_summaries", "param": "params", "tag": "tags"}
@@ -60,6 +65,7 @@ class _Joins:
     def __init__(self, queryset: QuerySet) -> None:
         self.queryset = queryset
         self.aliases: dict[tuple[str, str], str] = {}
+        self.with_columns: set[str] = set()
 
     def alias(self, entity: str, key: str) -> str:
         found = self.aliases.get((entity, key))
@@ -72,16 +78,26 @@ class _Joins:
             )
         return found
 
+    def columns(self, entity: str, key: str) -> tuple[str, str]:
+        """The names of the joined row's value and id, as plain columns: conditions on them are
+        compiled as written (Django would turn a negated condition on a to-many join into a
+        subquery with a meaning of its own)."""
+        alias = self.alias(entity, key)
+        if alias not in self.with_columns:
+            self.with_columns.add(alias)
+            self.queryset = self.queryset.alias(
+                **{f"{alias}_value": F(f"{alias}__value"), f"{alias}_id": F(f"{alias}__id")}
+            )
+        return f"{alias}_value", f"{alias}_id"
+
 
 def filter_and_order_runs(queryset: QuerySet, filter_string: str, order_by: list[str]) -> QuerySet:
-    comparisons = parse_run_filter(filter_string)
+    conditions = parse_run_filter(filter_string)
     order_keys = parse_run_order_by(order_by)
     joins = _Joins(queryset)
-    conditions = [_condition(joins, comparison) for comparison in comparisons]
+    where = [condition_sql(condition, partial(_comparison, joins)) for condition in conditions]
     ordering = [expression for key in order_keys for expression in _ordering(joins, key)]
-    queryset = joins.queryset
-    for condition in conditions:
-        queryset = queryset.filter(condition)
+    queryset = joins.queryset.filter(*where)
     explicit = {(key.entity, key.key) for key in order_keys}
     if ("attribute", "start_time") not in explicit:
         ordering.append(F("start_time").desc())
@@ -90,42 +106,46 @@ def filter_and_order_runs(queryset: QuerySet, filter_string: str, order_by: list
     return queryset.order_by(*ordering)
 
 
-def _condition(joins: _Joins, comparison: Comparison) -> Q:
+def _comparison(joins: _Joins, comparison: Comparison, negated: bool) -> Q:
     entity, op, value = comparison.entity, comparison.op, comparison.value
     if entity == "dataset":
-        field = _DATASET_FIELDS.get(comparison.key)
-        if field is None:
-            raise InvalidParameterValue(f"Invalid dataset attribute '{comparison.key}'.")
-        inputs = RunInput.objects.filter(run=OuterRef("pk"))
-        if op == "!=":
-            return Exists(inputs.exclude(**{field: value}))
-        if op == "NOT IN":
-            return Exists(inputs.exclude(**{f"{field}__in": value}))
-        return Exists(inputs.filter(**{f"{field}__{_lookup(op)}": value}))
+        return Q(_dataset_condition(comparison))
     if entity == "attribute":
-        field = _ATTRIBUTE_FIELDS.get(comparison.key)
-        if field is None:
+        column = _ATTRIBUTE_FIELDS.get(comparison.key)
+        if column is None:
             raise InvalidParameterValue(f"Invalid attribute key '{comparison.key}' specified.")
         if comparison.key in _TIME_ATTRIBUTES and value is not None:
             value = ms_to_datetime(int(value), comparison.key)
     else:
-        field = f"{joins.alias(entity, comparison.key)}__value"
-        if entity == "metric" and op not in ("=", "!=", "<", "<=", ">", ">="):
-            raise InvalidParameterValue(f"Invalid comparator '{op}' for a metric.")
-    if op == "IS NULL":
-        return Q(**{f"{joins.alias(entity, comparison.key)}__id__isnull": True})
-    if op == "IS NOT NULL":
-        return Q(**{f"{joins.alias(entity, comparison.key)}__id__isnull": False})
-    if op == "!=":
-        if entity == "metric":
+        column, row = joins.columns(entity, comparison.key)
+        if op == "IS NULL":
+            return Q(**{f"{row}__isnull": True})
+        if op == "IS NOT NULL":
+            return Q(**{f"{row}__isnull": False})
+        if entity == "metric" and op in ("!=", "NOT IN"):
             # NaN (stored as NULL) differs from every number, as in MLflow; a missing key does not.
-            has_key = Q(**{f"{joins.alias(entity, comparison.key)}__id__isnull": False})
-            return has_key & (Q(**{f"{field}__isnull": True}) | ~Q(**{field: value}))
-        # SQL's <> is never true against a missing row: the run must have the key.
-        return Q(**{f"{field}__isnull": False}) & ~Q(**{field: value})
+            differs = ~Q(**{column: value}) if op == "!=" else ~Q(**{f"{column}__in": value})
+            return Q(**{f"{row}__isnull": False}) & (Q(**{f"{column}__isnull": True}) | differs)
+    present = Q(**{f"{column}__isnull": False})
+    if op == "!=":
+        return present & ~Q(**{column: value})
     if op == "NOT IN":
-        return Q(**{f"{field}__isnull": False}) & ~Q(**{f"{field}__in": value})
-    return Q(**{f"{field}__{_lookup(op)}": value})
+        return present & ~Q(**{f"{column}__in": value})
+    compared = Q(**{f"{column}__{_lookup(op)}": value})
+    # A comparison with NULL is unknown in SQL, and NOT of unknown is unknown, not true.
+    return present & compared if negated else compared
+
+
+def _dataset_condition(comparison: Comparison) -> Exists:
+    field = _DATASET_FIELDS.get(comparison.key)
+    if field is None:
+        raise InvalidParameterValue(f"Invalid dataset attribute '{comparison.key}'.")
+    inputs = RunInput.objects.filter(run=OuterRef("pk"))
+    if comparison.op == "!=":
+        return Exists(inputs.exclude(**{field: comparison.value}))
+    if comparison.op == "NOT IN":
+        return Exists(inputs.exclude(**{f"{field}__in": comparison.value}))
+    return Exists(inputs.filter(**{f"{field}__{_lookup(comparison.op)}": comparison.value}))
 
 
 def _lookup(op: str) -> str:

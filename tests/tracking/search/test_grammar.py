@@ -15,7 +15,12 @@ import pytest
 
 from tracking.errors import InvalidParameterValue
 from tracking.search.grammar import (
+    MAX_COMPARISONS,
+    MAX_NESTING,
+    AllOf,
+    AnyOf,
     Comparison,
+    Not,
     OrderKey,
     parse_experiment_filter,
     parse_experiment_order_by,
@@ -156,15 +161,11 @@ def test_it_parses_empty_filters_as_no_comparisons(parse, filter_string):
     ("filter_string", "message"),
     [
         # structure
-        ("params.x = 'a' OR params.y = 'b'", "Invalid clause(s) in filter string: 'OR'"),
-        ("(params.x = 'a')", "Parentheses are only supported around IN lists"),
-        ("params.x = 'a' AND (params.y = 'b')", "Invalid clause(s) in filter string: '('"),
-        ("NOT params.x = 'a'", "Invalid clause(s) in filter string: 'NOT'"),
         (
             "metrics.x > 1 metrics.y > 2",
-            "Only comparisons joined by AND",
+            "Invalid clause(s) in filter string: 'metrics.y' at position 14. Join conditions with AND or OR",
         ),  # differs: MLflow ignores the missing AND
-        ("params.x = 'a' 'b'", "Only comparisons joined by AND"),
+        ("params.x = 'a' 'b'", "Join conditions with AND or OR"),
         ("params.x = 'a' && params.y = 'b'", "unexpected character '&'"),
         ("params.x = 'a'; DROP TABLE runs", "unexpected character ';'"),
         ("params.x", "Expected a comparator and a value"),
@@ -209,8 +210,14 @@ def test_it_parses_empty_filters_as_no_comparisons(parse, filter_string):
         ("params.x = 1", "Expected a quoted string value for param"),
         ("params.x = NULL", "Parameter value is either not quoted"),
         # IN lists
-        ("status IN ('a')", "Only ['run_id'] attributes support comparison with a list"),
-        ("params.x IN ('a')", "Invalid comparator 'IN' for param 'x'"),
+        (
+            "artifact_uri IN ('a')",
+            "Only ['run_id', 'run_name', 'status', 'user_id'] attributes support comparison with a list",
+        ),
+        ("start_time IN (1)", "Only ['run_id', 'run_name', 'status', 'user_id'] attributes support"),
+        ("metrics.x IN ('a')", "expected a non-empty list of numbers, but found 'a'"),
+        ("metrics.x IN ()", "expected a non-empty list of numbers, but got empty list"),
+        ("params.x IN (1)", "expected a non-empty list of quoted string values, but found 1"),
         ("run_id IN ()", "expected a non-empty list of string values, but got empty list"),
         ("run_id IN (1, 2)", "expected a non-empty list of quoted string values, but found 1"),
         ("run_id IN ('a' 'b')", "expected ',' or ')' after a value"),  # differs: MLflow reads ('ab',)
@@ -221,6 +228,127 @@ def test_it_parses_empty_filters_as_no_comparisons(parse, filter_string):
 def test_it_rejects_malformed_run_filters(filter_string, message):
     with pytest.raises(InvalidParameterValue) as caught:
         parse_run_filter(filter_string)
+    assert message in caught.value.message
+
+
+# ---------------------------------------------------------------------------------------------
+# Runs: OR, NOT, parentheses and IN lists (beyond MLflow)
+
+X = C("param", "x", "=", "a")
+Y = C("param", "y", "=", "b")
+Z = C("metric", "z", ">", 1.0)
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        ("params.x = 'a' OR params.y = 'b'", [AnyOf((X, Y))]),
+        ("params.x = 'a' or params.y = 'b'", [AnyOf((X, Y))]),
+        ("NOT params.x = 'a'", [Not(X)]),
+        ("not params.x = 'a'", [Not(X)]),
+        ("NOT NOT params.x = 'a'", [X]),
+        ("(params.x = 'a')", [X]),
+        ("((params.x = 'a'))", [X]),
+        ("(params.x = 'a' AND params.y = 'b')", [X, Y]),  # a top-level group is just more ANDs
+        ("params.x = 'a' AND (params.y = 'b')", [X, Y]),
+        # AND binds tighter than OR, NOT tighter than AND, as in SQL
+        ("params.x = 'a' OR params.y = 'b' AND metrics.z > 1", [AnyOf((X, AllOf((Y, Z))))]),
+        ("params.x = 'a' AND params.y = 'b' OR metrics.z > 1", [AnyOf((AllOf((X, Y)), Z))]),
+        ("(params.x = 'a' OR params.y = 'b') AND metrics.z > 1", [AnyOf((X, Y)), Z]),
+        ("NOT params.x = 'a' AND params.y = 'b'", [Not(X), Y]),
+        ("NOT (params.x = 'a' AND params.y = 'b')", [Not(AllOf((X, Y)))]),
+        ("NOT (params.x = 'a' OR params.y = 'b')", [Not(AnyOf((X, Y)))]),
+        # nested ORs and ANDs flatten
+        ("params.x = 'a' OR (params.y = 'b' OR metrics.z > 1)", [AnyOf((X, Y, Z))]),
+        ("(params.x = 'a' OR params.y = 'b') OR metrics.z > 1", [AnyOf((X, Y, Z))]),
+        ("params.x = 'a' OR (params.y = 'b' AND (metrics.z > 1))", [AnyOf((X, AllOf((Y, Z))))]),
+        # MLflow's dangling ANDs are still tolerated inside groups
+        ("(params.x = 'a' AND) OR params.y = 'b'", [AnyOf((X, Y))]),
+        # IN lists on metrics (numbers), params, tags and more attributes
+        ("metrics.epoch IN (1, 2.5, -3)", [C("metric", "epoch", "IN", (1.0, 2.5, -3.0))]),
+        ("metrics.epoch NOT IN (1,)", [C("metric", "epoch", "NOT IN", (1.0,))]),
+        ("params.opt IN ('adam', 'sgd')", [C("param", "opt", "IN", ("adam", "sgd"))]),
+        ("tags.team NOT IN ('ml')", [C("tag", "team", "NOT IN", ("ml",))]),
+        ("status IN ('FAILED', 'KILLED')", [C("attribute", "status", "IN", ("FAILED", "KILLED"))]),
+        ("run_name NOT IN ('a')", [C("attribute", "run_name", "NOT IN", ("a",))]),
+        # words that are keywords elsewhere stay keys when quoted or dotted
+        (
+            "params.`OR` = 'a' OR params.NOT = 'b'",
+            [AnyOf((C("param", "OR", "=", "a"), C("param", "NOT", "=", "b")))],
+        ),
+        # values that read like the language stay data
+        ("params.x = 'a OR b'", [C("param", "x", "=", "a OR b")]),
+    ],
+)
+def test_it_parses_boolean_run_filters(filter_string, expected):
+    assert parse_run_filter(filter_string) == expected
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "message"),
+    [
+        ("params.x = 'a' OR", "expected a condition after OR at position 15"),
+        ("OR params.x = 'a'", "expected a condition before OR at position 0"),
+        ("params.x = 'a' OR OR params.y = 'b'", "expected a condition after OR at position 15"),
+        ("params.x = 'a' OR AND", "expected a condition after OR at position 15"),
+        ("NOT", "expected a condition after NOT at position 0"),
+        ("params.x = 'a' AND NOT", "expected a condition after NOT at position 19"),
+        ("NOT OR params.x = 'a'", "expected a condition after NOT at position 0"),
+        ("(params.x = 'a'", "the '(' at position 0 is never closed"),
+        ("params.x = 'a' AND ((params.y = 'b')", "the '(' at position 19 is never closed"),
+        ("params.x = 'a')", "unexpected ')' at position 14: no '(' opens it"),
+        ("()", "the parentheses at position 0 hold no condition"),
+        ("params.x = 'a' OR ()", "the parentheses at position 18 hold no condition"),
+        ("(params.x = 'a') (params.y = 'b')", "'(' at position 17. Join conditions with AND or OR"),
+        ("params.x = 'a' AND 1 = 1", "Invalid clause(s) in filter string: '1'"),
+        ("params.x NOT 'a'", "expected a comparator, found 'NOT'"),
+        ("params.x = OR", "Parameter value is either not quoted"),
+        (
+            "(" * (MAX_NESTING + 1) + "params.x = 'a'" + ")" * (MAX_NESTING + 1),
+            f"nest more than {MAX_NESTING}",
+        ),
+        ("NOT " * (MAX_NESTING + 1) + "params.x = 'a'", f"nest more than {MAX_NESTING}"),
+        ("(" * 100_00, f"nest more than {MAX_NESTING}"),
+        (
+            " OR ".join(["params.x = 'a'"] * (MAX_COMPARISONS + 1)),
+            f"at most {MAX_COMPARISONS} are accepted",
+        ),
+        (
+            " OR ".join(["(params.x = 'a' AND NOT params.y = 'b')"] * (MAX_COMPARISONS // 2 + 1)),
+            f"at most {MAX_COMPARISONS} are accepted",
+        ),
+    ],
+)
+def test_it_rejects_malformed_boolean_run_filters(filter_string, message):
+    with pytest.raises(InvalidParameterValue) as caught:
+        parse_run_filter(filter_string)
+    assert message in caught.value.message
+
+
+def test_it_accepts_as_many_comparisons_in_or_as_in_and():
+    assert (
+        len(parse_run_filter(" OR ".join(["params.x = 'a'"] * MAX_COMPARISONS))[0].conditions)
+        == MAX_COMPARISONS
+    )
+    assert len(parse_run_filter("(" * MAX_NESTING + "params.x = 'a'" + ")" * MAX_NESTING)) == 1
+
+
+@pytest.mark.parametrize(
+    "parse", [parse_registered_model_filter, parse_model_version_filter, parse_logged_model_filter]
+)
+@pytest.mark.parametrize(
+    ("filter_string", "message"),
+    [
+        ("name = 'a' OR name = 'b'", "Invalid clause(s) in filter string: 'OR'"),
+        ("(name = 'a')", "Parentheses are only supported around IN lists"),
+        ("name = 'a' AND (name = 'b')", "Invalid clause(s) in filter string: '('"),
+        ("NOT name = 'a'", "Invalid clause(s) in filter string: 'NOT'"),
+        ("name = 'a' name = 'b'", "Only comparisons joined by AND"),
+    ],
+)
+def test_the_registry_and_logged_models_keep_mlflow_and_only_language(parse, filter_string, message):
+    with pytest.raises(InvalidParameterValue) as caught:
+        parse(filter_string)
     assert message in caught.value.message
 
 
@@ -339,6 +467,12 @@ def test_it_rejects_malformed_run_order_by(order_by, message):
         ("tags.owner = 'ann'", [C("tag", "owner", "=", "ann")]),
         ("tag.`a.b` LIKE 'x%'", [C("tag", "a.b", "LIKE", "x%")]),
         ("tags.archived IS NULL", [C("tag", "archived", "IS NULL", None)]),
+        ("name IN ('a', 'b')", [C("attribute", "name", "IN", ("a", "b"))]),
+        ("tags.team NOT IN ('ml')", [C("tag", "team", "NOT IN", ("ml",))]),
+        (
+            "name LIKE 'a%' OR NOT tags.team = 'ml'",
+            [AnyOf((C("attribute", "name", "LIKE", "a%"), Not(C("tag", "team", "=", "ml"))))],
+        ),
     ],
 )
 def test_it_parses_experiment_filters(filter_string, expected):
@@ -352,13 +486,13 @@ def test_it_parses_experiment_filters(filter_string, expected):
         ("params.x = 'a'", "Invalid entity type 'params'"),
         ("metrics.x > 1", "Invalid entity type 'metrics'"),
         ("lifecycle_stage = 'active'", "Invalid attribute key 'lifecycle_stage'"),
-        ("name IN ('a')", "Only ['experiment_id'] attributes support comparison with a list"),
+        ("creation_time IN (1)", "Only ['experiment_id', 'name'] attributes support comparison with a list"),
         ("name > 'a'", "Invalid comparator '>' for attribute 'name'"),
         ("experiment_id > '1'", "Invalid comparator '>' for attribute 'experiment_id'"),
         ("name IS NULL", "IS NULL / IS NOT NULL is only supported for ['tag']"),
         ("creation_time > '1'", "Expected numeric value type for numeric attribute: creation_time"),
         ("creation_time > 1.5", "Invalid value for numeric attribute 'creation_time': 1.5"),
-        ("tags.x IN ('a')", "Invalid comparator 'IN' for tag 'x'"),
+        ("tags.x IN (1)", "expected a non-empty list of quoted string values, but found 1"),
     ],
 )
 def test_it_rejects_malformed_experiment_filters(filter_string, message):
