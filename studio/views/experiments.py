@@ -1,4 +1,5 @@
-"""Studio pages: a workspace's experiments, and an experiment's runs table.
+"""Studio pages: a workspace's experiments, an experiment's runs table, and the workspace's runs
+page (the same table over the runs of any or all experiments).
 
 Everything a page shows is in its URL (search, filter, sort, columns, page), so a view can be
 bookmarked and shared. The reads are `tracking.queries.experiment_table` and `.run_table`.
@@ -19,15 +20,16 @@ from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
 from studio.routing import workspace_route
 from tracking.errors import InvalidParameterValue
-from tracking.models import Workspace
+from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
-from tracking.queries.experiments import experiment_tags
+from tracking.queries.experiments import active_experiments, experiment_tags
 from tracking.queries.run_table import (
     DURATION,
     METRIC,
     STATS,
     Column,
     RunRow,
+    RunScope,
     Sort,
     children_filter,
     experiment_keys,
@@ -70,54 +72,88 @@ def experiments(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 
 def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
-    keys = experiment_keys(exp)
+    context = _runs_table(request, workspace, RunScope.of(exp))
+    context.update(
+        area="experiments",
+        experiment=exp,
+        tags=_user_tags(experiment_tags([exp]).get(exp.pk, [])),
+    )
+    return render(request, "studio/experiments/detail.html", context)
+
+
+def workspace_runs(request: HttpRequest, workspace: Workspace) -> HttpResponse:
+    """The runs of any or all of the workspace's experiments in one table, with the experiment as
+    a column: `exp=` (repeated) picks experiments by id; without it, every active one."""
+    active = active_experiments(workspace)
+    picked_ids = {value for value in request.GET.getlist("exp") if value}
+    picked = [exp for exp in active if exp.experiment_id in picked_ids] if picked_ids else active
+    context = _runs_table(
+        request, workspace, RunScope.across(picked), experiments_by_pk={exp.pk: exp for exp in active}
+    )
+    context.update(
+        area="runs",
+        experiment_choices=[(exp, exp in picked and bool(picked_ids)) for exp in active],
+        picked_count=len(picked),
+        all_picked=not picked_ids,
+        kept_experiments=sorted(picked_ids),
+    )
+    return render(request, "studio/experiments/runs.html", context)
+
+
+def _runs_table(
+    request: HttpRequest,
+    workspace: Workspace,
+    scope: RunScope,
+    experiments_by_pk: dict[int, Experiment] | None = None,
+) -> dict:
+    """What the runs table shows for a scope, from the URL: filter, sort, columns and page."""
+    keys = experiment_keys(scope)
     columns = _columns(request.GET, keys.default_columns())
     sort = Sort.parse(request.GET.get("sort", ""))
     filter_string = request.GET.get("filter", "").strip()
     error = None
     try:
         table = run_table(
-            exp, columns=columns, filter_string=filter_string, sort=sort, page=page_number(request)
+            scope, columns=columns, filter_string=filter_string, sort=sort, page=page_number(request)
         )
     except InvalidParameterValue as exc:
         table, error = None, exc.message
     chosen = {column.id for column in columns}
     runs_url = f"/ws/{workspace.name}/runs/"
-    return render(
-        request,
-        "studio/experiments/detail.html",
-        {
-            "workspace": workspace,
-            "area": "experiments",
-            "experiment": exp,
-            "tags": _user_tags(experiment_tags([exp]).get(exp.pk, [])),
-            "filter_string": filter_string,
-            "error": error,
-            "table": table,
-            "headers": _headers(request, columns, sort),
-            "param_count": sum(column.kind != METRIC for column in columns),
-            "metric_count": sum(column.kind == METRIC for column in columns),
-            # Safe: _row escapes every value it puts in.
-            "rows": mark_safe("".join(_row(request, row, columns, runs_url) for row in table.rows))
-            if table
-            else "",
-            "param_choices": [(key, f"params.{key}" in chosen) for key in keys.params],
-            "metric_choices": [(key, _stat_choices(key, chosen)) for key in keys.metrics],
-            "keys_total": len(keys.params) + len(keys.metrics),
-            "kept_columns": request.GET.getlist("col"),
-            "sort": str(sort),
-            "clear_url": _url(request, filter=None, page=None),
-            "default_columns_url": _url(request, col=None, page=None),
-            "previous_url": _url(request, page=table.page - 1) if table and table.page > 1 else None,
-            "next_url": _url(request, page=table.page + 1) if table and table.page < table.pages else None,
-            "compare_url": f"/ws/{workspace.name}/compare/",
-        },
-    )
+    experiment_url = f"/ws/{workspace.name}/experiments/"
+    return {
+        "workspace": workspace,
+        "filter_string": filter_string,
+        "error": error,
+        "table": table,
+        "headers": _headers(request, columns, sort, with_experiment=experiments_by_pk is not None),
+        "param_count": sum(column.kind != METRIC for column in columns),
+        "metric_count": sum(column.kind == METRIC for column in columns),
+        # Safe: _row escapes every value it puts in.
+        "rows": mark_safe(
+            "".join(
+                _row(request, row, columns, runs_url, experiments_by_pk, experiment_url) for row in table.rows
+            )
+        )
+        if table
+        else "",
+        "param_choices": [(key, f"params.{key}" in chosen) for key in keys.params],
+        "metric_choices": [(key, _stat_choices(key, chosen)) for key in keys.metrics],
+        "keys_total": len(keys.params) + len(keys.metrics),
+        "kept_columns": request.GET.getlist("col"),
+        "sort": str(sort),
+        "clear_url": _url(request, filter=None, page=None),
+        "default_columns_url": _url(request, col=None, page=None),
+        "previous_url": _url(request, page=table.page - 1) if table and table.page > 1 else None,
+        "next_url": _url(request, page=table.page + 1) if table and table.page < table.pages else None,
+        "compare_url": f"/ws/{workspace.name}/compare/",
+    }
 
 
 urlpatterns = [
     workspace_route("ws/<slug:workspace>/", experiments, name="experiments"),
     workspace_route("ws/<slug:workspace>/experiments/<str:experiment_id>/", experiment, name="experiment"),
+    workspace_route("ws/<slug:workspace>/runs/", workspace_runs, name="workspace-runs"),
 ]
 
 
@@ -179,7 +215,9 @@ class Header:
 _ATTRIBUTE_HEADERS = [("Status", "status"), ("User", "user"), ("Start", "start"), ("Duration", DURATION)]
 
 
-def _headers(request: HttpRequest, columns: list[Column], sort: Sort) -> dict:
+def _headers(
+    request: HttpRequest, columns: list[Column], sort: Sort, *, with_experiment: bool = False
+) -> dict:
     def header(label: str, column: str, numeric: bool = False, stat: str = "") -> Header:
         direction = ("desc" if sort.descending else "asc") if sort.column == column else ""
         # A first click sorts ascending; a second one turns the order round.
@@ -188,6 +226,7 @@ def _headers(request: HttpRequest, columns: list[Column], sort: Sort) -> dict:
 
     return {
         "name": header("Run", "name"),
+        "experiment": with_experiment,
         "attributes": [header(label, column, column == DURATION) for label, column in _ATTRIBUTE_HEADERS],
         "values": [
             header(
@@ -198,7 +237,14 @@ def _headers(request: HttpRequest, columns: list[Column], sort: Sort) -> dict:
     }
 
 
-def _row(request: HttpRequest, row: RunRow, columns: list[Column], runs_url: str) -> str:
+def _row(
+    request: HttpRequest,
+    row: RunRow,
+    columns: list[Column],
+    runs_url: str,
+    experiments: dict[int, Experiment] | None = None,
+    experiment_url: str = "",
+) -> str:
     """One row of the runs table as HTML, every value from the database escaped.
 
     The rows are built here rather than in the template: a page lists up to 400 rows (100
@@ -224,11 +270,20 @@ def _row(request: HttpRequest, row: RunRow, columns: list[Column], runs_url: str
         count = ""
     nesting = f' data-ancestors="{escape(" ".join(row.ancestors))}" class="child"' if row.ancestors else ""
     status = escape(row.status)
+    experiment_cell = ""
+    if experiments is not None:
+        exp = experiments.get(row.experiment_pk)
+        experiment_cell = (
+            f'<td class="experiment"><a href="{escape(experiment_url)}{escape(exp.experiment_id)}/">{escape(exp.name)}</a></td>'
+            if exp
+            else '<td class="experiment">—</td>'
+        )
     return (
         f'<tr data-run="{run_id}"{nesting}>'
         f'<td class="select"><input type="checkbox" class="pick" value="{run_id}" aria-label="Select {name}"></td>'
         f'<td class="name"><div class="tree" style="padding-left: {row.depth * 18}px">{marker}'
         f'<a href="{escape(runs_url)}{run_id}/" title="{run_id}">{name}</a>{count}</div></td>'
+        f"{experiment_cell}"
         f'<td><span class="badge {status}">{status.capitalize()}</span></td>'
         f'<td class="user">{escape(row.user_id or "—")}</td>'
         f'<td><time datetime="{start.isoformat()}" title="{start:%Y-%m-%d %H:%M:%S %Z}">{start:%b} {start.day}, {start:%Y %H:%M}</time></td>'

@@ -226,6 +226,34 @@ def test_the_filter_box_takes_or_not_parentheses_and_in_lists(page, studio, scre
     screenshot(page, "experiment-filter-or")
 
 
+def test_the_runs_page_searches_across_experiments(page, studio, screenshot):
+    page.goto(f"{studio}/ws/default/")
+    page.get_by_role("link", name="Runs", exact=True).click()
+    expect(page.get_by_role("heading", name="Runs across experiments")).to_be_visible()
+    experiments = page.locator("#runs tbody td.experiment")
+    expect(experiments.filter(has_text="fraud-detection-xgboost")).to_have_count(1)
+    expect(experiments.filter(has_text="mnist-cnn").first).to_be_visible()
+
+    # Two experiments picked, then a filter that reaches into both.
+    page.locator("details.experiment-picker summary").click()
+    page.get_by_label("mnist-cnn").check()
+    page.get_by_label("fraud-detection-xgboost").check()
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"exp=1.*exp=3|exp=3.*exp=1"))
+    box = page.get_by_label("Filter runs (MLflow search syntax)")
+    box.fill("run_name = 'baseline' OR (params.optimizer = 'sgd' AND metrics.accuracy > 0.95)")
+    box.press("Enter")
+    expect(page.locator("#runs tbody tr").first).to_be_visible()
+    shown = set(experiments.all_inner_texts())
+    assert shown == {"fraud-detection-xgboost", "mnist-cnn"}, shown
+    expect(page.locator("details.experiment-picker .tally")).to_have_text("2")
+    screenshot(page, "workspace-runs")
+
+    # A run's name leads to its page; its experiment's name to the experiment.
+    experiments.filter(has_text="fraud-detection-xgboost").get_by_role("link").click()
+    expect(page.get_by_role("heading", name="fraud-detection-xgboost")).to_be_visible()
+
+
 def test_the_column_picker_adds_min_and_max_columns(page, studio):
     page.goto(f"{studio}/ws/default/experiments/1/")
 

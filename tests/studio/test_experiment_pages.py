@@ -387,3 +387,96 @@ def test_a_deleted_experiments_page_lists_the_runs_deleted_with_it(client, exper
     assert response.status_code == 200
     assert "This experiment is deleted" in response.content.decode()
     assert run_names(response) == ["kept"]
+
+
+# --- The workspace's runs page: runs of any or all experiments --------------------------------
+
+
+@pytest.fixture
+def two_experiments(default_workspace):
+    mnist = create_experiment(workspace=default_workspace, name="mnist")
+    cifar = create_experiment(workspace=default_workspace, name="cifar <b>10</b>")
+    make_run(mnist, "m-fast", minute=1, acc=[0.9], lr="0.1")
+    make_run(mnist, "m-slow", minute=2, acc=[0.5], lr="0.001")
+    make_run(cifar, "c-fast", minute=3, acc=[0.95], lr="0.1")
+    make_run(cifar, "c-slow", minute=4, acc=[0.4], lr="0.001")
+    return mnist, cifar
+
+
+def experiment_cells(response) -> list[str]:
+    return re.findall(r'<td class="experiment"><a href="[^"]+">([^<]+)</a></td>', response.content.decode())
+
+
+def test_the_runs_page_lists_every_experiments_runs_with_the_experiment_as_a_column(client, two_experiments):
+    response = client.get("/ws/default/runs/")
+
+    assert response.status_code == 200
+    assert run_names(response) == ["c-slow", "c-fast", "m-slow", "m-fast"]
+    # Names are text: the experiment named with markup is shown escaped, and links to its page.
+    assert experiment_cells(response) == ["cifar &lt;b&gt;10&lt;/b&gt;"] * 2 + ["mnist"] * 2
+    mnist, _ = two_experiments
+    assert f'<a href="/ws/default/experiments/{mnist.experiment_id}/">mnist</a>' in response.content.decode()
+    assert "<b>10</b>" not in response.content.decode()
+
+
+def test_the_runs_page_filters_sorts_and_shows_columns_across_experiments(client, two_experiments):
+    response = client.get(
+        "/ws/default/runs/?filter=params.lr+%3D+%270.1%27+OR+metrics.acc+<+0.45&sort=-metrics.acc&col=params.lr"
+    )
+
+    assert run_names(response) == ["c-fast", "m-fast", "c-slow"]
+    assert 'data-column="params.lr"' in response.content.decode()
+    assert 'data-column="metrics.acc"' not in response.content.decode()
+
+
+def test_the_runs_page_picks_experiments_by_id_and_keeps_them_in_its_links(client, two_experiments):
+    mnist, _ = two_experiments
+
+    response = client.get(f"/ws/default/runs/?exp={mnist.experiment_id}&filter=metrics.acc+>+0")
+
+    assert run_names(response) == ["m-slow", "m-fast"]
+    html = response.content.decode()
+    assert f'name="exp" value="{mnist.experiment_id}" checked' in html
+    # The sort links and the forms keep the choice.
+    assert f"exp={mnist.experiment_id}" in html.split('class="sort"')[1]
+    assert html.count(f'<input type="hidden" name="exp" value="{mnist.experiment_id}">') == 2
+
+
+def test_the_runs_page_leaves_out_deleted_experiments_and_unknown_ids(client, two_experiments):
+    _, cifar = two_experiments
+    delete_experiment(experiment=cifar)
+
+    assert run_names(client.get("/ws/default/runs/")) == ["m-slow", "m-fast"]
+    assert run_names(client.get(f"/ws/default/runs/?exp={cifar.experiment_id}")) == []
+    assert run_names(client.get("/ws/default/runs/?exp=999&exp=abc")) == []
+
+
+def test_the_runs_page_shows_a_bad_filter_in_the_page(client, two_experiments):
+    response = client.get("/ws/default/runs/?filter=params.lr+%3D+%270.1%27+OR")
+
+    assert response.status_code == 200
+    assert "expected a condition after OR at position 18" in response.content.decode()
+
+
+def test_the_runs_page_lists_only_its_own_workspaces_runs(client, two_experiments, make_workspace):
+    other = make_workspace("team-a")
+    make_run(create_experiment(workspace=other, name="theirs"), "their-run", acc=[1.0])
+
+    assert run_names(client.get("/ws/default/runs/")) == ["c-slow", "c-fast", "m-slow", "m-fast"]
+    assert run_names(client.get("/ws/team-a/runs/")) == ["their-run"]
+    assert client.get("/ws/nowhere/runs/").status_code == 404
+
+
+@pytest.mark.parametrize("experiments", [2, 20])
+def test_the_runs_page_costs_the_same_queries_for_2_or_20_experiments(
+    client, default_workspace, experiments, django_assert_max_num_queries
+):
+    for number in range(experiments):
+        experiment = create_experiment(workspace=default_workspace, name=f"e{number}")
+        make_run(experiment, f"r{number}", acc=[1.0], lr="0.1")
+
+    # workspace (+ resource group), the experiments, their keys; then links, count, page, params, metrics
+    with django_assert_max_num_queries(10):
+        response = client.get("/ws/default/runs/?filter=metrics.acc+>%3D+0+OR+params.lr+%3D+%270.1%27")
+
+    assert len(run_names(response)) == experiments

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, ExperimentTag, Workspace
+from tracking.models.experiments import ACTIVE
 from tracking.search.experiments import filter_and_order_experiments
 from tracking.search.paging import cut_page, decode_offset
 from tracking.validation import check_max_results
@@ -72,3 +73,10 @@ def search_experiments(
     queryset = filter_and_order_experiments(queryset, filter_string, order_by or [])
     page, next_token = cut_page(list(queryset[offset : offset + max_results + 1]), offset, max_results)
     return ExperimentPage(page, experiment_tags(page), next_token)
+
+
+def active_experiments(workspace: Workspace) -> list[Experiment]:
+    """The workspace's active experiments, by name."""
+    return list(
+        Experiment.objects.filter(workspace=workspace, lifecycle_stage=ACTIVE).order_by("name", "number")
+    )

@@ -1,9 +1,10 @@
-"""The experiment page's runs table: a page of runs with chosen param and metric columns.
+"""The runs table of an experiment's page and of the workspace's runs page: a page of runs with
+chosen param and metric columns.
 
-A page costs the same queries whatever its size and whatever the size of the experiment:
+A page costs the same queries whatever its size and whatever the number of runs:
 
-1. `experiment_keys`: the experiment's param and metric keys (the columns one can pick);
-2. the parent links of the experiment's nested runs (tag `mlflow.parentRunId`);
+1. `experiment_keys`: the runs' param and metric keys (the columns one can pick);
+2. the parent links of the nested runs (tag `mlflow.parentRunId`);
 3. the number of top-level runs that match the filter (for the pager);
 4. the page of top-level runs, filtered and sorted by the database;
 5. their matching child runs, sorted the same way, at most `CHILDREN_SHOWN` per parent;
@@ -162,6 +163,7 @@ class RunRow:
     status: str
     start_time: datetime
     end_time: datetime | None
+    experiment_pk: int = 0
     depth: int = 0
     # The uuids of the listed runs this one is nested under, outermost first.
     ancestors: list[str] = field(default_factory=list)
@@ -205,24 +207,58 @@ class RunTable:
         return any(row.child_count for row in self.rows)
 
 
+@dataclass(frozen=True, slots=True)
+class RunScope:
+    """Whose runs a table lists: one experiment's, or those of several experiments at once (the
+    workspace's runs page), in one lifecycle stage."""
+
+    experiment_pks: tuple[int, ...]
+    lifecycle_stage: str = "active"
+
+    @classmethod
+    def of(cls, experiment: Experiment) -> RunScope:
+        """An experiment's runs: its active runs, or, when it is deleted, the runs deleted with it."""
+        return cls((experiment.pk,), experiment.lifecycle_stage)
+
+    @classmethod
+    def across(cls, experiments: list[Experiment]) -> RunScope:
+        """The active runs of the given experiments (deleted ones are left out)."""
+        return cls(tuple(experiment.pk for experiment in experiments if experiment.is_active))
+
+    def runs(self) -> QuerySet:
+        return Run.objects.filter(experiment_id__in=self.experiment_pks, lifecycle_stage=self.lifecycle_stage)
+
+    def sql(self, alias: str) -> tuple[str, list]:
+        """The scope as a WHERE condition on the runs table `alias`, and its parameters."""
+        holders = ", ".join(["%s"] * len(self.experiment_pks)) or "NULL"
+        return (
+            f"{alias}.experiment_id IN ({holders}) AND {alias}.lifecycle_stage = %s",
+            [*self.experiment_pks, self.lifecycle_stage],
+        )
+
+
+def _scope(runs_of: Experiment | RunScope) -> RunScope:
+    return runs_of if isinstance(runs_of, RunScope) else RunScope.of(runs_of)
+
+
 def children_filter(run_id: str) -> str:
     """The MLflow filter that lists all the child runs of a run."""
     return f"tags.`{PARENT_TAG}` = '{run_id}'"
 
 
-def experiment_keys(experiment: Experiment) -> ExperimentKeys:
-    """The param and metric keys the experiment's runs have, sorted, in one query."""
+def experiment_keys(runs_of: Experiment | RunScope) -> ExperimentKeys:
+    """The param and metric keys the runs have, sorted, in one query."""
     # A join with DISTINCT reads each run's keys from the (run_id, key) unique indexes; SQLite
     # runs it twice as fast as `run_id IN (...) GROUP BY key`.
     key = connection.ops.quote_name("key")
     runs = _table(Run)
+    where, params = _scope(runs_of).sql("r")
     rows = _rows(
-        f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {_table(Param)} p ON p.run_id = r.id "
-        f"WHERE r.experiment_id = %s AND r.lifecycle_stage = %s "
+        f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {_table(Param)} p ON p.run_id = r.id WHERE {where} "
         f"UNION ALL "
         f"SELECT DISTINCT 1, m.{key} FROM {runs} r JOIN {_table(MetricSummary)} m ON m.run_id = r.id "
-        f"WHERE r.experiment_id = %s AND r.lifecycle_stage = %s",
-        [experiment.pk, experiment.lifecycle_stage] * 2,
+        f"WHERE {where}",
+        params * 2,
     )
     keys: tuple[list[str], list[str]] = ([], [])
     for kind, name in rows:
@@ -231,7 +267,7 @@ def experiment_keys(experiment: Experiment) -> ExperimentKeys:
 
 
 def run_table(
-    experiment: Experiment,
+    runs_of: Experiment | RunScope,
     *,
     columns: list[Column],
     filter_string: str = "",
@@ -239,14 +275,15 @@ def run_table(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> RunTable:
-    """A page of the experiment's runs, children under their parents.
+    """A page of the runs (an experiment's, or a `RunScope`'s), children under their parents.
 
     Raises InvalidParameterValue, with MLflow's message, for a filter MLflow would refuse.
     """
     sort = sort or Sort()
-    base = Run.objects.filter(experiment=experiment, lifecycle_stage=experiment.lifecycle_stage)
+    scope = _scope(runs_of)
+    base = scope.runs()
     matching = _sorted(filter_and_order_runs(base, filter_string, _order_by(sort)), sort)
-    links = _parent_links(experiment)
+    links = _parent_links(scope)
     top_level = matching
     if links.parents:
         # Runs whose parent is listed (matches too) are listed under it, not at the top level.
@@ -266,7 +303,7 @@ def run_table(
     return RunTable(rows, total, page, page_size)
 
 
-_FIELDS = ("pk", "uuid", "name", "user_id", "status", "start_time", "end_time")
+_FIELDS = ("pk", "uuid", "name", "user_id", "status", "start_time", "end_time", "experiment_id")
 
 
 def _order_by(sort: Sort) -> list[str]:
@@ -319,25 +356,26 @@ class _Links:
     parents: set[str] = field(default_factory=set)
     # A parent run's id -> the ids of its child runs that are parents themselves.
     child_parents: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
-    nested_runs: int = 0  # runs whose parent is a run of the experiment
+    nested_runs: int = 0  # runs whose parent is a run of their experiment
 
 
-def _parent_links(experiment: Experiment) -> _Links:
-    """One row per parent run (a run of the experiment with child runs in it):
+def _parent_links(scope: RunScope) -> _Links:
+    """One row per parent run (a run in scope with child runs in its own experiment):
     its child count and its own parent, if any. A sweep of 10,000 trials is one row, not 10,000.
     """
     key = connection.ops.quote_name("key")
     runs, tags = _table(Run), _table(RunTag)
+    where, params = scope.sql("c")
     sql = (
         f"SELECT t.value, COUNT(*), pt.value FROM {runs} c "
         f"JOIN {tags} t ON t.run_id = c.id AND t.{key} = %s "
         f"JOIN {runs} p ON p.uuid = t.value AND p.experiment_id = c.experiment_id AND p.lifecycle_stage = %s "
         f"LEFT JOIN {tags} pt ON pt.run_id = p.id AND pt.{key} = %s "
-        f"WHERE c.experiment_id = %s AND c.lifecycle_stage = %s AND c.uuid <> t.value "
+        f"WHERE {where} AND c.uuid <> t.value "
         f"GROUP BY t.value, pt.value"
     )
-    links, stage = _Links(), experiment.lifecycle_stage
-    for parent, children, grandparent in _rows(sql, [PARENT_TAG, stage, PARENT_TAG, experiment.pk, stage]):
+    links = _Links()
+    for parent, children, grandparent in _rows(sql, [PARENT_TAG, scope.lifecycle_stage, PARENT_TAG, *params]):
         links.parents.add(parent)
         links.nested_runs += children
         if grandparent is not None:

@@ -13,6 +13,7 @@ from tracking.queries.run_table import (
     PARAM,
     Column,
     ExperimentKeys,
+    RunScope,
     Sort,
     children_filter,
     experiment_keys,
@@ -297,3 +298,43 @@ def test_it_costs_the_same_queries_for_3_or_30_runs(experiment, runs, django_ass
         table = run_table(experiment, columns=[ACC, LR, Column(METRIC, "acc", "max")], filter_string="")
 
     assert table.nested
+
+
+# --- Several experiments at once (the workspace's runs page) -----------------------------------
+
+
+def test_a_scope_of_several_experiments_lists_their_runs_in_one_table(experiment, default_workspace):
+    other = create_experiment(workspace=default_workspace, name="other")
+    make_run(experiment, "here", minute=1, acc=[0.5], lr="0.1")
+    make_run(other, "there", minute=2, acc=[0.9], lr="0.01")
+    scope = RunScope.across([experiment, other])
+
+    table = run_table(scope, columns=[ACC, LR], filter_string="metrics.acc > 0.8 OR params.lr = '0.1'")
+
+    assert names(table) == ["there", "here"]
+    assert [row.experiment_pk for row in table.rows] == [other.pk, experiment.pk]
+    assert experiment_keys(scope) == ExperimentKeys(["lr"], ["acc"])
+
+
+def test_a_scope_across_experiments_leaves_deleted_ones_out(experiment, default_workspace):
+    other = create_experiment(workspace=default_workspace, name="other")
+    make_run(experiment, "kept")
+    make_run(other, "gone")
+    delete_experiment(experiment=other)
+    other.refresh_from_db()
+
+    assert names(run_table(RunScope.across([experiment, other]), columns=[])) == ["kept"]
+    assert run_table(RunScope.across([other]), columns=[]).total == 0
+    assert experiment_keys(RunScope.across([])) == ExperimentKeys([], [])
+
+
+def test_child_runs_nest_under_their_parent_within_each_experiment(experiment, default_workspace):
+    other = create_experiment(workspace=default_workspace, name="other")
+    parent = make_run(experiment, "sweep", minute=1)
+    make_run(experiment, "trial", minute=2, parent=parent)
+    make_run(other, "alone", minute=3)
+
+    table = run_table(RunScope.across([experiment, other]), columns=[])
+
+    assert [(row.name, row.depth) for row in table.rows] == [("alone", 0), ("sweep", 0), ("trial", 1)]
+    assert table.total == 2
