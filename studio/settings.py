@@ -188,6 +188,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 BROKER_DIR = DATA_DIR / "broker"
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or "filesystem://"
 if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The folder transport ignores the host, but kombu warns on every connection that has none.
+    # Celery reads the variable itself, ahead of these settings, so it is set there too.
+    if not urlsplit(CELERY_BROKER_URL).hostname:
+        CELERY_BROKER_URL = "filesystem://localhost/"
+        if "CELERY_BROKER_URL" in os.environ:
+            os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
     # kombu's folder transport: one folder for both directions, made before the worker starts.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),

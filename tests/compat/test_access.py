@@ -51,7 +51,18 @@ def test_without_credentials_the_client_is_told_to_authenticate(server):
     with pytest.raises(RestException) as excinfo:
         MlflowClient(f"{server}/ws/team-a").search_experiments()
     assert excinfo.value.error_code == "UNAUTHENTICATED"
-    assert "MLFLOW_TRACKING_TOKEN" in excinfo.value.message
+    # It says what works, with the workspace's own pages.
+    message = excinfo.value.message
+    assert "create a personal access token on /ws/team-a/tokens/" in message
+    assert "set MLFLOW_TRACKING_TOKEN=<token>" in message
+    assert "download /ws/team-a/config.json" in message
+    assert "studio_sdk.Workspace.from_config().get_mlflow_tracking_uri() with STUDIO_TOKEN=<token>" in message
+
+
+def test_without_a_workspace_in_the_uri_the_message_names_where_tokens_are_made(server):
+    with pytest.raises(RestException) as excinfo:
+        MlflowClient(server).search_experiments()
+    assert "/ws/<workspace>/tokens/" in excinfo.value.message
 
 
 def test_owner_contributor_reader_and_outsider_through_the_client(server, team, personal_token, as_token):

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
 import studio.celery
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_first_message_sent_makes_the_broker_folders(settings, tmp_path, monkeypatch):
@@ -29,3 +38,32 @@ def test_with_redis_no_folder_is_made(settings, tmp_path, monkeypatch):
     studio.celery.make_broker_folders()
 
     assert not (tmp_path / "queue").exists()
+
+
+@pytest.mark.parametrize("broker", [None, "filesystem://", "filesystem:///"])
+def test_the_laptops_broker_connects_without_kombus_missing_hostname_warning(tmp_path, broker):
+    """Every command that sent a task printed `WARNING kombu.connection: No hostname was supplied`."""
+    environment = {key: value for key, value in os.environ.items() if key != "CELERY_BROKER_URL"}
+    environment["STUDIO_DATA_DIR"] = str(tmp_path)
+    if broker:
+        environment["CELERY_BROKER_URL"] = broker
+    script = (
+        "import django; django.setup()\n"
+        "from studio.celery import app\n"
+        "connection = app.connection_for_write()\n"
+        "connection._info()\n"
+        "print(connection.as_uri())\n"
+    )
+
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**environment, "DJANGO_SETTINGS_MODULE": "studio.settings"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("filesystem://")
+    assert "No hostname was supplied" not in done.stderr + done.stdout

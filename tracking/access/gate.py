@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -54,11 +55,20 @@ def auth_required() -> bool:
     return settings.STUDIO_REQUIRE_AUTH
 
 
-def how_to_authenticate() -> str:
+_WORKSPACE_PATH = re.compile(r"^/ws/([a-z0-9-]{1,64})/")
+
+
+def how_to_authenticate(path: str = "") -> str:
+    """What works, step by step; with the workspace's own pages when the path names one."""
+    found = _WORKSPACE_PATH.match(path)
+    pages = f"/ws/{found[1]}/" if found else "/ws/<workspace>/"
     return (
-        "Authentication required: set MLFLOW_TRACKING_TOKEN to an access token (or "
-        "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD), or use the SDK's "
-        "Workspace.from_config()."
+        f"Authentication required. Sign in to the studio and create a personal access token on "
+        f"{pages}tokens/, then either set MLFLOW_TRACKING_TOKEN=<token> for MLflow's client, or "
+        f"download {pages}config.json beside your script and call "
+        "studio_sdk.Workspace.from_config().get_mlflow_tracking_uri() with STUDIO_TOKEN=<token> "
+        "(the SDK then renews short-lived tracking tokens itself). MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD with your studio account work too."
     )
 
 
@@ -72,7 +82,9 @@ def authenticate(request: HttpRequest) -> Principal:
             return _token_principal(grant_for(credentials.strip()))
         if scheme == "basic":
             return _basic_principal(request, credentials.strip())
-        raise Unauthenticated(f"Unsupported authorization scheme '{scheme}'. {how_to_authenticate()}")
+        raise Unauthenticated(
+            f"Unsupported authorization scheme '{scheme}'. {how_to_authenticate(request.path)}"
+        )
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         # The API views are exempt from Django's CSRF check because scripts send tokens, not
@@ -81,7 +93,7 @@ def authenticate(request: HttpRequest) -> Principal:
             raise PermissionDenied("CSRF verification failed for a cookie-authenticated request.")
         return Principal(user.pk, user.get_username(), user.is_superuser, via_session=True)
     if auth_required():
-        raise Unauthenticated(how_to_authenticate())
+        raise Unauthenticated(how_to_authenticate(request.path))
     return ANONYMOUS
 
 
