@@ -9,7 +9,7 @@ from django.core.management import CommandError, call_command
 
 from tests.conftest import ensure_default_workspace
 from tests.integration.mlruns_generator import generate
-from tracking.models import Import, Run
+from tracking.models import Import, Run, Workspace
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -77,9 +77,43 @@ def test_it_refuses_a_missing_path_or_workspace(tmp_path, store):
     ensure_default_workspace()
     with pytest.raises(CommandError, match="does not exist"):
         call_command("import_mlruns", str(tmp_path / "nowhere"), stdout=io.StringIO())
-    with pytest.raises(CommandError, match="nobody"):
+    with pytest.raises(
+        CommandError, match=r"Workspace .nobody. does not exist\. Add --create-workspace to create it"
+    ):
         call_command("import_mlruns", str(store), "--workspace", "nobody", stdout=io.StringIO())
     assert not Import.objects.exists()
+
+
+def test_it_creates_the_workspace_when_asked(store):
+    ensure_default_workspace()
+    out = io.StringIO()
+
+    call_command(
+        "import_mlruns",
+        str(store),
+        "--workspace",
+        "new-team",
+        "--create-workspace",
+        "--in-process",
+        stdout=out,
+    )
+
+    assert "Created workspace 'new-team' in resource group 'default'." in out.getvalue()
+    assert Run.objects.filter(experiment__workspace__name="new-team").count() == 3
+
+
+def test_it_creates_the_resource_group_too_and_refuses_a_bad_name(store):
+    call_command(
+        "import_mlruns", str(store), "--workspace", "lab", "--create-workspace", "--resource-group", "research",
+        "--in-process", stdout=io.StringIO(),
+    )  # fmt: skip
+    assert Workspace.objects.get(name="lab").resource_group.name == "research"
+
+    with pytest.raises(CommandError, match="Invalid workspace name 'Bad Name'"):
+        call_command(
+            "import_mlruns", str(store), "--workspace", "Bad Name", "--create-workspace", stdout=io.StringIO()
+        )
+    assert not Workspace.objects.filter(name="Bad Name").exists()
 
 
 def test_a_failed_import_exits_with_an_error(tmp_path):

@@ -12,13 +12,14 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from tracking.errors import ResourceDoesNotExist
+from tracking.errors import MlflowError, ResourceDoesNotExist
 from tracking.ingest.importer import run_import, worker_name
 from tracking.ingest.report import ordered_counts
 from tracking.management.following import Follower
-from tracking.models import Import
+from tracking.models import Import, ResourceGroup, Workspace
 from tracking.models.work import SUCCEEDED
 from tracking.services.imports import create_import
+from tracking.services.workspaces import create_resource_group, create_workspace
 from tracking.workspaces import resolve_workspace
 
 SHOWN_PROBLEMS = 20
@@ -32,17 +33,35 @@ class Command(BaseCommand):
         parser.add_argument(
             "--workspace", default="default", help="the workspace to import into (default: default)"
         )
+        parser.add_argument(
+            "--create-workspace",
+            action="store_true",
+            help="create the workspace first when it does not exist (in --resource-group)",
+        )
+        parser.add_argument(
+            "--resource-group",
+            default="default",
+            help="the resource group of a workspace made by --create-workspace (made too when missing; "
+            "default: default)",
+        )
         parser.add_argument("--no-wait", action="store_true", help="queue the import and return at once")
         parser.add_argument("--in-process", action="store_true", help="import here instead of in a worker")
 
-    def handle(self, *args, path: str, workspace: str, no_wait: bool, in_process: bool, **options) -> None:
+    def handle(
+        self,
+        *args,
+        path: str,
+        workspace: str,
+        create_workspace: bool,
+        resource_group: str,
+        no_wait: bool,
+        in_process: bool,
+        **options,
+    ) -> None:
         source = Path(path).expanduser().absolute()
         if not source.exists():
             raise CommandError(f"{source} does not exist.")
-        try:
-            target = resolve_workspace(workspace)
-        except ResourceDoesNotExist as error:
-            raise CommandError(error.message) from None
+        target = self._workspace(workspace, create=create_workspace, resource_group=resource_group)
         kind = Import.FOLDER if source.is_dir() else Import.ARCHIVE
         row = create_import(
             workspace=target,
@@ -70,6 +89,25 @@ class Command(BaseCommand):
         self._summary(row)
         if row.status != SUCCEEDED:
             raise CommandError(f"Import {row.pk} {row.status.lower()}: {row.error or 'see above'}")
+
+    def _workspace(self, name: str, *, create: bool, resource_group: str) -> Workspace:
+        try:
+            return resolve_workspace(name)
+        except ResourceDoesNotExist as error:
+            if not create:
+                raise CommandError(
+                    f"{error.message} Add --create-workspace to create it "
+                    f"(in resource group '{resource_group}'; --resource-group to choose another)."
+                ) from None
+        try:
+            group = ResourceGroup.objects.filter(name=resource_group).first() or create_resource_group(
+                name=resource_group
+            )
+            made = create_workspace(resource_group=group, name=name)
+        except MlflowError as error:
+            raise CommandError(error.message) from None
+        self.stdout.write(f"Created workspace '{made.name}' in resource group '{group.name}'.")
+        return made
 
     # The report
 
