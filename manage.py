@@ -1,14 +1,7 @@
 #!/usr/bin/env python
-import os
-import sys
+"""The server's commands; `.venv/bin/studio` is the same, from any folder (studio/cli.py)."""
 
-
-def main() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
-    from django.core.management import execute_from_command_line
-
-    execute_from_command_line(sys.argv)
-
+from studio.cli import main
 
 if __name__ == "__main__":
     main()

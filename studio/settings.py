@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from kombu import Exchange, Queue
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from studio.locations import BASE_DIR, data_dir, database_url
+
 CONFIG_ERRORS: list[str] = []
 
 
@@ -57,7 +58,7 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 # --- Where things live -------------------------------------------------------------------------
 
-DATA_DIR = Path(env_str("STUDIO_DATA_DIR") or BASE_DIR / "data").resolve()
+DATA_DIR = data_dir()
 ARTIFACT_ROOT = Path(env_str("STUDIO_ARTIFACT_ROOT") or DATA_DIR / "artifacts").resolve()
 STUDIO_HOST = env_str("STUDIO_HOST", "127.0.0.1")
 STUDIO_PORT = env_int("STUDIO_PORT", 8000)
@@ -139,7 +140,7 @@ TEMPLATES = [
 
 # --- Database ----------------------------------------------------------------------------------
 
-DATABASE_URL = env_str("DATABASE_URL") or f"sqlite:///{DATA_DIR / 'studio.sqlite3'}"
+DATABASE_URL = database_url()
 
 
 def _database(url: str) -> dict:
