@@ -19,6 +19,7 @@ from .reference.scenarios import SCENARIOS
 RECORDED = json.loads((Path(__file__).parent / "reference" / "mlflow-3.17.2.json").read_text())
 
 STRICTER = "we refuse a value of the wrong type that MLflow silently coerces or half-parses"
+BEYOND = "our search language has OR, NOT, parentheses and more IN lists, which MLflow refuses"
 DELIBERATE = {
     ("meta_and_routing", "server-info 3.0"): "we report the capabilities of our own server",
     (
@@ -98,6 +99,11 @@ DELIBERATE = {
     ("log_inputs", "final inputs state"): "follows from the refused inputs above",
     ("metric_history", "history max_results=abc"): STRICTER,
     ("search_runs_bad_input", "run_view_type garbage"): STRICTER,
+    ("search_runs_bad_input", "filter OR"): BEYOND,
+    ("search_runs_bad_input", "filter parentheses"): BEYOND,
+    ("search_runs_bad_input", "filter IN on param"): BEYOND,
+    ("search_runs_bad_input", "filter status IN"): BEYOND,
+    ("experiments_search_bad_input", "filter with OR"): BEYOND,
     ("search_runs_bad_input", "experiment_ids with ints"): STRICTER,
 }
 # MLflow's SQL store gives infinities back as the largest double; we give them back as they were.
