@@ -182,7 +182,8 @@ def run_import(import_id: int, *, worker: str, on_progress: Progress | None = No
 
     1. Claim the row; None if it is not claimable (another worker has it, or it has ended).
     2. Find the file store: the folder, or the archive unpacked once (the checkpoint says where).
-    3. Experiments: match (by name) or create them all in one transaction.
+    3. Refuse the store if any of its runs is in another workspace (nothing written yet).
+       Experiments: match (by name) or create them all in one transaction.
     4. Runs, experiment by experiment, in chunks (`runs.import_runs`).
     5. Logged models, then registered models and their versions, one transaction each.
     6. Succeed, and delete an uploaded archive and what it unpacked to.
@@ -218,9 +219,11 @@ def _carry_out(job: Job) -> None:
     from .experiments import import_experiments
     from .logged_models import import_logged_models
     from .registered_models import import_registered_models
-    from .runs import import_runs
+    from .runs import import_runs, refuse_runs_of_other_workspaces
 
     job.open_source(_store_root(job))
+    if "experiments" not in job.checkpoint:  # nothing is written yet
+        refuse_runs_of_other_workspaces(job)
     experiments = import_experiments(job)
     import_runs(job, experiments)
     import_logged_models(job, experiments)

@@ -197,11 +197,18 @@ class FileStoreReader:
     def __init__(self, source: SourceFolder) -> None:
         self.source = source
         self.root = source.root
+        self._experiments: list[ExperimentEntry] | None = None
 
     # Experiments
 
     def experiments(self) -> list[ExperimentEntry]:
-        """Active experiments by id, then deleted ones (in .trash); an id found twice is read once."""
+        """Active experiments by id, then deleted ones (in .trash); an id found twice is read once.
+        Read once per reader: the problems found are reported once."""
+        if self._experiments is None:
+            self._experiments = self._read_experiments()
+        return self._experiments
+
+    def _read_experiments(self) -> list[ExperimentEntry]:
         found: dict[str, ExperimentEntry] = {}
         for folder, deleted in [(f, False) for f in self._experiment_folders(self.root)] + [
             (f, True) for f in self._experiment_folders(self.root / TRASH)

@@ -25,7 +25,7 @@ from tracking.times import EPOCH
 
 from .copying import copy_folder, stored_sizes
 from .experiments import Imported
-from .importer import Job, Steps, chunk_points
+from .importer import ImportFailed, Job, Steps, chunk_points
 from .locations import is_local, moment
 from .metrics import MetricSink, RunPoints
 from .reader import DatasetEntry, ExperimentEntry, RunEntry, RunLinks, count_lines, read_points
@@ -47,6 +47,40 @@ class PreparedRun:
     metric_bytes: int = 0
     pk: int | None = None
     fresh: bool = False  # created by this chunk: nothing of it can be stored yet
+
+
+# Run ids looked up per query when checking a store against the other workspaces.
+LOOKUP_BATCH = 500
+
+
+def refuse_runs_of_other_workspaces(job: Job) -> None:
+    """Fails the import, before it writes anything, when any of the store's runs is in another
+    workspace: MLflow's run ids are global, so a store's runs can live in one workspace only, and
+    importing around them would leave a half-import (and registered versions without their run).
+    The other workspace is not named: the importer may have no access to it."""
+    run_ids = sorted(
+        {
+            folder.name
+            for entry in job.reader.experiments()
+            for folder in job.reader.run_folders(entry)
+            if len(folder.name) <= 32
+        }
+    )
+    elsewhere: list[str] = []
+    for start in range(0, len(run_ids), LOOKUP_BATCH):
+        elsewhere += (
+            Run.objects.filter(uuid__in=run_ids[start : start + LOOKUP_BATCH])
+            .exclude(experiment__workspace=job.workspace)
+            .values_list("uuid", flat=True)
+        )
+    if elsewhere:
+        shown = ", ".join(sorted(elsewhere)[:3]) + (", ..." if len(elsewhere) > 3 else "")
+        raise ImportFailed(
+            f"{len(elsewhere)} of the {len(run_ids)} runs of this store are already in another workspace "
+            f"({shown}). MLflow's run ids are global, so a store's runs can be in one workspace only: "
+            "import it into the workspace that has them, or delete them there for good first. "
+            "Nothing was imported."
+        )
 
 
 def import_runs(job: Job, experiments: Imported) -> None:

@@ -10,7 +10,9 @@ from tests.integration.mlruns_generator import generate
 from tracking.ingest import runs as runs_module
 from tracking.ingest.importer import run_import
 from tracking.models import Import, Metric, MetricSummary, Param, Run
+from tracking.services.experiments import create_experiment
 from tracking.services.imports import create_import
+from tracking.services.runs import create_run
 
 from .conftest import import_folder, table_counts
 
@@ -124,18 +126,35 @@ def test_a_run_cut_short_by_an_interruption_is_completed_by_the_next_import(gene
     assert again.counts["runs"]["written"] == 0
 
 
-def test_a_run_of_another_workspace_is_reported_and_left_alone(generated, make_workspace):
-    root, _ = generated
-    import_folder(ensure_default_workspace(), root)
+def test_a_store_whose_runs_are_in_another_workspace_is_refused_whole(mlflow_store, make_workspace):
+    """Never a half-import reported as a success, never a registered version without its run."""
+    import_folder(ensure_default_workspace(), mlflow_store.root)
     other = make_workspace("other")
+    before = table_counts()
 
-    row = import_folder(other, root)
+    row = import_folder(other, mlflow_store.root)
 
-    assert row.status == "SUCCEEDED"
-    assert row.counts["runs"]["written"] == 0
-    assert row.problem_count == RUNS
-    assert "another workspace" in row.problems[0]["message"]
+    assert row.status == "FAILED"
+    assert "runs of this store are already in another workspace" in row.error
+    assert "Nothing was imported" in row.error and "default" not in row.error
+    assert table_counts() == before  # no experiment, run, logged or registered model, version
     assert Run.objects.filter(experiment__workspace=other).count() == 0
+
+
+def test_a_store_with_one_run_elsewhere_is_refused_too(generated, make_workspace):
+    root, run_ids = generated
+    default = ensure_default_workspace()
+    other = make_workspace("other")
+    taken = create_run(experiment=create_experiment(workspace=other, name="x"), run_name="taken")
+    Run.objects.filter(pk=taken.pk).update(uuid=run_ids[5])
+
+    row = import_folder(default, root)
+
+    assert row.status == "FAILED"
+    assert row.error.startswith(
+        f"1 of the {RUNS} runs of this store are already in another workspace ({run_ids[5]})"
+    )
+    assert Run.objects.filter(experiment__workspace=default).count() == 0
 
 
 def test_a_cancelled_import_stops_at_its_next_chunk_and_keeps_what_it_wrote(generated, settings, monkeypatch):
