@@ -19,7 +19,9 @@ loglevel = os.environ.get("STUDIO_LOG_LEVEL", "info").lower()
 # Uploads and downloads stream through the workers; no request body size limit at this layer.
 limit_request_line = 16384
 
-# A worker killed mid-answer must not leave a client with headers and no body (see the module).
-from studio.gunicorn_writes import send_small_answers_in_one_write  # noqa: E402
+# A worker killed mid-answer must not leave a client with headers and no body; uploads must not
+# be read 1 KiB at a time (see the module).
+from studio.gunicorn_io import read_bodies_in_large_pieces, send_small_answers_in_one_write  # noqa: E402
 
 send_small_answers_in_one_write()
+read_bodies_in_large_pieces()
