@@ -23,6 +23,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
 from tracking.queries.experiments import active_experiments, experiment_tags
+from tracking.queries.run_groups import GroupBy, RunGroup, group_table, tag_keys
 from tracking.queries.run_table import (
     DURATION,
     METRIC,
@@ -106,18 +107,23 @@ def _runs_table(
     scope: RunScope,
     experiments_by_pk: dict[int, Experiment] | None = None,
 ) -> dict:
-    """What the runs table shows for a scope, from the URL: filter, sort, columns and page."""
+    """What the runs table shows for a scope, from the URL: filter, sort, columns, grouping, page."""
     keys = experiment_keys(scope)
     columns = _columns(request.GET, keys.default_columns())
     sort = Sort.parse(request.GET.get("sort", ""))
     filter_string = request.GET.get("filter", "").strip()
-    error = None
+    group_by = GroupBy.parse(request.GET.get("group", ""))
+    metric_keys = list(dict.fromkeys(column.key for column in columns if column.kind == METRIC))
+    error = table = grouped = None
     try:
-        table = run_table(
-            scope, columns=columns, filter_string=filter_string, sort=sort, page=page_number(request)
-        )
+        if group_by:
+            grouped = group_table(scope, group_by, metric_keys=metric_keys, filter_string=filter_string)
+        else:
+            table = run_table(
+                scope, columns=columns, filter_string=filter_string, sort=sort, page=page_number(request)
+            )
     except InvalidParameterValue as exc:
-        table, error = None, exc.message
+        error = exc.message
     chosen = {column.id for column in columns}
     runs_url = f"/ws/{workspace.name}/runs/"
     experiment_url = f"/ws/{workspace.name}/experiments/"
@@ -147,6 +153,29 @@ def _runs_table(
         "previous_url": _url(request, page=table.page - 1) if table and table.page > 1 else None,
         "next_url": _url(request, page=table.page + 1) if table and table.page < table.pages else None,
         "compare_url": f"/ws/{workspace.name}/compare/",
+        "grouped": grouped,
+        "group_metric_keys": metric_keys,
+        # Safe: _group_row escapes every value it puts in.
+        "group_rows": mark_safe(
+            "".join(
+                _group_row(request, group, grouped.group_by, metric_keys, filter_string)
+                for group in grouped.groups
+            )
+        )
+        if grouped
+        else "",
+        "group_choices": [
+            (
+                "Params",
+                [(f"params.{key}", key, group_by and group_by.id == f"params.{key}") for key in keys.params],
+            ),
+            (
+                "Tags",
+                [(f"tags.{key}", key, group_by and group_by.id == f"tags.{key}") for key in tag_keys(scope)],
+            ),
+        ],
+        "group_id": group_by.id if group_by else "",
+        "ungroup_url": _url(request, group=None, page=None),
     }
 
 
@@ -289,6 +318,35 @@ def _row(
         f'<td><time datetime="{start.isoformat()}" title="{start:%Y-%m-%d %H:%M:%S %Z}">{start:%b} {start.day}, {start:%Y %H:%M}</time></td>'
         f'<td class="num">{format_duration(row.duration)}</td>'
         f"{''.join(_cells(row, columns))}</tr>"
+    )
+
+
+def _group_row(
+    request: HttpRequest, group: RunGroup, group_by: GroupBy, metric_keys: list[str], filter_string: str
+) -> str:
+    """One group of the grouped table as HTML: its value (a link to its runs), its number of runs,
+    and each metric's mean over its runs with the min and max under it."""
+    narrowed = group_by.filter_for(group.value)
+    if filter_string:
+        narrowed = f"({filter_string}) AND {narrowed}"
+    url = escape(_url(request, filter=narrowed, group=None, page=None))
+    label = escape(group.value) if group.value is not None else '<span class="muted">(none)</span>'
+    cells = []
+    for key in metric_keys:
+        spread = group.metrics.get(key)
+        if spread is None or spread[0] is None:
+            cells.append(_MISSING_METRIC)
+            continue
+        mean, low, high = spread
+        cells.append(
+            f'<td class="metric spread" title="{escape(f"mean {mean!r}, min {low!r}, max {high!r}")}">'
+            f"{escape(format_number(mean))}"
+            f'<span class="range">{escape(format_number(low))} &ndash; {escape(format_number(high))}</span></td>'
+        )
+    runs = f"{group.runs} run{'s' if group.runs != 1 else ''}"
+    return (
+        f'<tr class="group"><td class="name"><a href="{url}" title="List the runs of this group">{label}</a></td>'
+        f'<td class="num">{runs}</td>{"".join(cells)}</tr>'
     )
 
 

@@ -254,6 +254,28 @@ def test_the_runs_page_searches_across_experiments(page, studio, screenshot):
     expect(page.get_by_role("heading", name="fraud-detection-xgboost")).to_be_visible()
 
 
+def test_the_runs_table_groups_by_a_param_and_opens_a_group(page, studio, screenshot):
+    page.goto(f"{studio}/ws/default/experiments/1/")
+
+    page.get_by_label("Group runs by").select_option("params.optimizer")
+    expect(page).to_have_url(re.compile(r"group=params.optimizer"))
+    groups = page.locator("#groups tbody tr.group")
+    expect(groups).to_have_count(2)
+    # 8 grid runs use sgd; adam has the other 8 of the grid and the 12 sweep runs.
+    expect(groups.nth(0)).to_contain_text("adam")
+    expect(groups.nth(0)).to_contain_text("20 runs")
+    expect(groups.nth(1)).to_contain_text("8 runs")
+    expect(page.get_by_text("28 runs in 2 groups")).to_be_visible()
+    expect(page.locator("#groups td.spread .range").first).to_be_visible()
+    screenshot(page, "experiment-grouped")
+
+    groups.nth(1).get_by_role("link").click()
+    expect(page.get_by_label("Filter runs (MLflow search syntax)")).to_have_value(
+        "params.`optimizer` = 'sgd'"
+    )
+    expect(page.locator("#runs tbody tr")).to_have_count(8)
+
+
 def test_the_column_picker_adds_min_and_max_columns(page, studio):
     page.goto(f"{studio}/ws/default/experiments/1/")
 

@@ -437,9 +437,9 @@ def test_the_runs_page_picks_experiments_by_id_and_keeps_them_in_its_links(clien
     assert run_names(response) == ["m-slow", "m-fast"]
     html = response.content.decode()
     assert f'name="exp" value="{mnist.experiment_id}" checked' in html
-    # The sort links and the forms keep the choice.
+    # The sort links and the forms (filter, columns, grouping) keep the choice.
     assert f"exp={mnist.experiment_id}" in html.split('class="sort"')[1]
-    assert html.count(f'<input type="hidden" name="exp" value="{mnist.experiment_id}">') == 2
+    assert html.count(f'<input type="hidden" name="exp" value="{mnist.experiment_id}">') == 3
 
 
 def test_the_runs_page_leaves_out_deleted_experiments_and_unknown_ids(client, two_experiments):
@@ -480,3 +480,69 @@ def test_the_runs_page_costs_the_same_queries_for_2_or_20_experiments(
         response = client.get("/ws/default/runs/?filter=metrics.acc+>%3D+0+OR+params.lr+%3D+%270.1%27")
 
     assert len(run_names(response)) == experiments
+
+
+# --- Grouping the runs table by a param or a tag ------------------------------------------------
+
+
+def group_cells(response) -> list[tuple[str, str]]:
+    """(group label, runs) of each group row."""
+    html = response.content.decode()
+    return re.findall(
+        r'<tr class="group"><td class="name"><a [^>]+>(.*?)</a></td><td class="num">([^<]+)</td>', html
+    )
+
+
+def test_the_table_groups_runs_by_a_param_with_each_metrics_mean_and_range(client, experiment):
+    make_run(experiment, "a1", acc=[0.9], lr="0.1")
+    make_run(experiment, "a2", acc=[0.7], lr="0.1")
+    make_run(experiment, "b1", acc=[0.2], lr="<b>0.01</b>")
+    make_run(experiment, "none", acc=[0.5])
+
+    response = client.get(experiment_url(experiment, "?group=params.lr"))
+
+    html = response.content.decode()
+    assert group_cells(response) == [
+        ("0.1", "2 runs"),
+        ("&lt;b&gt;0.01&lt;/b&gt;", "1 run"),
+        ('<span class="muted">(none)</span>', "1 run"),
+    ]
+    assert "0.8" in html and '<span class="range">0.7 &ndash; 0.9</span>' in html
+    assert "4 runs in 3 groups" in html
+    assert '<option value="params.lr" selected>lr</option>' in html
+
+
+def test_a_groups_link_lists_its_runs_keeping_the_filter(client, experiment):
+    make_run(experiment, "a1", acc=[0.9], lr="0.1")
+    make_run(experiment, "a2", acc=[0.3], lr="0.1")
+    make_run(experiment, "b1", acc=[0.95], lr="0.01")
+
+    response = client.get(experiment_url(experiment, "?group=params.lr&filter=metrics.acc+>+0.5"))
+
+    links = dict(
+        (label, href.replace("&amp;", "&"))
+        for href, label in re.findall(
+            r'<tr class="group"><td class="name"><a href="([^"]+)"[^>]*>([^<]+)</a>',
+            response.content.decode(),
+        )
+    )
+    href = links["0.1"]
+    query = parse_qs(urlsplit(href).query)
+    assert query["filter"] == ["(metrics.acc > 0.5) AND params.`lr` = '0.1'"]
+    assert "group" not in query
+    assert run_names(client.get(href)) == ["a1"]
+
+
+def test_an_unknown_grouping_shows_the_runs_and_a_bad_filter_is_explained(client, experiment):
+    make_run(experiment, "a1", acc=[0.9], lr="0.1")
+
+    assert run_names(client.get(experiment_url(experiment, "?group=metrics.acc"))) == ["a1"]
+    response = client.get(experiment_url(experiment, "?group=params.lr&filter=params.lr+%3D"))
+    assert "expected a value after" in response.content.decode()
+    assert group_cells(response) == []
+
+
+def test_the_workspace_runs_page_groups_across_experiments(client, two_experiments):
+    response = client.get("/ws/default/runs/?group=params.lr")
+
+    assert group_cells(response) == [("0.001", "2 runs"), ("0.1", "2 runs")]

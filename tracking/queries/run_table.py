@@ -253,7 +253,7 @@ def experiment_keys(runs_of: Experiment | RunScope) -> ExperimentKeys:
     key = connection.ops.quote_name("key")
     runs = _table(Run)
     where, params = _scope(runs_of).sql("r")
-    rows = _rows(
+    rows = sql_rows(
         f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {_table(Param)} p ON p.run_id = r.id WHERE {where} "
         f"UNION ALL "
         f"SELECT DISTINCT 1, m.{key} FROM {runs} r JOIN {_table(MetricSummary)} m ON m.run_id = r.id "
@@ -375,7 +375,9 @@ def _parent_links(scope: RunScope) -> _Links:
         f"GROUP BY t.value, pt.value"
     )
     links = _Links()
-    for parent, children, grandparent in _rows(sql, [PARENT_TAG, scope.lifecycle_stage, PARENT_TAG, *params]):
+    for parent, children, grandparent in sql_rows(
+        sql, [PARENT_TAG, scope.lifecycle_stage, PARENT_TAG, *params]
+    ):
         links.parents.add(parent)
         links.nested_runs += children
         if grandparent is not None:
@@ -452,7 +454,7 @@ def _add_values(rows: list[RunRow], columns: list[Column]) -> None:
     runs = ", ".join(["%s"] * len(by_pk))
     if param_keys:
         keys = ", ".join(["%s"] * len(param_keys))
-        for run_pk, key, value in _rows(
+        for run_pk, key, value in sql_rows(
             f"SELECT run_id, {q('key')}, value FROM {_table(Param)} "
             f"WHERE run_id IN ({runs}) AND {q('key')} IN ({keys})",
             [*by_pk, *param_keys],
@@ -460,7 +462,7 @@ def _add_values(rows: list[RunRow], columns: list[Column]) -> None:
             by_pk[run_pk].params[key] = value
     if metric_keys:
         keys = ", ".join(["%s"] * len(metric_keys))
-        for run_pk, key, *stats in _rows(
+        for run_pk, key, *stats in sql_rows(
             f"SELECT run_id, {q('key')}, value, min_value, max_value, {q('count')} "
             f"FROM {_table(MetricSummary)} WHERE run_id IN ({runs}) AND {q('key')} IN ({keys})",
             [*by_pk, *metric_keys],
@@ -472,7 +474,7 @@ def _table(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _rows(sql: str, params: list) -> list[tuple]:
+def sql_rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
