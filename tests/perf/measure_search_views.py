@@ -116,6 +116,10 @@ def main() -> None:
         print(f"  the same grouped by a param (3 groups): {grouped:.0f} ms (target < 150 ms)")
         grouped_lr = median_ms(get(f"{page}&group=params.lr"))
         print(f"  grouped by a param with 10 values: {grouped_lr:.0f} ms")
+        default = f"{base}/ws/default/experiments/{wide}/"
+        print(
+            f"  default columns (8 metrics), grouped by a param: {median_ms(get(f'{default}?group=params.optimizer')):.0f} ms"
+        )
 
         def search(filter_string: str):
             body = {"experiment_ids": [searched], "filter": filter_string, "max_results": 100}
