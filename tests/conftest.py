@@ -31,6 +31,35 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_outlasts_background_work():
+    """Transactional tests end with a flush (TRUNCATE of every table), while the deployed servers'
+    workers may still be finishing something (a job a test left queued, a periodic sweep): on
+    PostgreSQL the TRUNCATE and the worker's row locks can deadlock, and PostgreSQL then aborts
+    the TRUNCATE. It is tried again, as the worker's side has moved on by then."""
+    import time
+
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+    from django.db import OperationalError
+
+    original = flush.Command.handle
+
+    def handle(self, *args, **options):
+        for attempt in range(5):
+            try:
+                return original(self, *args, **options)
+            except CommandError as error:
+                cause = error.__cause__
+                if attempt == 4 or not (isinstance(cause, OperationalError) and "deadlock" in str(cause)):
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+
+    flush.Command.handle = handle
+    yield
+    flush.Command.handle = original
+
+
 def ensure_default_workspace():
     """What migrations 0002 and 0009 create; transactional tests flush it away between tests."""
     from django.utils import timezone

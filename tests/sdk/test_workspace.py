@@ -190,7 +190,12 @@ def test_submitting_needs_a_contributor(server, team, personal_token, tmp_path):
         Experiment(reader, "jobs").submit(config)
     assert excinfo.value.error_code == "PERMISSION_DENIED"
     contributor = Workspace(server, "team-a", token=personal_token(team.contributor, team.workspace))
-    assert Experiment(contributor, "jobs").submit(config).status == "QUEUED"
+    submitted = Experiment(contributor, "jobs").submit(config)
+    assert submitted.status == "QUEUED"
+    # Ended before the test's data is flushed away, so the worker is not writing to it meanwhile.
+    submitted.cancel()
+    with pytest.raises(StudioError):
+        submitted.wait_for_completion(timeout=60, poll_seconds=0.2)
     outsider = Workspace(server, "team-a", token=personal_token(team.outsider, team.workspace))
     with pytest.raises(StudioError) as excinfo:
         Experiment(outsider, "jobs").submit(config)
