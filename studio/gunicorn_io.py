@@ -58,15 +58,16 @@ def _read_body(request_body: body.Body, size: int | None = None) -> bytes:
     wanted = request_body.getsize(size)
     if wanted == 0:
         return b""
-    pieces = [request_body.buf.getvalue()]  # what an earlier read took beyond its size
-    have = len(pieces[0])
+    kept = request_body.buf.getvalue()  # what an earlier read took beyond its size
+    pieces = [kept] if kept else []
+    have = len(kept)
     while have < wanted:
         piece = request_body.reader.read(wanted - have)
         if not piece:
             break
         pieces.append(piece)
         have += len(piece)
-    data = pieces[0] if len(pieces) == 1 else b"".join(pieces)
+    data = b"".join(pieces)  # one piece comes back as it is, without a copy
     request_body.buf = io.BytesIO()
     request_body.buf.write(data[wanted:])
     return data[:wanted] if have > wanted else data

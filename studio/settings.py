@@ -252,6 +252,11 @@ CELERY_BEAT_SCHEDULE["import-sweeper"] = {
     "schedule": float(max(IMPORT_SWEEP_SECONDS, 1)),
 }
 
+# When the worker runs as root, the sandbox runs as this unprivileged user and group outside (so that
+# the kernel counts and limits its processes; root is exempt from RLIMIT_NPROC).
+JOB_UID = env_int("STUDIO_JOB_UID", 65534)
+JOB_GID = env_int("STUDIO_JOB_GID", 65534)
+
 
 def _sandbox_reachable(data_dir: Path) -> Path:
     """Where jobs' folders and environments go by default: the data folder, unless the worker runs
@@ -260,14 +265,12 @@ def _sandbox_reachable(data_dir: Path) -> Path:
     temporary folder, which that user can enter and nobody else can list."""
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
         return data_dir
-    uid = env_int("STUDIO_JOB_UID", 65534)
-    gid = env_int("STUDIO_JOB_GID", 65534)
     for folder in [*reversed(data_dir.parents), data_dir]:
         try:
             info = folder.stat()
         except OSError:
             break  # not made yet: it will be, by us, searchable
-        bit = 0o100 if info.st_uid == uid else 0o010 if info.st_gid == gid else 0o001
+        bit = 0o100 if info.st_uid == JOB_UID else 0o010 if info.st_gid == JOB_GID else 0o001
         if not info.st_mode & bit:
             digest = hashlib.sha256(str(data_dir).encode()).hexdigest()[:10]
             fallback = Path(tempfile.gettempdir()) / f"studio-jobs-{digest}"
@@ -330,10 +333,6 @@ if JOBS_SANDBOX not in ("auto", "bubblewrap", "none"):
 JOBS_UNSANDBOXED = env_bool("STUDIO_JOBS_UNSANDBOXED", False)
 # The bubblewrap program.
 JOBS_BWRAP = env_str("STUDIO_JOBS_BWRAP", "/usr/bin/bwrap")
-# When the worker runs as root, the sandbox runs as this unprivileged user and group outside (so that
-# the kernel counts and limits its processes; root is exempt from RLIMIT_NPROC).
-JOB_UID = env_int("STUDIO_JOB_UID", 65534)
-JOB_GID = env_int("STUDIO_JOB_GID", 65534)
 # Limits of every job (each process's address space; processes and threads; open files per
 # process; the size of any file it writes; its /tmp and /dev/shm, which are memory, share the
 # memory limit).

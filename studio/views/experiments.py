@@ -174,7 +174,6 @@ def _runs_table(
                 [(f"tags.{key}", key, group_by and group_by.id == f"tags.{key}") for key in tag_keys(scope)],
             ),
         ],
-        "group_id": group_by.id if group_by else "",
         "ungroup_url": _url(request, group=None, page=None),
     }
 

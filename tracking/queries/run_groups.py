@@ -16,7 +16,7 @@ from django.db import connection
 from tracking.models import MetricSummary, Param, Run, RunTag
 from tracking.search.runs import filter_and_order_runs
 
-from .run_table import RunScope, sql_rows
+from .run_table import RunScope, sql_rows, table_name
 
 GROUP_KINDS = {"params": Param, "tags": RunTag}
 # Groups shown at once, the largest first; a param with more values than this is rarely a grouping.
@@ -72,8 +72,8 @@ def group_table(
         filter_and_order_runs(scope.runs(), filter_string, []).order_by().values("pk").query.sql_with_params()
     )
     q = connection.ops.quote_name
-    group_rows = q(GROUP_KINDS[group_by.kind]._meta.db_table)
-    runs = q(Run._meta.db_table)
+    group_rows = table_name(GROUP_KINDS[group_by.kind])
+    runs = table_name(Run)
     join = f"LEFT JOIN {group_rows} g ON g.run_id = r.id AND g.{q('key')} = %s"
     counted = sql_rows(
         f"SELECT g.value, COUNT(*) FROM {runs} r {join} WHERE r.id IN ({matching}) "
@@ -83,7 +83,7 @@ def group_table(
     groups = {value: RunGroup(value, count) for value, count in counted[:MAX_GROUPS]}
     if groups and metric_keys:
         keys = ", ".join(["%s"] * len(metric_keys))
-        summaries = q(MetricSummary._meta.db_table)
+        summaries = table_name(MetricSummary)
         for value, key, mean, low, high in sql_rows(
             f"SELECT g.value, m.{q('key')}, AVG(m.value), MIN(m.value), MAX(m.value) "
             f"FROM {summaries} m JOIN {runs} r ON r.id = m.run_id {join} "
@@ -102,8 +102,8 @@ def tag_keys(scope: RunScope) -> list[str]:
     q = connection.ops.quote_name
     where, params = scope.sql("r")
     rows = sql_rows(
-        f"SELECT DISTINCT t.{q('key')} FROM {q(Run._meta.db_table)} r "
-        f"JOIN {q(RunTag._meta.db_table)} t ON t.run_id = r.id WHERE {where} AND t.{q('key')} NOT LIKE %s",
+        f"SELECT DISTINCT t.{q('key')} FROM {table_name(Run)} r "
+        f"JOIN {table_name(RunTag)} t ON t.run_id = r.id WHERE {where} AND t.{q('key')} NOT LIKE %s",
         [*params, "mlflow.%"],
     )
     return sorted(key for (key,) in rows)

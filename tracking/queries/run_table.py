@@ -237,26 +237,22 @@ class RunScope:
         )
 
 
-def _scope(runs_of: Experiment | RunScope) -> RunScope:
-    return runs_of if isinstance(runs_of, RunScope) else RunScope.of(runs_of)
-
-
 def children_filter(run_id: str) -> str:
     """The MLflow filter that lists all the child runs of a run."""
     return f"tags.`{PARENT_TAG}` = '{run_id}'"
 
 
-def experiment_keys(runs_of: Experiment | RunScope) -> ExperimentKeys:
+def experiment_keys(scope: RunScope) -> ExperimentKeys:
     """The param and metric keys the runs have, sorted, in one query."""
     # A join with DISTINCT reads each run's keys from the (run_id, key) unique indexes; SQLite
     # runs it twice as fast as `run_id IN (...) GROUP BY key`.
     key = connection.ops.quote_name("key")
-    runs = _table(Run)
-    where, params = _scope(runs_of).sql("r")
+    runs = table_name(Run)
+    where, params = scope.sql("r")
     rows = sql_rows(
-        f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {_table(Param)} p ON p.run_id = r.id WHERE {where} "
+        f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {table_name(Param)} p ON p.run_id = r.id WHERE {where} "
         f"UNION ALL "
-        f"SELECT DISTINCT 1, m.{key} FROM {runs} r JOIN {_table(MetricSummary)} m ON m.run_id = r.id "
+        f"SELECT DISTINCT 1, m.{key} FROM {runs} r JOIN {table_name(MetricSummary)} m ON m.run_id = r.id "
         f"WHERE {where}",
         params * 2,
     )
@@ -267,7 +263,7 @@ def experiment_keys(runs_of: Experiment | RunScope) -> ExperimentKeys:
 
 
 def run_table(
-    runs_of: Experiment | RunScope,
+    scope: RunScope,
     *,
     columns: list[Column],
     filter_string: str = "",
@@ -275,12 +271,11 @@ def run_table(
     page: int = 1,
     page_size: int = PAGE_SIZE,
 ) -> RunTable:
-    """A page of the runs (an experiment's, or a `RunScope`'s), children under their parents.
+    """A page of the scope's runs, children under their parents.
 
     Raises InvalidParameterValue, with MLflow's message, for a filter MLflow would refuse.
     """
     sort = sort or Sort()
-    scope = _scope(runs_of)
     base = scope.runs()
     matching = _sorted(filter_and_order_runs(base, filter_string, _order_by(sort)), sort)
     links = _parent_links(scope)
@@ -334,7 +329,7 @@ def _duration() -> RawSQL:
     In SQL each database computes natively; Django's own datetime subtraction calls a Python
     function per row on SQLite, five times slower over 10,000 runs.
     """
-    runs = _table(Run)
+    runs = table_name(Run)
     now = timezone.now()
     if connection.vendor == "sqlite":
         sql = f"julianday(COALESCE({runs}.end_time, %s)) - julianday({runs}.start_time)"
@@ -364,7 +359,7 @@ def _parent_links(scope: RunScope) -> _Links:
     its child count and its own parent, if any. A sweep of 10,000 trials is one row, not 10,000.
     """
     key = connection.ops.quote_name("key")
-    runs, tags = _table(Run), _table(RunTag)
+    runs, tags = table_name(Run), table_name(RunTag)
     where, params = scope.sql("c")
     sql = (
         f"SELECT t.value, COUNT(*), pt.value FROM {runs} c "
@@ -455,7 +450,7 @@ def _add_values(rows: list[RunRow], columns: list[Column]) -> None:
     if param_keys:
         keys = ", ".join(["%s"] * len(param_keys))
         for run_pk, key, value in sql_rows(
-            f"SELECT run_id, {q('key')}, value FROM {_table(Param)} "
+            f"SELECT run_id, {q('key')}, value FROM {table_name(Param)} "
             f"WHERE run_id IN ({runs}) AND {q('key')} IN ({keys})",
             [*by_pk, *param_keys],
         ):
@@ -464,13 +459,13 @@ def _add_values(rows: list[RunRow], columns: list[Column]) -> None:
         keys = ", ".join(["%s"] * len(metric_keys))
         for run_pk, key, *stats in sql_rows(
             f"SELECT run_id, {q('key')}, value, min_value, max_value, {q('count')} "
-            f"FROM {_table(MetricSummary)} WHERE run_id IN ({runs}) AND {q('key')} IN ({keys})",
+            f"FROM {table_name(MetricSummary)} WHERE run_id IN ({runs}) AND {q('key')} IN ({keys})",
             [*by_pk, *metric_keys],
         ):
             by_pk[run_pk].metrics[key] = tuple(stats)
 
 
-def _table(model) -> str:
+def table_name(model) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 

@@ -8,7 +8,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from tracking.times import ms_to_datetime
 
-from . import lookups  # noqa: F401  (registers mlflow_like / mlflow_ilike)
+from .condition_sql import LOOKUPS
 from .grammar import Comparison, parse_logged_model_filter
 
 _ATTRIBUTES = {
@@ -21,15 +21,6 @@ _ATTRIBUTES = {
     "last_updated_timestamp": "updated_at",
 }
 _ORDER_FIELDS = _ATTRIBUTES | {"creation_time": "created_at", "last_updated_time": "updated_at"}
-_LOOKUPS = {
-    "=": "exact",
-    "<": "lt",
-    "<=": "lte",
-    ">": "gt",
-    ">=": "gte",
-    "LIKE": "mlflow_like",
-    "ILIKE": "mlflow_ilike",
-}
 
 
 def _dataset_q(datasets: list[dict]) -> Q:
@@ -51,7 +42,7 @@ def _compare(field: str, comparison: Comparison, value) -> Q:
         return Q(**{f"{field}__in": value})
     if op == "NOT IN":
         return ~Q(**{f"{field}__in": value})
-    lookup = _LOOKUPS.get(op)
+    lookup = LOOKUPS.get(op)
     if lookup is None:
         raise InvalidParameterValue(f"Invalid comparator '{op}' in logged model search.")
     return Q(**{f"{field}__{lookup}": value})

@@ -3,7 +3,7 @@
 Each metric, param or tag key the filter or the ordering names becomes one join on that key
 (a FilteredRelation), so a search is a single query whatever it asks, and the page of runs is
 cut by the database. Metrics are compared through each run's summary row (its latest value).
-OR, NOT and parentheses combine the comparisons' SQL (`boolean_sql`); the joins are outer joins
+OR, NOT and parentheses combine the comparisons' SQL (`condition_sql`); the joins are outer joins
 read as plain columns, so a run without a key fails a comparison on it and passes its NOT.
 
 Ordering follows MLflow: the requested keys, then start_time DESC, then run id. A run without
@@ -20,7 +20,6 @@ from django.db.models import (
     Exists,
     ExpressionWrapper,
     F,
-    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
@@ -30,8 +29,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import RunInput
 from tracking.times import ms_to_datetime
 
-from . import lookups  # noqa: F401  (registers mlflow_like / mlflow_ilike)
-from .boolean_sql import condition_sql
+from .condition_sql import KeyedJoins, column_comparison, condition_sql, lookup
 from .grammar import Comparison, OrderKey, parse_run_filter, parse_run_order_by
 
 _RELATIONS = {"metric": "metric_summaries", "param": "params", "tag": "tags"}
@@ -47,54 +45,12 @@ _ATTRIBUTE_FIELDS = {
 }
 _TIME_ATTRIBUTES = {"start_time", "end_time"}
 _DATASET_FIELDS = {"name": "dataset__name", "digest": "dataset__digest", "context": "context"}
-_LOOKUPS = {
-    "=": "exact",
-    "<": "lt",
-    "<=": "lte",
-    ">": "gt",
-    ">=": "gte",
-    "LIKE": "mlflow_like",
-    "ILIKE": "mlflow_ilike",
-    "IN": "in",
-}
-
-
-class _Joins:
-    """One aliased join per (entity, key), shared by the filter and the ordering."""
-
-    def __init__(self, queryset: QuerySet) -> None:
-        self.queryset = queryset
-        self.aliases: dict[tuple[str, str], str] = {}
-        self.with_columns: set[str] = set()
-
-    def alias(self, entity: str, key: str) -> str:
-        found = self.aliases.get((entity, key))
-        if found is None:
-            relation = _RELATIONS[entity]
-            found = f"{entity}_{len(self.aliases)}"
-            self.aliases[(entity, key)] = found
-            self.queryset = self.queryset.alias(
-                **{found: FilteredRelation(relation, condition=Q(**{f"{relation}__key": key}))}
-            )
-        return found
-
-    def columns(self, entity: str, key: str) -> tuple[str, str]:
-        """The names of the joined row's value and id, as plain columns: conditions on them are
-        compiled as written (Django would turn a negated condition on a to-many join into a
-        subquery with a meaning of its own)."""
-        alias = self.alias(entity, key)
-        if alias not in self.with_columns:
-            self.with_columns.add(alias)
-            self.queryset = self.queryset.alias(
-                **{f"{alias}_value": F(f"{alias}__value"), f"{alias}_id": F(f"{alias}__id")}
-            )
-        return f"{alias}_value", f"{alias}_id"
 
 
 def filter_and_order_runs(queryset: QuerySet, filter_string: str, order_by: list[str]) -> QuerySet:
     conditions = parse_run_filter(filter_string)
     order_keys = parse_run_order_by(order_by)
-    joins = _Joins(queryset)
+    joins = KeyedJoins(queryset, _RELATIONS)
     where = [condition_sql(condition, partial(_comparison, joins)) for condition in conditions]
     ordering = [expression for key in order_keys for expression in _ordering(joins, key)]
     queryset = joins.queryset.filter(*where)
@@ -106,7 +62,7 @@ def filter_and_order_runs(queryset: QuerySet, filter_string: str, order_by: list
     return queryset.order_by(*ordering)
 
 
-def _comparison(joins: _Joins, comparison: Comparison, negated: bool) -> Q:
+def _comparison(joins: KeyedJoins, comparison: Comparison, negated: bool) -> Q:
     entity, op, value = comparison.entity, comparison.op, comparison.value
     if entity == "dataset":
         return Q(_dataset_condition(comparison))
@@ -126,14 +82,7 @@ def _comparison(joins: _Joins, comparison: Comparison, negated: bool) -> Q:
             # NaN (stored as NULL) differs from every number, as in MLflow; a missing key does not.
             differs = ~Q(**{column: value}) if op == "!=" else ~Q(**{f"{column}__in": value})
             return Q(**{f"{row}__isnull": False}) & (Q(**{f"{column}__isnull": True}) | differs)
-    present = Q(**{f"{column}__isnull": False})
-    if op == "!=":
-        return present & ~Q(**{column: value})
-    if op == "NOT IN":
-        return present & ~Q(**{f"{column}__in": value})
-    compared = Q(**{f"{column}__{_lookup(op)}": value})
-    # A comparison with NULL is unknown in SQL, and NOT of unknown is unknown, not true.
-    return present & compared if negated else compared
+    return column_comparison(column, op, value, negated)
 
 
 def _dataset_condition(comparison: Comparison) -> Exists:
@@ -145,17 +94,10 @@ def _dataset_condition(comparison: Comparison) -> Exists:
         return Exists(inputs.exclude(**{field: comparison.value}))
     if comparison.op == "NOT IN":
         return Exists(inputs.exclude(**{f"{field}__in": comparison.value}))
-    return Exists(inputs.filter(**{f"{field}__{_lookup(comparison.op)}": comparison.value}))
+    return Exists(inputs.filter(**{f"{field}__{lookup(comparison.op)}": comparison.value}))
 
 
-def _lookup(op: str) -> str:
-    lookup = _LOOKUPS.get(op)
-    if lookup is None:
-        raise InvalidParameterValue(f"Invalid comparator '{op}'.")
-    return lookup
-
-
-def _ordering(joins: _Joins, key: OrderKey) -> list:
+def _ordering(joins: KeyedJoins, key: OrderKey) -> list:
     if key.entity == "attribute":
         field = _ATTRIBUTE_FIELDS.get(key.key)
         if field is None:

@@ -54,7 +54,7 @@ def test_it_lists_the_newest_runs_first_by_default(experiment):
     for minute in range(3):
         make_run(experiment, f"r{minute}", minute=minute)
 
-    table = run_table(experiment, columns=[])
+    table = run_table(RunScope.of(experiment), columns=[])
 
     assert names(table) == ["r2", "r1", "r0"]
     assert (table.total, table.page, table.pages) == (3, 1, 1)
@@ -64,7 +64,7 @@ def test_it_leaves_deleted_runs_out(experiment):
     make_run(experiment, "kept")
     delete_run(run=make_run(experiment, "gone"))
 
-    assert names(run_table(experiment, columns=[])) == ["kept"]
+    assert names(run_table(RunScope.of(experiment), columns=[])) == ["kept"]
 
 
 def test_a_deleted_experiment_lists_the_runs_deleted_with_it(experiment):
@@ -72,8 +72,8 @@ def test_a_deleted_experiment_lists_the_runs_deleted_with_it(experiment):
     delete_experiment(experiment=experiment)
     experiment.refresh_from_db()
 
-    assert names(run_table(experiment, columns=[])) == ["r"]
-    assert experiment_keys(experiment) == ExperimentKeys(["lr"], ["acc"])
+    assert names(run_table(RunScope.of(experiment), columns=[])) == ["r"]
+    assert experiment_keys(RunScope.of(experiment)) == ExperimentKeys(["lr"], ["acc"])
 
 
 def test_it_sorts_by_a_metrics_latest_value_with_missing_values_last(experiment):
@@ -81,8 +81,8 @@ def test_it_sorts_by_a_metrics_latest_value_with_missing_values_last(experiment)
     make_run(experiment, "high", acc=[0.1, 0.8], minute=2)
     make_run(experiment, "none", minute=3)
 
-    ascending = run_table(experiment, columns=[ACC], sort=Sort("metrics.acc", descending=False))
-    descending = run_table(experiment, columns=[ACC], sort=Sort("metrics.acc", descending=True))
+    ascending = run_table(RunScope.of(experiment), columns=[ACC], sort=Sort("metrics.acc", descending=False))
+    descending = run_table(RunScope.of(experiment), columns=[ACC], sort=Sort("metrics.acc", descending=True))
 
     assert names(ascending) == ["low", "high", "none"]
     assert names(descending) == ["high", "low", "none"]
@@ -97,7 +97,7 @@ def test_it_sorts_by_a_metrics_min_or_max_which_mlflow_cannot(experiment, column
     make_run(experiment, "high", acc=[0.1, 0.8], minute=2)  # min 0.1, max 0.8
     make_run(experiment, "none", minute=3)
 
-    table = run_table(experiment, columns=[], sort=Sort(column, descending=True))
+    table = run_table(RunScope.of(experiment), columns=[], sort=Sort(column, descending=True))
 
     assert names(table) == expected
 
@@ -108,7 +108,7 @@ def test_it_sorts_by_duration_counting_a_running_run_until_now(experiment):
     make_run(experiment, "medium", minutes_long=5, minute=3)
     make_run(experiment, "still-running", minute=4)  # started in 2026-01-01: the longest
 
-    table = run_table(experiment, columns=[], sort=Sort("duration", descending=False))
+    table = run_table(RunScope.of(experiment), columns=[], sort=Sort("duration", descending=False))
 
     assert names(table) == ["short", "medium", "long", "still-running"]
     assert table.rows[0].duration == timedelta(minutes=1)
@@ -119,8 +119,12 @@ def test_it_sorts_by_a_param_and_by_name(experiment):
     make_run(experiment, "a", lr="0.3")
     make_run(experiment, "c", lr="0.2")
 
-    assert names(run_table(experiment, columns=[LR], sort=Sort("params.lr", False))) == ["b", "c", "a"]
-    assert names(run_table(experiment, columns=[], sort=Sort("name", True))) == ["c", "b", "a"]
+    assert names(run_table(RunScope.of(experiment), columns=[LR], sort=Sort("params.lr", False))) == [
+        "b",
+        "c",
+        "a",
+    ]
+    assert names(run_table(RunScope.of(experiment), columns=[], sort=Sort("name", True))) == ["c", "b", "a"]
 
 
 def test_it_filters_with_mlflows_syntax(experiment):
@@ -128,22 +132,24 @@ def test_it_filters_with_mlflows_syntax(experiment):
     make_run(experiment, "wrong-lr", acc=[0.95], lr="0.1")
     make_run(experiment, "low", acc=[0.5], lr="0.01")
 
-    table = run_table(experiment, columns=[], filter_string="metrics.acc > 0.9 and params.lr = '0.01'")
+    table = run_table(
+        RunScope.of(experiment), columns=[], filter_string="metrics.acc > 0.9 and params.lr = '0.01'"
+    )
 
     assert names(table) == ["hit"]
 
 
 def test_it_raises_mlflows_message_for_a_bad_filter(experiment):
     with pytest.raises(InvalidParameterValue, match="Expected numeric value type for metric"):
-        run_table(experiment, columns=[], filter_string="metrics.acc >> 1")
+        run_table(RunScope.of(experiment), columns=[], filter_string="metrics.acc >> 1")
 
 
 def test_it_pages_and_keeps_the_page_in_range(experiment):
     for minute in range(5):
         make_run(experiment, f"r{minute}", minute=minute)
 
-    second = run_table(experiment, columns=[], page=2, page_size=2)
-    beyond = run_table(experiment, columns=[], page=99, page_size=2)
+    second = run_table(RunScope.of(experiment), columns=[], page=2, page_size=2)
+    beyond = run_table(RunScope.of(experiment), columns=[], page=99, page_size=2)
 
     assert names(second) == ["r2", "r1"]
     assert (second.first, second.last, second.pages) == (3, 4, 3)
@@ -154,7 +160,7 @@ def test_it_pages_and_keeps_the_page_in_range(experiment):
 def test_it_loads_the_shown_columns_with_min_max_and_count(experiment):
     make_run(experiment, "r", acc=[0.5, float("nan"), 0.9, 0.7], lr="0.01")
 
-    row = run_table(experiment, columns=[ACC, LR]).rows[0]
+    row = run_table(RunScope.of(experiment), columns=[ACC, LR]).rows[0]
 
     assert row.params == {"lr": "0.01"}
     assert row.metrics == {"acc": (0.7, 0.5, 0.9, 4)}
@@ -163,7 +169,7 @@ def test_it_loads_the_shown_columns_with_min_max_and_count(experiment):
 def test_it_loads_no_values_for_columns_not_shown(experiment):
     make_run(experiment, "r", acc=[0.5], lr="0.01")
 
-    row = run_table(experiment, columns=[]).rows[0]
+    row = run_table(RunScope.of(experiment), columns=[]).rows[0]
 
     assert (row.params, row.metrics) == ({}, {})
 
@@ -175,7 +181,7 @@ def test_it_lists_child_runs_under_their_parent_in_the_tables_order(experiment):
     make_run(experiment, "fold", acc=[0.3], parent=trial_b, minute=13)
     make_run(experiment, "single", acc=[0.8], minute=1)
 
-    table = run_table(experiment, columns=[ACC], sort=Sort("metrics.acc", descending=True))
+    table = run_table(RunScope.of(experiment), columns=[ACC], sort=Sort("metrics.acc", descending=True))
 
     assert [(row.name, row.depth) for row in table.rows] == [
         ("single", 0),
@@ -185,7 +191,10 @@ def test_it_lists_child_runs_under_their_parent_in_the_tables_order(experiment):
         ("trial-a", 1),
     ]
     assert table.total == 2
-    assert run_table(experiment, columns=[], filter_string="attributes.status = 'RUNNING'").total == 2
+    assert (
+        run_table(RunScope.of(experiment), columns=[], filter_string="attributes.status = 'RUNNING'").total
+        == 2
+    )
     assert table.rows[3].ancestors == [sweep.uuid, trial_b.uuid]
     assert (table.rows[1].child_count, table.rows[1].children_listed) == (2, 2)
     assert table.rows[3].metrics["acc"][0] == 0.3
@@ -197,7 +206,7 @@ def test_it_lists_a_child_at_the_top_level_when_the_filter_leaves_its_parent_out
     make_run(experiment, "good", acc=[0.95], parent=sweep, minute=11)
     make_run(experiment, "bad", acc=[0.5], parent=sweep, minute=12)
 
-    table = run_table(experiment, columns=[], filter_string="metrics.acc > 0.9")
+    table = run_table(RunScope.of(experiment), columns=[], filter_string="metrics.acc > 0.9")
 
     assert [(row.name, row.depth) for row in table.rows] == [("good", 0)]
 
@@ -207,7 +216,7 @@ def test_it_lists_a_few_children_per_parent_and_counts_the_rest(experiment):
     for i in range(CHILDREN_SHOWN + 3):
         make_run(experiment, f"trial-{i}", acc=[i / 10], parent=sweep, minute=i + 1)
 
-    table = run_table(experiment, columns=[], sort=Sort("metrics.acc", descending=True))
+    table = run_table(RunScope.of(experiment), columns=[], sort=Sort("metrics.acc", descending=True))
 
     parent = table.rows[0]
     assert (parent.child_count, parent.children_listed, parent.children_hidden) == (
@@ -216,7 +225,7 @@ def test_it_lists_a_few_children_per_parent_and_counts_the_rest(experiment):
         3,
     )
     assert names(table)[1:3] == [f"trial-{CHILDREN_SHOWN + 2}", f"trial-{CHILDREN_SHOWN + 1}"]
-    everything = run_table(experiment, columns=[], filter_string=children_filter(sweep.uuid))
+    everything = run_table(RunScope.of(experiment), columns=[], filter_string=children_filter(sweep.uuid))
     assert everything.total == CHILDREN_SHOWN + 3
 
 
@@ -225,7 +234,9 @@ def test_a_run_whose_parent_is_elsewhere_is_a_top_level_run(experiment, default_
     outside = make_run(other, "outside")
     make_run(experiment, "child", parent=outside)
 
-    assert [(row.name, row.depth) for row in run_table(experiment, columns=[]).rows] == [("child", 0)]
+    assert [(row.name, row.depth) for row in run_table(RunScope.of(experiment), columns=[]).rows] == [
+        ("child", 0)
+    ]
 
 
 def test_the_experiment_keys_are_its_active_runs_param_and_metric_keys(experiment):
@@ -234,7 +245,7 @@ def test_the_experiment_keys_are_its_active_runs_param_and_metric_keys(experimen
     log_batch(run=run, batch=Batch(params=[("depth", "3")], metrics=[MetricPoint("loss", 1.0, 0, 0)]))
     delete_run(run=make_run(experiment, "gone", lr="1"))
 
-    assert experiment_keys(experiment) == ExperimentKeys(["depth", "lr"], ["acc", "loss"])
+    assert experiment_keys(RunScope.of(experiment)) == ExperimentKeys(["depth", "lr"], ["acc", "loss"])
 
 
 def test_the_default_columns_fill_a_screen_with_both_kinds():
@@ -295,7 +306,9 @@ def test_it_costs_the_same_queries_for_3_or_30_runs(experiment, runs, django_ass
 
     # links, count, page, children, params, metrics
     with django_assert_num_queries(6):
-        table = run_table(experiment, columns=[ACC, LR, Column(METRIC, "acc", "max")], filter_string="")
+        table = run_table(
+            RunScope.of(experiment), columns=[ACC, LR, Column(METRIC, "acc", "max")], filter_string=""
+        )
 
     assert table.nested
 
