@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from tracking.queries.metric_bands import GroupBand
 from tracking.queries.metric_charts import Bucket, Series
 
 # Distinct, print-safe colours (Azure ML's chart palette is in the same spirit).
@@ -245,6 +246,76 @@ def compare_figure(runs: Sequence[tuple[Series, str, str]], axis: str) -> dict:
         trace = _line_trace(name, xs, ys, line_color, width=1.5, marker=4, hover=hover)
         data.append({**trace, "meta": {"run_id": series.run_id}})
     return {"data": data, "layout": layout(axis, hovermode="closest")}
+
+
+# --- Groups of runs: a mean line and a band each, and every run faint beneath -----------------
+
+SPREADS = ("range", "std")  # min to max, and the mean ± one standard deviation
+
+
+def group_figure(
+    bands: Sequence[GroupBand], runs: Sequence[tuple[Series, str]], axis: str, *, label: str
+) -> dict:
+    """One chart of a key for runs grouped by `label` (a param or tag): per group, its band (both
+    spreads are sent, the toolbar picks one by toggling visibility) and its mean; then each run
+    as a thin line in its group's colour. The page's legend shows or hides a group or a run
+    (the traces' `meta` names them), on every chart at once.
+    """
+    to_axis = (lambda x: x / 1000) if axis == "time" else (lambda x: x)
+    colors = {band.value: color(index) for index, band in enumerate(bands)}
+    data: list[dict] = []
+    for band in bands:
+        name = f"{label} = {band.value}" if band.value is not None else f"{label} not set"
+        xs = [compact(to_axis(x)) for x in band.x]
+        hue = colors[band.value]
+        for spread in SPREADS:
+            lows, highs = _spread(band, spread)
+            common = {
+                "type": "scatter",
+                "mode": "lines",
+                "x": xs,
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "visible": spread == "range",
+                "meta": {"band": True, "spread": spread, "group": band.value},
+            }
+            data.append({**common, "y": lows, "line": {"width": 0, "color": hue}})
+            data.append(
+                {**common, "y": highs, "fill": "tonexty", "fillcolor": _rgba(hue, 0.18), "line": {"width": 0, "color": hue}}
+            )
+        mean = _line_trace(
+            f"{name} · mean of {len(band.run_ids)}",
+            xs,
+            [compact(y) for y in band.mean],
+            hue,
+            width=2.6,
+            marker=5,
+            hover="%{y:.6g} ± %{customdata[0]:.3g} (%{customdata[1]} runs)<extra>%{fullData.name}</extra>",
+        )
+        mean.update(
+            customdata=[[compact(std), present] for std, present in zip(band.std, band.present, strict=True)],
+            meta={"group": band.value, "mean": True},
+        )
+        data.append(mean)
+    group_of = {run_id: band.value for band in bands for run_id in band.run_ids}
+    for series, run_name in runs:
+        xs, ys = _extremes_line(series)
+        trace = _line_trace(
+            run_name, xs, ys, _rgba(colors[group_of.get(series.run_id)], 0.45), width=1, marker=3,
+            hover="%{y:.6g}<extra>%{fullData.name}</extra>",
+        )
+        trace.update(meta={"run_id": series.run_id})
+        data.append(trace)
+    return {"data": data, "layout": layout(axis, hovermode="closest")}
+
+
+def _spread(band: GroupBand, spread: str) -> tuple[list[float], list[float]]:
+    if spread == "std":
+        return (
+            [compact(mean - std) for mean, std in zip(band.mean, band.std, strict=True)],
+            [compact(mean + std) for mean, std in zip(band.mean, band.std, strict=True)],
+        )
+    return [compact(y) for y in band.low], [compact(y) for y in band.high]
 
 
 # --- Parallel coordinates --------------------------------------------------------------------

@@ -15,7 +15,7 @@ from .accounts import views as accounts_views
 from .api import endpoints as studio_api
 from .fast_lane import fast_lane
 from .routing import public_route, self_checked_route, signed_in_route
-from .views import artifacts, experiments, home, models, runs
+from .views import artifacts, compare, experiments, home, models, runs
 from .views import compute as compute_views
 from .views import deletions as deletion_views
 from .views import environments as environment_views
@@ -40,7 +40,8 @@ urlpatterns = [
     signed_in_route("", home.home, name="home"),
 ]
 # Each area of the studio lists its own pages, all under /ws/<workspace>/.
-urlpatterns += experiments.urlpatterns + runs.urlpatterns + artifacts.urlpatterns + models.urlpatterns
+urlpatterns += experiments.urlpatterns + runs.urlpatterns + compare.urlpatterns + artifacts.urlpatterns
+urlpatterns += models.urlpatterns
 urlpatterns += import_views.urlpatterns
 urlpatterns += job_views.urlpatterns
 urlpatterns += environment_views.urlpatterns

@@ -3,7 +3,9 @@
  * Every [data-chart] card names a JSON endpoint (data-url) that answers a plotly figure built on
  * the server from bucketed histories. This file fetches those figures (the first ones at once,
  * while plotly.js is still loading; the others as they scroll into view), draws them, and applies
- * what the toolbar asks: x axis (refetch), log scale and smoothing (restyle only). Zooming
+ * what the toolbar asks: x axis (refetch), log scale, smoothing and, for runs grouped on the
+ * Compare page, which band a group's mean carries (min to max, or ±1σ), and which runs and groups
+ * the page's legend shows (restyle only). Zooming
  * refetches the zoomed range, so a long history shows full detail where you look. While a run is
  * RUNNING the charts refresh every few seconds.
  *
@@ -14,7 +16,7 @@
 
   var stats = (window.studioCharts = { requested: 0, drawn: 0, firstDrawnAt: null, errors: 0 });
   var config = readJSON("chart-config") || {};
-  var state = { x: "step", log: false, smoothing: 0 };
+  var state = { x: "step", log: false, smoothing: 0, spread: "range", hiddenRuns: {}, hiddenGroups: {} };
   var charts = [];
   var EAGER = 4; // charts fetched before plotly.js has even loaded
   var plotlyConfig = {
@@ -85,6 +87,7 @@
       figure.layout.xaxis.range = chart.range.slice();
       figure.layout.xaxis.autorange = false;
     }
+    figure.data.forEach(function (trace) { trace.visible = shownNow(trace); });
     var loading = chart.plot.querySelector(".chart-loading");
     if (loading) loading.remove();
     chart.drawing = true;
@@ -161,6 +164,26 @@
       ys.push(state.smoothing > 0 ? ema(chart.raw[index], state.smoothing) : chart.raw[index]);
     });
     window.Plotly.restyle(chart.plot, { y: ys }, indices);
+  }
+
+  // --- What is shown: runs and groups picked in the page's legend, and each group's band ------
+
+  function groupKey(value) {
+    return value === null || value === undefined ? "unset" : "=" + value;
+  }
+
+  function shownNow(trace) {
+    var meta = trace.meta || {};
+    if (meta.run_id !== undefined) return !state.hiddenRuns[meta.run_id];
+    if (meta.group !== undefined && state.hiddenGroups[groupKey(meta.group)]) return false;
+    if (meta.band && meta.spread) return meta.spread === state.spread;
+    return true;
+  }
+
+  function restyleShown(chart) {
+    if (!chart.body) return;
+    var visible = chart.plot.data.map(shownNow);
+    window.Plotly.restyle(chart.plot, { visible: visible });
   }
 
   // --- Zoom: refetch the visible range at full resolution -------------------------------------
@@ -250,6 +273,21 @@
         timer = setTimeout(function () { charts.forEach(restyleSmoothing); }, 30);
       });
     }
+    Array.prototype.forEach.call(document.querySelectorAll("input[name=band]"), function (radio) {
+      radio.addEventListener("change", function () {
+        if (!radio.checked) return;
+        state.spread = radio.value;
+        charts.forEach(restyleShown);
+      });
+    });
+    Array.prototype.forEach.call(document.querySelectorAll("input[data-shows-run], input[data-shows-group]"), function (box) {
+      box.addEventListener("change", function () {
+        var run = box.getAttribute("data-shows-run");
+        if (run) state.hiddenRuns[run] = !box.checked;
+        else state.hiddenGroups[box.getAttribute("data-shows-group")] = !box.checked;
+        charts.forEach(restyleShown);
+      });
+    });
     var filter = document.getElementById("chart-filter");
     if (filter) {
       filter.addEventListener("input", function () {

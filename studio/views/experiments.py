@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from html import escape
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import render
@@ -19,6 +20,7 @@ from django.utils.safestring import mark_safe
 from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
 from studio.routing import workspace_route
+from studio.views.compare import ALL_EXPERIMENTS
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
@@ -73,7 +75,7 @@ def experiments(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 
 def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
-    context = _runs_table(request, workspace, RunScope.of(exp))
+    context = _runs_table(request, workspace, RunScope.of(exp), compared_experiments=[exp.experiment_id])
     context.update(
         area="experiments",
         experiment=exp,
@@ -89,7 +91,11 @@ def workspace_runs(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     picked_ids = {value for value in request.GET.getlist("exp") if value}
     picked = [exp for exp in active if exp.experiment_id in picked_ids] if picked_ids else active
     context = _runs_table(
-        request, workspace, RunScope.across(picked), experiments_by_pk={exp.pk: exp for exp in active}
+        request,
+        workspace,
+        RunScope.across(picked),
+        experiments_by_pk={exp.pk: exp for exp in active},
+        compared_experiments=sorted(picked_ids) or [ALL_EXPERIMENTS],
     )
     context.update(
         area="runs",
@@ -106,8 +112,11 @@ def _runs_table(
     workspace: Workspace,
     scope: RunScope,
     experiments_by_pk: dict[int, Experiment] | None = None,
+    *,
+    compared_experiments: list[str],
 ) -> dict:
-    """What the runs table shows for a scope, from the URL: filter, sort, columns, grouping, page."""
+    """What the runs table shows for a scope, from the URL: filter, sort, columns, grouping, page.
+    `compared_experiments` names the scope to the Compare page (`exp=`) that charts the groups."""
     keys = experiment_keys(scope)
     columns = _columns(request.GET, keys.default_columns())
     sort = Sort.parse(request.GET.get("sort", ""))
@@ -125,6 +134,7 @@ def _runs_table(
     except InvalidParameterValue as exc:
         error = exc.message
     chosen = {column.id for column in columns}
+    chart_url = f"/ws/{workspace.name}/compare/?" + urlencode({"exp": compared_experiments}, doseq=True)
     runs_url = f"/ws/{workspace.name}/runs/"
     experiment_url = f"/ws/{workspace.name}/experiments/"
     return {
@@ -158,7 +168,7 @@ def _runs_table(
         # Safe: _group_row escapes every value it puts in.
         "group_rows": mark_safe(
             "".join(
-                _group_row(request, group, grouped.group_by, metric_keys, filter_string)
+                _group_row(request, group, grouped.group_by, metric_keys, filter_string, chart_url)
                 for group in grouped.groups
             )
         )
@@ -175,7 +185,13 @@ def _runs_table(
             ),
         ],
         "ungroup_url": _url(request, group=None, page=None),
+        "chart_groups_url": _chart_url(chart_url, filter_string, group_by) if group_by else "",
     }
+
+
+def _chart_url(base: str, filter_string: str, group_by: GroupBy) -> str:
+    """The Compare page charting the runs a filter matches, grouped: each group's mean and band."""
+    return base + "&" + urlencode({"filter": filter_string, "group": group_by.id} if filter_string else {"group": group_by.id})
 
 
 urlpatterns = [
@@ -321,14 +337,20 @@ def _row(
 
 
 def _group_row(
-    request: HttpRequest, group: RunGroup, group_by: GroupBy, metric_keys: list[str], filter_string: str
+    request: HttpRequest,
+    group: RunGroup,
+    group_by: GroupBy,
+    metric_keys: list[str],
+    filter_string: str,
+    chart_url: str,
 ) -> str:
-    """One group of the grouped table as HTML: its value (a link to its runs), its number of runs,
-    and each metric's mean over its runs with the min and max under it."""
+    """One group of the grouped table as HTML: its value (a link to its runs), its number of runs
+    (and a link to its charts), and each metric's mean over its runs with the min and max under it."""
     narrowed = group_by.filter_for(group.value)
     if filter_string:
         narrowed = f"({filter_string}) AND {narrowed}"
     url = escape(_url(request, filter=narrowed, group=None, page=None))
+    charts_url = escape(_chart_url(chart_url, narrowed, group_by))
     label = escape(group.value) if group.value is not None else '<span class="muted">(none)</span>'
     cells = []
     for key in metric_keys:
@@ -345,7 +367,8 @@ def _group_row(
     runs = f"{group.runs} run{'s' if group.runs != 1 else ''}"
     return (
         f'<tr class="group"><td class="name"><a href="{url}" title="List the runs of this group">{label}</a></td>'
-        f'<td class="num">{runs}</td>{"".join(cells)}</tr>'
+        f'<td class="num">{runs} <a class="chart-link" href="{charts_url}" title="Chart the runs of this group: '
+        f'their mean with a band, each run beneath">charts</a></td>{"".join(cells)}</tr>'
     )
 
 

@@ -1,5 +1,5 @@
-"""Studio pages: a run's tabs (Overview, Metrics, Outputs + logs, Child runs, Models), its
-metric data for charts, and the comparison of several runs.
+"""Studio pages: a run's tabs (Overview, Metrics, Outputs + logs, Child runs, Models) and its
+metric data for charts. The comparison of several runs is `studio.views.compare`.
 
 The Artifacts tab lives in `studio.views.artifacts`; every tab shares the tab bar in
 templates/studio/runs/_tabs.html. Charts are drawn by static/studio/charts.js from figures that
@@ -16,7 +16,6 @@ from django.contrib import messages
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.gzip import gzip_page
 from django.views.decorators.http import require_GET, require_POST
 
@@ -29,7 +28,7 @@ from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo,
 from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.models import LoggedModel, MetricSummary, Run, RunModelLink, RunTag, Workspace
 from tracking.queries.metric_charts import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, bucketed_histories
-from tracking.queries.runs import RunRecord, load_runs
+from tracking.queries.runs import load_runs
 from tracking.services.artifacts import list_under, open_artifact, proxy_path
 from tracking.services.runs import set_tag
 
@@ -45,7 +44,6 @@ MODEL_STATUS_LABELS = {
     "LOGGED_MODEL_PENDING": "Pending",
     "LOGGED_MODEL_UPLOAD_FAILED": "Upload failed",
 }
-COMPARE_POINTS_BUDGET = 12_000  # buckets per chart, shared by the runs drawn on it
 
 
 # --- Shared pieces -------------------------------------------------------------------------
@@ -60,11 +58,11 @@ def _run_context(workspace: Workspace, run_id: str, tab: str) -> dict:
         "run": run,
         "experiment": run.experiment,
         "tab": tab,
-        "duration": _duration(run.start_time, run.end_time, run.status),
+        "duration": duration_text(run.start_time, run.end_time, run.status),
     }
 
 
-def _duration(start: datetime | None, end: datetime | None, status: str) -> str:
+def duration_text(start: datetime | None, end: datetime | None, status: str) -> str:
     return elapsed(start, end, running=status == "RUNNING")
 
 
@@ -87,9 +85,9 @@ def _metric_rows(run: Run) -> list[MetricRow]:
     return [
         MetricRow(
             s.key,
-            _format_number(s.value),
-            _format_number(s.min_value),
-            _format_number(s.max_value),
+            format_number(s.value),
+            format_number(s.min_value),
+            format_number(s.max_value),
             s.step,
             s.count,
         )
@@ -97,17 +95,17 @@ def _metric_rows(run: Run) -> list[MetricRow]:
     ]
 
 
-def _format_number(value: float | None) -> str:
+def format_number(value: float | None) -> str:
     return "NaN" if value is None else f"{value:.6g}"
 
 
-def _json(data: dict, status: int = 200) -> HttpResponse:
+def json_answer(data: dict, status: int = 200) -> HttpResponse:
     # orjson writes NaN as null, so even a stray NaN cannot make the answer invalid JSON.
     return HttpResponse(orjson.dumps(data), status=status, content_type="application/json")
 
 
-def _bad_request(message: str) -> HttpResponse:
-    return _json({"error_code": "INVALID_PARAMETER_VALUE", "message": message}, status=400)
+def bad_request(message: str) -> HttpResponse:
+    return json_answer({"error_code": "INVALID_PARAMETER_VALUE", "message": message}, status=400)
 
 
 # --- Overview ------------------------------------------------------------------------------
@@ -172,13 +170,26 @@ def edit_description(request: HttpRequest, workspace: Workspace, run_id: str) ->
 @require_GET
 def metrics(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResponse:
     context = _run_context(workspace, run_id, "metrics")
-    context["metrics"] = _metric_rows(context["run"])
+    rows = _metric_rows(context["run"])
+    context["metrics"] = rows
+    context["metric_sections"] = metric_sections(rows, key=lambda row: row.key)
     context["chart_config"] = {
         "live": context["run"].status == "RUNNING",
         "points": DEFAULT_POINTS,
         "refreshSeconds": 10,
     }
     return render(request, "studio/runs/metrics.html", context)
+
+
+SYSTEM_METRIC_PREFIX = "system/"  # what mlflow.enable_system_metrics_logging() logs: CPU, GPU, memory...
+
+
+def metric_sections(items: list, *, key) -> list[tuple[str, list]]:
+    """The model's own metrics, then the system's (`system/...`) in a section of their own;
+    empty sections left out."""
+    system = [item for item in items if key(item).startswith(SYSTEM_METRIC_PREFIX)]
+    own = [item for item in items if not key(item).startswith(SYSTEM_METRIC_PREFIX)]
+    return [(title, part) for title, part in (("Metrics", own), ("System metrics", system)) if part]
 
 
 @dataclass(frozen=True)
@@ -190,7 +201,7 @@ class ChartArgs:
     x_to: int | None
 
 
-def _chart_args(request: HttpRequest, default_points: int) -> ChartArgs:
+def chart_args(request: HttpRequest, default_points: int) -> ChartArgs:
     """key, x (step|time), points, and from/to (a step, or seconds on the time axis)."""
     key = request.GET.get("key", "")
     if not key:
@@ -227,15 +238,15 @@ def metric_data(request: HttpRequest, workspace: Workspace, run_id: str) -> Http
     """One key's history, bucketed, as a plotly figure (JSON) for the Metrics tab."""
     run = run_or_404(workspace, run_id)
     try:
-        args = _chart_args(request, DEFAULT_POINTS)
+        args = chart_args(request, DEFAULT_POINTS)
         (series,) = bucketed_histories(
             [run], args.key, axis=args.axis, points=args.points, x_from=args.x_from, x_to=args.x_to
         ) or [None]
     except InvalidParameterValue as error:
-        return _bad_request(error.message)
+        return bad_request(error.message)
     if series is None:
-        return _json({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No metric {args.key!r}"}, 404)
-    return _json(
+        return json_answer({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No metric {args.key!r}"}, 404)
+    return json_answer(
         {
             "key": args.key,
             "x": args.axis,
@@ -318,8 +329,8 @@ def children(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpRes
         rows.append(
             {
                 "record": record,
-                "duration": _duration(record.start_time, record.end_time, record.status),
-                "metrics": [_format_number(latest[key]) if key in latest else "" for key in columns],
+                "duration": duration_text(record.start_time, record.end_time, record.status),
+                "metrics": [format_number(latest[key]) if key in latest else "" for key in columns],
             }
         )
     context.update(
@@ -368,120 +379,6 @@ def _model_files_href(workspace: Workspace, model: LoggedModel) -> str:
     return f"/ws/{workspace.name}/runs/{model.source_run_id}/artifacts/?model={model.model_id}"
 
 
-# --- Compare -------------------------------------------------------------------------------
-
-
-def _compared_runs(request: HttpRequest, workspace: Workspace) -> tuple[list[Run], bool]:
-    """The runs of ?runs=<id>,<id>,... in that order (a 404 if any is unknown), and whether
-    the list was cut to MAX_COMPARED."""
-    ids = list(dict.fromkeys(part.strip() for part in request.GET.get("runs", "").split(",") if part.strip()))
-    cut = len(ids) > MAX_COMPARED
-    ids = ids[:MAX_COMPARED]
-    found = {
-        run.uuid: run
-        for run in Run.objects.filter(uuid__in=ids, experiment__workspace=workspace).select_related(
-            "experiment"
-        )
-    }
-    missing = [run_id for run_id in ids if run_id not in found]
-    if missing:
-        raise Http404(f"No run {missing[0]!r}")
-    return [found[run_id] for run_id in ids], cut
-
-
-@dataclass
-class Row:
-    label: str
-    values: list[str]
-    numeric: bool = False
-
-    @property
-    def differs(self) -> bool:
-        return len(set(self.values)) > 1
-
-
-def _comparison_rows(runs: list[Run], records: list[RunRecord]) -> dict[str, list[Row]]:
-    attributes = [
-        Row("Experiment", [run.experiment.name for run in runs]),
-        Row("Status", [run.status for run in runs]),
-        Row("Started", [timezone.localtime(run.start_time).strftime("%Y-%m-%d %H:%M:%S") for run in runs]),
-        Row("Duration", [_duration(run.start_time, run.end_time, run.status) for run in runs]),
-        Row("User", [run.user_id for run in runs]),
-    ]
-    params = [dict(record.params) for record in records]
-    latest = [{key: value for key, value, *_ in record.metrics} for record in records]
-    param_rows = [
-        Row(key, [values.get(key, "") for values in params])
-        for key in sorted({k for values in params for k in values})
-    ]
-    metric_rows = [
-        Row(key, [_format_number(values[key]) if key in values else "" for values in latest], numeric=True)
-        for key in sorted({k for values in latest for k in values})
-    ]
-    return {"Attributes": attributes, "Parameters": param_rows, "Metrics": metric_rows}
-
-
-@require_GET
-def compare(request: HttpRequest, workspace: Workspace) -> HttpResponse:
-    runs, cut = _compared_runs(request, workspace)
-    records = load_runs([run.pk for run in runs])
-    columns = [
-        {"run": run, "color": charts.color(index), "name": run.name or run.uuid}
-        for index, run in enumerate(runs)
-    ]
-    sections = _comparison_rows(runs, records)
-    metric_keys = [row.label for row in sections["Metrics"]]
-    parcoords = charts.parcoords_figure(
-        [dict(record.params) for record in records],
-        [{key: value for key, value, *_ in record.metrics} for record in records],
-    )
-    experiments = {run.experiment_id: run.experiment for run in runs}
-    context = {
-        "workspace": workspace,
-        "area": "experiments",
-        "runs": runs,
-        "columns": columns,
-        "sections": sections,
-        "differing": sum(row.differs for rows in sections.values() for row in rows),
-        "metric_keys": metric_keys,
-        "run_ids": ",".join(run.uuid for run in runs),
-        "cut": cut,
-        "experiment": next(iter(experiments.values())) if len(experiments) == 1 else None,
-        "parcoords": parcoords,
-        "chart_config": {"live": any(run.status == "RUNNING" for run in runs), "refreshSeconds": 10},
-    }
-    return render(request, "studio/runs/compare.html", context)
-
-
-@gzip_page
-@require_GET
-def compare_data(request: HttpRequest, workspace: Workspace) -> HttpResponse:
-    """One key's histories of the compared runs, one trace per run, on one figure (JSON)."""
-    runs, _ = _compared_runs(request, workspace)
-    if not runs:
-        return _bad_request("Say which runs: ?runs=<id>,<id>.")
-    share = max(MIN_POINTS * 10, min(MAX_POINTS, COMPARE_POINTS_BUDGET // len(runs)))
-    try:
-        args = _chart_args(request, share)
-        found = bucketed_histories(
-            runs, args.key, axis=args.axis, points=min(args.points, share), x_from=args.x_from, x_to=args.x_to
-        )
-    except InvalidParameterValue as error:
-        return _bad_request(error.message)
-    position = {run.uuid: index for index, run in enumerate(runs)}
-    names = {run.uuid: run.name or run.uuid for run in runs}
-    lines = [(series, names[series.run_id], charts.color(position[series.run_id])) for series in found]
-    return _json(
-        {
-            "key": args.key,
-            "x": args.axis,
-            "status": "RUNNING" if any(run.status == "RUNNING" for run in runs) else "FINISHED",
-            "figure": charts.compare_figure(lines, args.axis),
-            "series": [charts.series_summary(series) for series in found],
-        }
-    )
-
-
 _RUN = "ws/<slug:workspace>/runs/<str:run_id>/"
 
 urlpatterns = [
@@ -492,6 +389,4 @@ urlpatterns = [
     workspace_route(f"{_RUN}outputs/", outputs, name="run-outputs"),
     workspace_route(f"{_RUN}children/", children, name="run-children"),
     workspace_route(f"{_RUN}models/", models, name="run-models"),
-    workspace_route("ws/<slug:workspace>/compare/", compare, name="compare"),
-    workspace_route("ws/<slug:workspace>/compare/data", compare_data, name="compare-data"),
 ]

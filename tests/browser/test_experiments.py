@@ -6,6 +6,7 @@ import math
 import random
 import re
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import expect
@@ -269,11 +270,49 @@ def test_the_runs_table_groups_by_a_param_and_opens_a_group(page, studio, screen
     expect(page.locator("#groups td.spread .range").first).to_be_visible()
     screenshot(page, "experiment-grouped")
 
-    groups.nth(1).get_by_role("link").click()
+    groups.nth(1).get_by_role("link", name="sgd").click()
     expect(page.get_by_label("Filter runs (MLflow search syntax)")).to_have_value(
         "params.`optimizer` = 'sgd'"
     )
     expect(page.locator("#runs tbody tr")).to_have_count(8)
+
+
+def plotted(page, key: str) -> list[dict]:
+    """What plotly drew for a metric's chart: each trace's name, meta and visibility."""
+    return page.locator(f'[data-chart][data-key="{key}"] .chart').evaluate(
+        "plot => plot.data.map(t => ({name: t.name, meta: t.meta || {}, visible: t.visible}))"
+    )
+
+
+def test_grouped_runs_are_charted_as_each_groups_mean_with_a_band(page, studio, screenshot):
+    adam = "params.optimizer = 'adam' AND params.lr IN ('0.1', '0.01', '0.003', '0.001')"
+    page.goto(f"{studio}/ws/default/experiments/1/?group=params.lr&filter={quote(adam)}")
+
+    page.get_by_role("link", name="Chart groups").click()
+    expect(page).to_have_url(re.compile(r"/compare/\?exp=1&filter=.+&group=params.lr"))
+    expect(page.locator('ul[aria-label="Groups"] li')).to_have_count(4)
+    page.wait_for_function("window.studioCharts.drawn >= 4")
+    traces = plotted(page, "val_accuracy")
+    means = [trace["name"] for trace in traces if trace["meta"].get("mean")]
+    assert means == [f"lr = {lr} · mean of {n}" for lr, n in (("0.001", 4), ("0.003", 4), ("0.01", 2), ("0.1", 2))]
+    shown = {trace["meta"]["spread"] for trace in traces if trace["meta"].get("band") and trace["visible"] is True}
+    assert shown == {"range"}
+    assert sum(1 for trace in traces if "run_id" in trace["meta"]) == 12
+    screenshot(page, "compare-grouped")
+
+    page.get_by_title("One standard deviation either side of the mean").click()
+    page.wait_for_function(
+        """() => document.querySelector('[data-chart][data-key="val_accuracy"] .chart').data
+            .filter(t => t.meta && t.meta.band && t.visible === true).every(t => t.meta.spread === "std")"""
+    )
+    # Each run stays selectable: hidden on its own from every chart, its group's mean stays;
+    # a whole group can be hidden too.
+    page.get_by_label("Show adam-lr0.1-bs32 on the charts").uncheck()
+    page.locator('ul[aria-label="Groups"] label').filter(has_text="0.01").get_by_role("checkbox").uncheck()
+    for key in ("val_accuracy", "loss"):
+        hidden = [trace for trace in plotted(page, key) if trace["visible"] is False]
+        assert [trace["name"] for trace in hidden if "run_id" in trace["meta"]] == ["adam-lr0.1-bs32"]
+        assert [trace["name"] for trace in hidden if trace["meta"].get("mean")] == ["lr = 0.01 · mean of 2"]
 
 
 def test_the_column_picker_adds_min_and_max_columns(page, studio):

@@ -1,5 +1,5 @@
-"""A run's tabs, its metric data, and the Compare page: what they show, what they refuse, and
-how many queries they cost."""
+"""A run's tabs and its metric data: what they show, what they refuse, and how many queries they
+cost. (The Compare page: test_compare_pages.py.)"""
 
 from __future__ import annotations
 
@@ -377,92 +377,21 @@ def test_a_run_without_models_says_so(client, run):
     assert 'id="models-empty"' in page(client, url(run, "models/"))
 
 
-# --- Compare -------------------------------------------------------------------------------
+def test_system_metrics_get_a_section_of_their_own_after_the_runs_metrics(client, experiment):
+    run = make_run(
+        experiment,
+        metrics={"system/gpu_0_utilization_percentage": lambda i: 90.0, "zeta": lambda i: 1.0, "acc": lambda i: 0.5},
+    )
+
+    html = page(client, url(run, "metrics/"))
+
+    metrics, system = html.split('<h2 class="section-title metric-section"')[1:3]
+    assert metrics.startswith(' id="metrics">Metrics <span class="count">2</span>')
+    assert metrics.index('data-key="acc"') < metrics.index('data-key="zeta"')
+    assert system.startswith(' id="system-metrics">System metrics <span class="count">1</span>')
+    assert 'data-key="system/gpu_0_utilization_percentage"' in system
 
 
-def compare_url(runs, path: str = "") -> str:
-    return f"/ws/default/compare/{path}?runs=" + ",".join(run.uuid for run in runs)
+def test_a_run_with_only_its_own_metrics_shows_no_section_titles(client, run):
+    assert "metric-section" not in page(client, url(run, "metrics/"))
 
-
-@pytest.fixture
-def compared(experiment):
-    return [
-        make_run(
-            experiment,
-            f"trial-{i}",
-            params=[("lr", str(10**-i)), ("seed", "7"), ("optimizer", "sgd" if i else "<b>adam</b>")],
-            metrics={"loss": lambda s, i=i: 1 / (1 + s + i), "accuracy": lambda s, i=i: 0.5 + i / 10},
-        )
-        for i in range(3)
-    ]
-
-
-def test_compare_shows_a_table_with_differences_marked_and_a_chart_per_metric(client, compared):
-    html = page(client, compare_url(compared))
-
-    for run in compared:
-        assert f'href="/ws/default/runs/{run.uuid}/">{run.name}</a>' in html
-    assert html.count('<tr class="differs">') >= 3  # lr, optimizer, loss, accuracy, started...
-    assert '<th scope="row" class="row-head" title="seed">seed</th>' in html
-    seed_row = html.split('title="seed"')[0].rsplit("<tr", 1)[1]
-    assert 'class="same"' in seed_row
-    assert html.count("data-chart ") == 2
-    assert 'id="differences-only"' in html
-    assert "&lt;b&gt;adam&lt;/b&gt;" in html and "<b>adam</b>" not in html
-
-
-def test_compare_embeds_its_parallel_coordinates_as_json(client, compared):
-    html = page(client, compare_url(compared))
-
-    figure = json.loads(html.split('id="parcoords-figure" type="application/json">')[1].split("</script>")[0])
-    labels = [dimension["label"] for dimension in figure["data"][0]["dimensions"]]
-    assert labels == ["lr", "optimizer", "accuracy", "loss"]
-
-
-def test_compare_data_draws_one_trace_per_run(client, compared):
-    body = client.get(compare_url(compared, "data") + "&key=loss").json()
-
-    traces = body["figure"]["data"]
-    assert [trace["name"] for trace in traces] == ["trial-0", "trial-1", "trial-2"]
-    assert len({trace["line"]["color"] for trace in traces}) == 3
-
-
-def test_compare_returns_404_for_an_unknown_run(client, compared):
-    runs = ",".join([compared[0].uuid, "0" * 32])
-
-    page(client, f"/ws/default/compare/?runs={runs}", 404)
-    assert client.get(f"/ws/default/compare/data?runs={runs}&key=loss").status_code == 404
-
-
-def test_compare_without_runs_explains_how_to_pick_them(client, default_workspace):
-    assert "Pick runs to compare" in page(client, "/ws/default/compare/")
-
-
-def test_compare_takes_at_most_50_runs(client, experiment):
-    runs = [create_run(experiment=experiment, run_name=f"r{i}") for i in range(52)]
-
-    html = page(client, compare_url(runs))
-
-    assert "Only the first 50 runs are compared" in html
-    assert runs[49].uuid in html and runs[50].uuid not in html
-
-
-@pytest.mark.parametrize("count", [3, 40])
-def test_compare_costs_the_same_queries_for_3_or_40_runs(
-    client, experiment, count, django_assert_max_num_queries
-):
-    runs = [
-        make_run(
-            experiment,
-            f"r{i}",
-            params=[("lr", str(i))],
-            metrics={"loss": lambda s: 1.0, "acc": lambda s: 0.5},
-        )
-        for i in range(count)
-    ]
-
-    with django_assert_max_num_queries(8):
-        page(client, compare_url(runs))
-    with django_assert_max_num_queries(5):
-        body = client.get(compare_url(runs, "data") + "&key=loss").json()
-    assert len(body["figure"]["data"]) == count

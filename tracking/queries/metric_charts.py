@@ -60,6 +60,9 @@ class Bucket:
     nans: int = 0
     pos_infs: int = 0
     neg_infs: int = 0
+    # Its place on the grid the runs drawn together share: the same slot is the same stretch of
+    # x in every run's series, which is how runs are lined up for a group's mean and band.
+    slot: int = -1
 
 
 @dataclass(slots=True)
@@ -146,7 +149,7 @@ def bucketed_histories(
     # whether its history changed: repeated views and live refreshes of a quiet run cost one query.
     version = [(s.uuid, s.total, s.max_step, s.first_ts, s.last_ts) for s in stats]
     cache_key = (
-        "metric-charts:"
+        "metric-charts:v2:"
         + hashlib.sha256(repr((version, key, axis, points, x_from, x_to)).encode()).hexdigest()
     )
     found = cache.get(cache_key)
@@ -463,6 +466,7 @@ def _bucket_of(row: tuple, edges: dict[tuple[int, int], tuple]) -> Bucket:
         nans=count - numbers,
         pos_infs=int(pos or 0),
         neg_infs=int(neg or 0),
+        slot=int(bucket),
     )
 
 

@@ -238,6 +238,17 @@ def test_several_runs_share_one_grid_and_keep_their_order(make_run):
     assert sum(b.count for b in found[1].buckets) == 100
 
 
+def test_each_bucket_names_its_slot_on_the_shared_grid(make_run):
+    every_step = make_run("every step", history([1.0] * 100))
+    every_tenth = make_run("every tenth", [MetricPoint("loss", 2.0, T0 + i, i) for i in range(0, 100, 10)])
+
+    dense, sparse = bucketed_histories([every_step, every_tenth], "loss", points=20)
+
+    assert [b.slot for b in dense.buckets] == list(range(20))  # 100 steps / 20 slots of 5
+    assert [b.slot for b in sparse.buckets] == list(range(0, 20, 2))
+    assert all(b.x_first // 5 == b.slot for b in dense.buckets + sparse.buckets)
+
+
 def test_an_unknown_key_gives_an_empty_series(make_run):
     run = make_run(points=history([1.0]))
 
