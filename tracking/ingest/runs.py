@@ -21,6 +21,7 @@ from pathlib import Path
 from django.conf import settings
 
 from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
+from tracking.run_changes import note_runs_changed
 from tracking.times import EPOCH
 
 from .copying import copy_folder, stored_sizes
@@ -220,6 +221,7 @@ class ExperimentRuns:
             self._write_rows(kept)
             sink = MetricSink(self.report)
             steps.before_commit(sink.before_commit)
+            steps.before_commit(lambda: note_runs_changed([self.experiment.pk]))
             steps.on_abort(sink.abort)
             # Every run first: the stream locks the new runs when it opens, and nothing else
             # may query while it is open.

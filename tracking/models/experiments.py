@@ -20,6 +20,9 @@ class Experiment(models.Model):
     lifecycle_stage = models.CharField(max_length=7, choices=LIFECYCLE_STAGES, default=ACTIVE)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+    # When a write last changed its runs (epoch seconds), noted at most once a second per process:
+    # what tells whether something computed over all its runs is still true (tracking.run_changes).
+    runs_changed_at = models.FloatField(default=0.0)
 
     class Meta:
         constraints = [

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from tracking.models import MetricSummary, Param, Run, RunTag
+from tracking.run_changes import kept_for_runs
 from tracking.search.runs import filter_and_order_runs
 
 from .run_table import RunScope, sql_rows, table_name
@@ -67,7 +68,20 @@ class GroupTable:
 def group_table(
     scope: RunScope, group_by: GroupBy, *, metric_keys: list[str], filter_string: str = ""
 ) -> GroupTable:
-    """Raises InvalidParameterValue, with MLflow's message, for a filter MLflow would refuse."""
+    """Kept until a run of the scope changes (the aggregates read every run's summaries).
+
+    Raises InvalidParameterValue, with MLflow's message, for a filter MLflow would refuse.
+    """
+    return kept_for_runs(
+        "group_table",
+        scope.experiment_pks,
+        scope.lifecycle_stage,
+        (group_by, tuple(metric_keys), filter_string),
+        lambda: _group_table(scope, group_by, metric_keys, filter_string),
+    )
+
+
+def _group_table(scope: RunScope, group_by: GroupBy, metric_keys: list[str], filter_string: str) -> GroupTable:
     matching, matching_params = (
         filter_and_order_runs(scope.runs(), filter_string, []).order_by().values("pk").query.sql_with_params()
     )
@@ -98,7 +112,11 @@ def group_table(
 
 
 def tag_keys(scope: RunScope) -> list[str]:
-    """The tag keys of the runs, MLflow's own (`mlflow.*`) left out, sorted."""
+    """The tag keys of the runs, MLflow's own (`mlflow.*`) left out, sorted; kept until a run changes."""
+    return kept_for_runs("tag_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _tag_keys(scope))
+
+
+def _tag_keys(scope: RunScope) -> list[str]:
     q = connection.ops.quote_name
     where, params = scope.sql("r")
     rows = sql_rows(

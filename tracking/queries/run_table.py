@@ -45,6 +45,7 @@ from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from tracking.models import Experiment, MetricSummary, Param, Run, RunTag
+from tracking.run_changes import kept_for_runs
 from tracking.search.runs import filter_and_order_runs
 
 PARENT_TAG = "mlflow.parentRunId"
@@ -243,7 +244,13 @@ def children_filter(run_id: str) -> str:
 
 
 def experiment_keys(scope: RunScope) -> ExperimentKeys:
-    """The param and metric keys the runs have, sorted, in one query."""
+    """The param and metric keys the runs have, sorted: kept until a run changes, else one query."""
+    return kept_for_runs(
+        "experiment_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _experiment_keys(scope)
+    )
+
+
+def _experiment_keys(scope: RunScope) -> ExperimentKeys:
     # A join with DISTINCT reads each run's keys from the (run_id, key) unique indexes; SQLite
     # runs it twice as fast as `run_id IN (...) GROUP BY key`.
     key = connection.ops.quote_name("key")

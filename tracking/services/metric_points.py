@@ -15,6 +15,7 @@ from typing import NamedTuple
 from django.db import connection, transaction
 
 from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
+from tracking.run_changes import note_runs_changed
 
 
 class MetricPoint(NamedTuple):
@@ -186,4 +187,5 @@ def delete_metric(run_pk: int, key: str) -> int:
     with transaction.atomic():
         removed, _ = Metric.objects.filter(run_id=run_pk, key=key).delete()
         MetricSummary.objects.filter(run_id=run_pk, key=key).delete()
+        note_runs_changed(Run.objects.filter(pk=run_pk).values_list("experiment_id", flat=True))
     return removed

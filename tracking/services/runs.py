@@ -16,6 +16,7 @@ from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelL
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
+from tracking.run_changes import note_runs_changed
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
     MAX_DATASET_NAME_LENGTH,
@@ -185,6 +186,7 @@ def create_run(
             artifact_uri=f"mlflow-artifacts:/{experiment.number}/{run_uuid}/artifacts",
         )
         RunTag.objects.bulk_create(RunTag(run=run, key=key, value=value) for key, value in tag_values.items())
+        note_runs_changed([experiment.pk])
     return run
 
 
@@ -204,6 +206,7 @@ def update_run(
             Run.objects.filter(pk=run.pk).update(**changes)
         if run_name:
             _upsert_tags(run, {RUN_NAME_TAG: changes["name"]})
+        note_runs_changed([run.experiment_id])
         if status in TERMINAL_STATUSES and run.status not in TERMINAL_STATUSES and has_long_histories(run):
             # robust: a broker that is down must not fail the client's call; charts are then
             # drawn when first asked for.
@@ -221,11 +224,15 @@ def _warm_charts_later(run_pk: int) -> None:
 
 
 def delete_run(*, run: Run) -> None:
-    Run.objects.filter(pk=run.pk).update(lifecycle_stage=DELETED, deleted_at=timezone.now())
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(lifecycle_stage=DELETED, deleted_at=timezone.now())
+        note_runs_changed([run.experiment_id])
 
 
 def restore_run(*, run: Run) -> None:
-    Run.objects.filter(pk=run.pk).update(lifecycle_stage=ACTIVE, deleted_at=None)
+    with transaction.atomic():
+        Run.objects.filter(pk=run.pk).update(lifecycle_stage=ACTIVE, deleted_at=None)
+        note_runs_changed([run.experiment_id])
 
 
 # --- Params and tags ---------------------------------------------------------------------------
@@ -271,6 +278,7 @@ def log_param(*, run: Run, key: str, value: str) -> None:
     check_key(key, "key", "Param key")
     with transaction.atomic():
         _insert_params(run, {key: truncate(value, MAX_PARAM_VALUE_LENGTH)})
+        note_runs_changed([run.experiment_id])
 
 
 def set_tag(*, run: Run, key: str, value: str) -> None:
@@ -278,11 +286,14 @@ def set_tag(*, run: Run, key: str, value: str) -> None:
     check_key(key, "key", "Tag key")
     with transaction.atomic():
         _upsert_tags(run, {key: truncate(value, MAX_TAG_VALUE_LENGTH)})
+        note_runs_changed([run.experiment_id])
 
 
 def delete_tag(*, run: Run, key: str) -> None:
     ensure_active(run)
-    deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+    with transaction.atomic():
+        deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+        note_runs_changed([run.experiment_id])
     if not deleted:
         raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run.uuid}")
 
@@ -310,6 +321,7 @@ def log_metric(*, run: Run, point: MetricPoint) -> None:
     with transaction.atomic():
         record_points(run.pk, [point])
         record_model_points(run, [point])
+        note_runs_changed([run.experiment_id])
 
 
 @dataclass(frozen=True)
@@ -348,6 +360,7 @@ def log_batch(*, run: Run, batch: Batch) -> None:
             _upsert_tags(run, tags)
         record_points(run.pk, points)
         record_model_points(run, points)
+        note_runs_changed([run.experiment_id])
 
 
 # --- Inputs and outputs ------------------------------------------------------------------------
@@ -403,6 +416,7 @@ def log_inputs(*, run: Run, datasets: Sequence[DatasetSpec] = (), model_ids: Seq
                 defaults={"tags": [list(tag) for tag in spec.tags], "context": context},
             )
         _link_models(run, model_ids, RunModelLink.INPUT, step=0)
+        note_runs_changed([run.experiment_id])  # a filter may name the runs' datasets
 
 
 def log_outputs(*, run: Run, models: Sequence[tuple[str, int]]) -> None:
