@@ -5,8 +5,12 @@ from __future__ import annotations
 import posixpath
 from typing import TYPE_CHECKING
 
+from django.template.defaultfilters import filesizeformat
+
 from registry.mlmodel import ModelFolderError, parse_mlmodel
 from studio import artifact_previews as previews
+from studio.notebook_preview import MAX_NOTEBOOK_BYTES, Notebook, NotebookError, parse_notebook
+from studio.parquet_preview import ParquetError, preview_parquet
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound
 from tracking.errors import InvalidParameterValue
 from tracking.services.artifacts import open_artifact
@@ -23,6 +27,16 @@ def file_preview(root: ArtifactRoot, entry: Entry, siblings: list[Entry], view: 
     if kind in previews.INLINE_LIMITS:
         preview["too_large"] = not previews.fits_inline(kind, size)
         return preview
+    if kind in previews.MEDIA_KINDS:  # played from the raw URL, which streams ranges
+        return preview
+    if kind == "parquet":
+        return _parquet(root, entry, preview)
+    if kind == "notebook" and view != "raw":
+        notebook, problem = _notebook(root, entry)
+        if notebook is not None:
+            preview["notebook"] = notebook
+            return preview
+        preview["problem"] = problem  # and the JSON or text below
     if kind == "mlmodel":
         card, problem = model_card(root, posixpath.dirname(entry.path), siblings)
         if card is not None:
@@ -48,10 +62,34 @@ def file_preview(root: ArtifactRoot, entry: Entry, siblings: list[Entry], view: 
         preview["table"] = previews.parse_table(text, delimiter=delimiter, truncated=prefix.truncated)
     elif prefix.truncated:
         pass  # half a document cannot be parsed: the text it is
-    elif kind == "json":
+    elif kind in ("json", "notebook"):
         preview["pretty"] = previews.pretty_json(text)
     elif kind in ("yaml", "mlmodel"):
         preview["pretty"] = previews.pretty_yaml(text)
+    return preview
+
+
+def _notebook(root: ArtifactRoot, entry: Entry) -> tuple[Notebook | None, str]:
+    """(the parsed notebook, "") or (None, why it is shown as text instead)."""
+    if (entry.size or 0) > MAX_NOTEBOOK_BYTES:
+        limit = filesizeformat(MAX_NOTEBOOK_BYTES)
+        return None, f"Notebooks up to {limit} are rendered; this one is shown as text."
+    data = _read_small(root, entry.path, MAX_NOTEBOOK_BYTES)
+    if data is None:
+        return None, "This notebook could not be read whole; it is shown as text."
+    try:
+        return parse_notebook(data), ""
+    except NotebookError as error:
+        return None, f"{error} It is shown as text."
+
+
+def _parquet(root: ArtifactRoot, entry: Entry, preview: dict) -> dict:
+    """The schema and first rows of a Parquet file, or the reason there are none."""
+    with open_artifact(root.workspace, root.full(entry.path))[0] as handle:
+        try:
+            preview["parquet"] = preview_parquet(handle)
+        except ParquetError as error:
+            preview["problem"] = str(error)
     return preview
 
 
