@@ -50,7 +50,7 @@ _FRAME_HEAD = (
     f'<!doctype html><html><head><meta charset="utf-8">'
     f'<meta http-equiv="Content-Security-Policy" content="{HTML_FRAME_CSP}">'
     "<style>body{margin:6px;font:13px/1.4 system-ui,sans-serif;color:#0f172a}"
-    "table{border-collapse:collapse}th,td{padding:3px 8px;border-bottom:1px solid #e2e8f0;text-align:right}"
+    "table{border-collapse:collapse;border:0}th,td{padding:4px 10px;border:0;border-bottom:1px solid #e2e8f0;text-align:right}"
     "th{background:#f8fafc}</style></head><body>"
 )
 
