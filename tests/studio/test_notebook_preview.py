@@ -6,6 +6,8 @@ import base64
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from studio import notebook_preview
 from studio.notebook_preview import MAX_CELLS, MAX_TEXT_CHARS, NotebookError, parse_notebook, strip_ansi
@@ -20,6 +22,7 @@ from tests.artifact_samples import (
     stream,
     training_notebook,
 )
+from tests.hostile import FUZZ, JSON, TEXT
 
 needs_markdown = pytest.mark.skipif(
     notebook_preview.MarkdownIt is None, reason="markdown-it-py is not installed (a server dependency)"
@@ -164,3 +167,58 @@ def test_a_traceback_loses_its_terminal_colours():
 def test_files_that_are_not_format_4_notebooks_are_refused_with_a_reason(data, message):
     with pytest.raises(NotebookError, match=message):
         parse_notebook(data)
+
+
+def any_cell():
+    """A cell whose every field may be of the wrong type, outputs included."""
+    output = st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {"output_type": st.sampled_from(["stream", "error", "display_data", "execute_result", "other"])},
+            optional={
+                "text": JSON,
+                "name": JSON,
+                "traceback": JSON,
+                "ename": JSON,
+                "evalue": JSON,
+                "data": JSON,
+            },
+        ),
+        st.fixed_dictionaries(
+            {"output_type": st.just("display_data"), "data": st.dictionaries(st.sampled_from(MIMES), JSON)}
+        ),
+    )
+    return st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {"cell_type": st.sampled_from(["code", "markdown", "raw", "heading"])},
+            optional={
+                "source": st.one_of(TEXT, st.lists(TEXT, max_size=3), JSON),
+                "execution_count": JSON,
+                "outputs": st.one_of(st.lists(output, max_size=4), JSON),
+                "attachments": JSON,
+            },
+        ),
+    )
+
+
+MIMES = [
+    "image/png",
+    "image/jpeg",
+    "text/html",
+    "image/svg+xml",
+    "text/markdown",
+    "application/json",
+    "text/plain",
+]
+
+
+@FUZZ
+@given(cells=st.lists(any_cell(), max_size=5), metadata=JSON)
+def test_any_format_4_notebook_renders_or_is_refused_with_a_reason(cells, metadata):
+    data = json.dumps({"nbformat": 4, "metadata": metadata, "cells": cells}).encode()
+    parsed = parse_notebook(data)
+    assert len(parsed.cells) == len(cells)
+    for cell in parsed.cells:
+        assert cell.kind in ("code", "markdown", "raw")
+        assert "<script" not in (cell.html or "")

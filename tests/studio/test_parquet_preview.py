@@ -7,10 +7,13 @@ import io
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from studio.artifact_previews import CELL_CHARS
 from studio.parquet_preview import PARQUET_ROWS, ParquetError, cell_text, preview_parquet
 from tests.artifact_samples import parquet_bytes
+from tests.hostile import FUZZ
 
 
 class CountingFile(io.BytesIO):
@@ -128,3 +131,24 @@ def test_cell_text_of_plain_values():
     assert cell_text(None) == "null"
     assert cell_text(True) == "True"
     assert cell_text(b"\x01" * 1000).endswith("… (1000 bytes)")
+
+
+@FUZZ
+@given(
+    body=st.binary(max_size=400),
+    footer=st.integers(min_value=0, max_value=500),
+    damage=st.lists(st.tuples(st.integers(min_value=0), st.integers(min_value=0, max_value=255)), max_size=8),
+)
+def test_any_damaged_file_is_previewed_or_refused_with_a_reason(body, footer, damage):
+    forged = b"PAR1" + body + footer.to_bytes(4, "little") + b"PAR1"
+    real = bytearray(SMALL)
+    for position, value in damage:
+        real[position % len(real)] = value
+    for data in (forged, bytes(real)):
+        try:
+            preview_parquet(io.BytesIO(data))
+        except ParquetError as error:
+            assert str(error)
+
+
+SMALL = parquet_bytes(rows=3)
