@@ -54,6 +54,18 @@ _IMAGE_TYPES = {
     ".svg": "image/svg+xml",
     ".ico": "image/x-icon",
 }
+# Played by the browser's <audio>/<video> from the raw URL, which answers Range requests (seeking).
+MEDIA_TYPES = {
+    ".wav": "audio/wav",
+    ".mp3": "audio/mpeg",
+    ".ogg": "audio/ogg",
+    ".flac": "audio/flac",
+    ".m4a": "audio/mp4",
+    ".mp4": "video/mp4",
+    ".webm": "video/webm",
+    ".ogv": "video/ogg",
+    ".mov": "video/quicktime",
+}
 # fmt: off
 _TEXT_EXTENSIONS = frozenset({
     ".txt", ".log", ".err", ".out", ".cfg", ".conf", ".ini", ".properties", ".toml", ".xml", ".md", ".rst",
@@ -65,7 +77,7 @@ _TEXT_EXTENSIONS = frozenset({
 _KIND_BY_EXTENSION = {
     ".json": "json",
     ".geojson": "json",
-    ".ipynb": "json",
+    ".ipynb": "notebook",
     ".yaml": "yaml",
     ".yml": "yaml",
     ".csv": "table",
@@ -73,11 +85,15 @@ _KIND_BY_EXTENSION = {
     ".pdf": "pdf",
     ".html": "html",
     ".htm": "html",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    **{suffix: media.partition("/")[0] for suffix, media in MEDIA_TYPES.items()},
     **dict.fromkeys(_IMAGE_TYPES, "image"),
     **dict.fromkeys(_TEXT_EXTENSIONS, "text"),
 }
 _KIND_BY_NAME = {MLMODEL: "mlmodel", "MLproject": "yaml", "Dockerfile": "text", "LICENSE": "text"}
-TEXT_KINDS = frozenset({"mlmodel", "json", "yaml", "table", "text"})
+TEXT_KINDS = frozenset({"mlmodel", "json", "yaml", "table", "text", "notebook"})
+MEDIA_KINDS = frozenset({"audio", "video"})
 
 
 def extension(name: str) -> str:
@@ -85,8 +101,9 @@ def extension(name: str) -> str:
 
 
 def preview_kind(name: str) -> str:
-    """How a file is previewed, from its name: mlmodel, json, yaml, table, text, image, pdf, html,
-    or "unknown" (looked at: text if its first bytes are text, else no preview)."""
+    """How a file is previewed, from its name: mlmodel, json, yaml, table, text, notebook, parquet,
+    image, pdf, html, audio, video, or "unknown" (looked at: text if its first bytes are text, else
+    no preview)."""
     base = posixpath.basename(name)
     return _KIND_BY_NAME.get(base) or _KIND_BY_EXTENSION.get(extension(base), "unknown")
 
@@ -236,11 +253,11 @@ def parse_table(
     width = max(len(row) for row in rows)
     more_columns = width > TABLE_COLUMNS
     width = min(width, TABLE_COLUMNS)
-    shaped = [[_cell(cell) for cell in row[:width]] + [""] * (width - len(row[:width])) for row in rows]
+    shaped = [[cut_cell(cell) for cell in row[:width]] + [""] * (width - len(row[:width])) for row in rows]
     return Table(shaped[0], shaped[1 : max_rows + 1], more_rows, more_columns)
 
 
-def _cell(value: str) -> str:
+def cut_cell(value: str) -> str:
     return value if len(value) <= CELL_CHARS else value[:CELL_CHARS] + "…"
 
 
@@ -328,8 +345,8 @@ def example_table(text: str, max_rows: int = 20) -> Table | None:
     ):
         return None
     width = min(len(columns), TABLE_COLUMNS)
-    rows = [[_cell(_example_value(value)) for value in row[:width]] for row in data[:max_rows]]
-    header = [_cell(str(column)) for column in columns[:width]]
+    rows = [[cut_cell(_example_value(value)) for value in row[:width]] for row in data[:max_rows]]
+    header = [cut_cell(str(column)) for column in columns[:width]]
     return Table(header, rows, len(data) > max_rows, len(columns) > width)
 
 
@@ -421,10 +438,10 @@ def type_text(spec: Any, depth: int = 0) -> str:
 def raw_headers(name: str, *, download: bool) -> tuple[str, bool, str]:
     """(Content-Type, as an attachment?, Content-Security-Policy) for serving a file from the raw URL.
 
-    Downloads are octet streams. Images and PDF are what they are (SVG too: the sandbox policy
-    keeps its scripts from running even when opened directly). Everything text-like, HTML
-    included, is text/plain, so the browser shows its source; anything else (a pickled model,
-    a file of unknown kind) is a download.
+    Downloads are octet streams. Images, PDF, audio and video are what they are (SVG too: the
+    sandbox policy keeps its scripts from running even when opened directly). Everything
+    text-like, HTML included, is text/plain, so the browser shows its source; anything else (a
+    pickled model, a Parquet file, a file of unknown kind) is a download.
     """
     if download:
         return "application/octet-stream", True, SANDBOX_CSP
@@ -433,6 +450,8 @@ def raw_headers(name: str, *, download: bool) -> tuple[str, bool, str]:
         return _IMAGE_TYPES[extension(name)], False, SANDBOX_CSP
     if kind == "pdf":
         return "application/pdf", False, PDF_CSP
+    if kind in MEDIA_KINDS:
+        return MEDIA_TYPES[extension(name)], False, SANDBOX_CSP
     if kind in TEXT_KINDS or kind == "html":
         return "text/plain; charset=utf-8", False, SANDBOX_CSP
     return "application/octet-stream", True, SANDBOX_CSP

@@ -176,7 +176,7 @@ class CountingHandle:
 
 
 def test_the_preview_never_reads_more_than_its_first_part(client, workspace, run, monkeypatch):
-    from studio.views import artifacts as views
+    from studio.views.artifacts import preview as views
 
     put(workspace, run.artifact_uri, {"huge.txt": "x" * (3 * 1024 * 1024)})
     handles = []
