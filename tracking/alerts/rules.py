@@ -10,10 +10,11 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from tracking.access.permissions import Permission, role_allows
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import AlertRule, Experiment, Metric, Workspace
 
-from .webhooks import check_url
+from .webhooks import check_url, masked
 
 KINDS = [kind for kind, _ in AlertRule.KINDS]
 COMPARISONS = [comparison for comparison, _ in AlertRule.COMPARISONS]
@@ -173,3 +174,9 @@ def delete_rule(*, rule: AlertRule) -> None:
     """The rule and the alerts it fired."""
     with transaction.atomic():
         AlertRule.objects.filter(pk=rule.pk).delete()
+
+
+def webhook_shown_to(rule: AlertRule, role: str | None) -> str:
+    """The rule's webhook URL as this role may see it: whole for those who may change rules
+    (Contributors, Owners), scheme and host only for Readers (its path often holds a token)."""
+    return rule.webhook_url if role_allows(role, Permission.WRITE) else masked(rule.webhook_url)
