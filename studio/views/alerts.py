@@ -45,8 +45,8 @@ def _condition(rule: AlertRule) -> str:
     if rule.kind == AlertRule.METRIC_THRESHOLD:
         return f"{rule.metric_key} {rule.comparison} {rule.threshold:.6g}"
     if rule.kind == AlertRule.RUN_FAILED:
-        return "a run ends FAILED or KILLED"
-    return f"a running run logs no metric for {rule.stall_minutes} min"
+        return "ends FAILED or KILLED"
+    return f"RUNNING, no metric for {rule.stall_minutes} min"
 
 
 def _alerts_page(

@@ -123,6 +123,7 @@ def test_it_disables_enables_and_deletes_a_rule(auth_on, team, experiment):
     owner = signed_in(team.owner)
     owner.post(f"{PAGE}rules/{rule.pk}/enable", {"enabled": "false"})
     assert not AlertRule.objects.get().enabled
+    assert 'data-field="state">disabled</span>' in owner.get(PAGE).content.decode()
     owner.post(f"{PAGE}rules/{rule.pk}/enable", {"enabled": "true"})
     assert AlertRule.objects.get().enabled
     fail(experiment, "r1")
