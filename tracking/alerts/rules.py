@@ -56,19 +56,22 @@ def _text(value: object, field: str, max_length: int, *, required: bool) -> str:
 def _number(value: object, field: str) -> float:
     if isinstance(value, str):
         try:
-            value = float(value.strip())
+            value = float(value.strip()[:400])
         except ValueError:
             raise InvalidParameterValue(f"'{field}' must be a number, not {value[:40]!r}.") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidParameterValue(f"'{field}' must be a number.")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError:  # an integer beyond any float
+        value = math.inf
     if not math.isfinite(value) or abs(value) > MAX_THRESHOLD:
         raise InvalidParameterValue(f"'{field}' must be a finite number (at most {MAX_THRESHOLD:g} in size).")
     return value
 
 
 def _minutes(value: object) -> int:
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 9:
         value = int(value.strip())
     if isinstance(value, float) and value.is_integer():
         value = int(value)
