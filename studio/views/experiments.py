@@ -19,6 +19,7 @@ from django.utils.safestring import mark_safe
 from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
 from studio.routing import workspace_route
+from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
@@ -78,6 +79,7 @@ def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -
         area="experiments",
         experiment=exp,
         tags=_user_tags(experiment_tags([exp]).get(exp.pk, [])),
+        alert_counts=experiment_alert_counts(exp),
     )
     return render(request, "studio/experiments/detail.html", context)
 

@@ -163,3 +163,13 @@ def test_the_page_takes_the_same_queries_for_many_alerts_and_pages_them(auth_on,
     second = reader.get(PAGE, {"page": "2"}).content.decode()
     assert second.count("data-alert=") == 10 and 'href="?page=1">' in second
     assert reader.get(PAGE, {"page": "junk"}).status_code == 200
+
+
+def test_the_experiment_page_says_how_many_rules_watch_it_and_links_here(auth_on, team, experiment):
+    failed_rule(experiment)
+    fail(experiment, "r1")
+    evaluate_rules()
+    html = signed_in(team.reader).get(f"/ws/team-a/experiments/{experiment.experiment_id}/").content.decode()
+    assert f'<a href="{PAGE}" data-field="alerts">1 alert rule, 1 fired</a>' in html
+    other = create_experiment(workspace=team.workspace, name="quiet")
+    assert 'data-field="alerts"' not in signed_in(team.reader).get(f"/ws/team-a/experiments/{other.experiment_id}/").content.decode()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.db.models import Count, QuerySet
 
-from tracking.models import Alert, AlertRule, Workspace
+from tracking.models import Alert, AlertRule, Experiment, Workspace
 
 PAGE_SIZE = 50
 
@@ -31,4 +31,11 @@ def workspace_rules(workspace: Workspace) -> list[AlertRule]:
         .select_related("experiment")
         .annotate(fired=Count("alerts"))
         .order_by("experiment__name", "name", "pk")
+    )
+
+
+def experiment_alert_counts(experiment: Experiment) -> dict[str, int]:
+    """How many rules watch the experiment and how many alerts they fired, in one query."""
+    return AlertRule.objects.filter(experiment=experiment).aggregate(
+        rules=Count("pk", distinct=True), fired=Count("alerts")
     )
