@@ -228,3 +228,20 @@ def test_a_pass_takes_the_same_number_of_queries_for_many_runs(experiment, djang
     with django_assert_max_num_queries(9):
         assert evaluate_rules() == 60
     assert Run.objects.count() == 30
+
+
+def test_deleting_the_experiment_for_good_takes_its_rules_and_alerts(experiment, settings, tmp_path):
+    from tracking.deletion.purge import carry_out
+    from tracking.deletion.scope import resolve
+    from tracking.models import Deletion
+    from tracking.services.deletions import request_deletion
+
+    settings.ARTIFACT_ROOT = tmp_path
+    rule = failed_rule(experiment)
+    update_run(run=create_run(experiment=experiment), status="FAILED", end_time=timezone.now())
+    evaluate_rules()
+    assert Alert.objects.filter(rule=rule).count() == 1
+    row = request_deletion(resolve(Deletion.EXPERIMENT, experiment.pk), confirmation="watched", enqueue=False)
+    carry_out(row.pk, worker="test")
+    assert Deletion.objects.get(pk=row.pk).status == "SUCCEEDED"
+    assert not AlertRule.objects.exists() and not Alert.objects.exists()
