@@ -11,16 +11,18 @@ their behalf (SSRF). Each delivery therefore:
    multicast or unspecified ones;
 3. connects to the address it checked (a second look-up could answer otherwise: DNS rebinding),
    sending the URL's host name as Host and, for HTTPS, as the name the certificate must carry;
-4. follows no redirect, waits at most STUDIO_ALERTS_WEBHOOK_TIMEOUT_SECONDS per step, and keeps
-   only a short status of the answer ("HTTP 200"), never its body.
+4. follows no redirect, waits at most STUDIO_ALERTS_WEBHOOK_TIMEOUT_SECONDS per step and three
+   times that in all, and keeps only a short status of the answer ("HTTP 200"), never its body.
 """
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import ipaddress
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -34,6 +36,8 @@ USER_AGENT = "Studio-Alerts/1"
 # Read this much of an answer at most, then hang up: the status is what we keep.
 MAX_ANSWER_BYTES = 1024
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+# A delivery takes at most this many timeouts in all (connecting, sending, a slow answer).
+TOTAL_STEPS = 3
 
 
 @dataclass(frozen=True)
@@ -141,6 +145,14 @@ def _resolve(target: Target) -> str:
     return addresses[0]
 
 
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 class _PinnedHTTP(http.client.HTTPConnection):
     """Connects to the address that was checked, whatever the name resolves to now."""
 
@@ -172,12 +184,15 @@ def post_json(url: str, payload: dict) -> Outcome:
         return Outcome(False, f"refused: {refused}"[:300])
     kind = _PinnedHTTPS if target.scheme == "https" else _PinnedHTTP
     connection = kind(target.host, target.port, address=address, timeout=timeout)
-    body = orjson.dumps(payload)
+    # Each step waits at most `timeout`; a server that answers a byte at a time is cut off here.
+    cut = threading.Event()
+    deadline = threading.Timer(timeout * TOTAL_STEPS, _cut, args=(connection, cut))
+    deadline.start()
     try:
         connection.request(
             "POST",
             target.path,
-            body=body,
+            body=orjson.dumps(payload),
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT},
         )
         answer = connection.getresponse()
@@ -188,9 +203,14 @@ def post_json(url: str, payload: dict) -> Outcome:
     except ssl.SSLError as error:
         return Outcome(False, f"TLS error: {error.reason or error}"[:300], retry=False)
     except (OSError, http.client.HTTPException) as error:
-        return Outcome(False, f"connection failed: {type(error).__name__} {error}"[:300], retry=True)
+        status, failure = 0, f"connection failed: {type(error).__name__} {error}"[:300]
     finally:
+        deadline.cancel()
         connection.close()
+    if cut.is_set():  # cut off half-way: what was read, if anything, is not an answer
+        return Outcome(False, f"took longer than {timeout * TOTAL_STEPS:g} s in all", retry=True)
+    if not status:
+        return Outcome(False, failure, retry=True)
     if 200 <= status < 300:
         return Outcome(True, f"HTTP {status}")
     if 300 <= status < 400:

@@ -234,3 +234,37 @@ def test_the_operator_may_allow_private_but_never_link_local_or_multicast(settin
 def test_a_masked_url_shows_only_scheme_and_host():
     assert masked("https://hooks.slack.com/services/T0/B0/SECRET") == "https://hooks.slack.com/…"
     assert masked("") == ""
+
+
+def test_a_webhook_that_answers_a_byte_at_a_time_is_cut_off(settings):
+    """Each read gets a byte within the timeout, so only the delivery's overall deadline ends it."""
+    import threading
+    import time
+
+    settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = True
+    settings.ALERTS_WEBHOOK_TIMEOUT_SECONDS = 0.5
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip():
+        connection, _ = listener.accept()
+        connection.recv(65536)
+        connection.sendall(b"HTTP/1.1 200 OK\r\n")
+        while not stop.is_set():
+            try:
+                connection.sendall(b"X")
+            except OSError:
+                break
+            time.sleep(0.1)
+        connection.close()
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    started = time.monotonic()
+    try:
+        outcome = post_json(f"http://127.0.0.1:{listener.getsockname()[1]}/hook", {"text": "x"})
+    finally:
+        stop.set()
+        listener.close()
+    assert time.monotonic() - started < 3
+    assert (outcome.delivered, outcome.status, outcome.retry) == (False, "took longer than 1.5 s in all", True)
