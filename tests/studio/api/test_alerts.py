@@ -200,3 +200,12 @@ def test_the_test_alert_reaches_the_webhook_and_says_how_it_went(team, experimen
         assert refused["delivered"] is False and refused["outcome"].startswith("refused: 127.0.0.1 is not a public")
     finally:
         receiver.close()
+
+
+def test_the_rules_list_takes_the_same_queries_for_many_rules(team, experiment, django_assert_max_num_queries):
+    owner = signed_in(team.owner)
+    for i in range(30):
+        assert post(owner, RULES, new_rule(name=f"rule {i}")).status_code == 201
+    with django_assert_max_num_queries(6):
+        rules = owner.get(RULES).json()["rules"]
+    assert len(rules) == 30 and rules[0]["name"] == "rule 0"
