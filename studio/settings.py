@@ -390,6 +390,29 @@ CELERY_BEAT_SCHEDULE["deletion-sweeper"] = {
     "schedule": float(max(DELETION_SWEEP_SECONDS, 1)),
 }
 
+# --- Alerts -------------------------------------------------------------------------------------
+
+# How often a worker evaluates every enabled alert rule and delivers what fired to webhooks.
+ALERTS_EVERY_SECONDS = env_int("STUDIO_ALERTS_EVERY_SECONDS", 30)
+# Webhooks on loopback or private addresses (a chat server inside the network); link-local
+# (cloud metadata) and multicast addresses stay refused.
+ALERTS_ALLOW_PRIVATE_WEBHOOKS = env_bool("STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS", False)
+ALERTS_WEBHOOK_TIMEOUT_SECONDS = float(env_int("STUDIO_ALERTS_WEBHOOK_TIMEOUT_SECONDS", 5))
+# A delivery that fails is tried this many times in all, waiting RETRY_SECONDS, then twice that...
+ALERTS_WEBHOOK_ATTEMPTS = env_int("STUDIO_ALERTS_WEBHOOK_ATTEMPTS", 4)
+ALERTS_WEBHOOK_RETRY_SECONDS = env_int("STUDIO_ALERTS_WEBHOOK_RETRY_SECONDS", 30)
+if ALERTS_WEBHOOK_ATTEMPTS < 1 or ALERTS_WEBHOOK_TIMEOUT_SECONDS < 1 or ALERTS_WEBHOOK_RETRY_SECONDS < 0:
+    CONFIG_ERRORS.append(
+        "STUDIO_ALERTS_WEBHOOK_ATTEMPTS and STUDIO_ALERTS_WEBHOOK_TIMEOUT_SECONDS must be at least 1, "
+        "STUDIO_ALERTS_WEBHOOK_RETRY_SECONDS at least 0."
+    )
+CELERY_BEAT_SCHEDULE["alerts"] = {
+    "task": "tracking.tasks.evaluate_alerts",
+    "schedule": float(max(ALERTS_EVERY_SECONDS, 1)),
+    # A pass that waited longer than the interval is dropped: the next one does its work.
+    "options": {"expires": float(max(ALERTS_EVERY_SECONDS, 1))},
+}
+
 # --- Cache -------------------------------------------------------------------------------------
 
 # Shared by every web process and the worker (chart buckets of long histories, log-in throttling):

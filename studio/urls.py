@@ -15,6 +15,7 @@ from .accounts import views as accounts_views
 from .api import endpoints as studio_api
 from .fast_lane import fast_lane
 from .routing import public_route, self_checked_route, signed_in_route
+from .views import alerts as alert_views
 from .views import artifacts, compare, experiments, home, models, runs
 from .views import compute as compute_views
 from .views import deletions as deletion_views
@@ -47,6 +48,7 @@ urlpatterns += job_views.urlpatterns
 urlpatterns += environment_views.urlpatterns
 urlpatterns += compute_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
+urlpatterns += alert_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
 
 handler404 = "studio.views.home.not_found"

@@ -6,6 +6,7 @@ import os
 
 from celery import shared_task
 
+from tracking.alerts import run_pass
 from tracking.deletion.purge import carry_out
 from tracking.ingest.importer import run_import
 from tracking.jobs import runner as job_runner
@@ -77,3 +78,10 @@ def warm_metric_charts(run_pk: int) -> None:
     run = Run.objects.filter(pk=run_pk).first()
     if run is not None:
         warm_charts(run)
+
+
+@shared_task(name="tracking.tasks.evaluate_alerts", ignore_result=True)
+def evaluate_alerts() -> None:
+    """Evaluates every enabled alert rule and delivers what fired to webhooks (beat schedule).
+    Safe to run twice at once: each alert is one row, each delivery claimed by one worker."""
+    run_pass()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.routing import signed_in_route, workspace_route
 
-from . import deletions, imports, jobs, resource_groups, workspaces
+from . import alerts, deletions, imports, jobs, resource_groups, workspaces
 
 _WS = "workspaces/<slug:workspace>"
 
@@ -20,6 +20,10 @@ urlpatterns = [
     workspace_route(f"{_WS}/jobs/<id:job_id>", jobs.JobDetail.as_view()),
     workspace_route(f"{_WS}/jobs/<id:job_id>/cancel", jobs.JobCancel.as_view()),
     workspace_route(f"{_WS}/jobs/<id:job_id>/output", jobs.JobOutput.as_view()),
+    workspace_route(f"{_WS}/alerts", alerts.Alerts.as_view()),
+    workspace_route(f"{_WS}/alert-rules", alerts.AlertRules.as_view()),
+    workspace_route(f"{_WS}/alert-rules/<id:rule_id>", alerts.AlertRuleDetail.as_view()),
+    workspace_route(f"{_WS}/alert-rules/<id:rule_id>/test", alerts.AlertRuleTest.as_view()),
     signed_in_route("deletions", deletions.Deletions.as_view()),
     signed_in_route("deletions/<id:deletion_id>", deletions.DeletionDetail.as_view()),
 ]

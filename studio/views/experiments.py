@@ -21,6 +21,7 @@ from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
 from studio.routing import workspace_route
 from studio.views.compare import ALL_EXPERIMENTS
+from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
@@ -80,6 +81,7 @@ def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -
         area="experiments",
         experiment=exp,
         tags=_user_tags(experiment_tags([exp]).get(exp.pk, [])),
+        alert_counts=experiment_alert_counts(exp),
     )
     return render(request, "studio/experiments/detail.html", context)
 

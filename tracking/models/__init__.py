@@ -1,5 +1,6 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
+from .alerts import Alert, AlertRule
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
@@ -12,6 +13,8 @@ from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
+    "Alert",
+    "AlertRule",
     "ComputeTarget",
     "Dataset",
     "Deletion",

@@ -24,7 +24,8 @@ from tests.tracking.jobs.conftest import zip_bytes
 FIELDS = [
     "name", "description", "resource_group", "kind", "confirm", "dry_run", "workspace", "command",
     "entry_point", "parameters", "experiment_id", "experiment_name", "run_name", "time_limit_seconds",
-    "user", "source_name", "offset",
+    "user", "source_name", "offset", "metric_key", "comparison", "threshold", "stall_minutes",
+    "webhook_url", "enabled", "page",
 ]  # fmt: skip
 REAL = {
     "kind": ["run", "experiment", "workspace", "resource-group"],
@@ -34,6 +35,8 @@ REAL = {
     "experiment_id": ["0"],
     "parameters": ['{"a": 1}', "[" * 3000],
     "dry_run": [True],
+    "comparison": [">", "<="],
+    "webhook_url": ["http://10.0.0.1/", "file:///etc/passwd"],
 }
 UPLOADS = st.sampled_from(
     [b"", b"not a zip", zip_bytes({"train.py": "print(1)"}), b"PK\x03\x04" + b"\x00" * 60]

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracking", "0009_compute_targets"),
+        ("tracking", "0010_alerts"),
     ]
 
     operations = [
