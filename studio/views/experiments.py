@@ -26,7 +26,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiment_table import DEFAULT_SORT, SORTS, list_experiments
 from tracking.queries.experiments import active_experiments, experiment_tags
-from tracking.queries.run_groups import GroupBy, RunGroup, group_table, tag_keys
+from tracking.queries.run_groups import GroupBy, RunGroup, group_table
 from tracking.queries.run_table import (
     DURATION,
     METRIC,
@@ -183,7 +183,7 @@ def _runs_table(
             ),
             (
                 "Tags",
-                [(f"tags.{key}", key, group_by and group_by.id == f"tags.{key}") for key in tag_keys(scope)],
+                [(f"tags.{key}", key, group_by and group_by.id == f"tags.{key}") for key in keys.tags],
             ),
         ],
         "ungroup_url": _url(request, group=None, page=None),

@@ -109,19 +109,3 @@ def _group_table(scope: RunScope, group_by: GroupBy, metric_keys: list[str], fil
     return GroupTable(
         group_by, list(groups.values()), total_groups=len(counted), total_runs=sum(c for _, c in counted)
     )
-
-
-def tag_keys(scope: RunScope) -> list[str]:
-    """The tag keys of the runs, MLflow's own (`mlflow.*`) left out, sorted; kept until a run changes."""
-    return kept_for_runs("tag_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _tag_keys(scope))
-
-
-def _tag_keys(scope: RunScope) -> list[str]:
-    q = connection.ops.quote_name
-    where, params = scope.sql("r")
-    rows = sql_rows(
-        f"SELECT DISTINCT t.{q('key')} FROM {table_name(Run)} r "
-        f"JOIN {table_name(RunTag)} t ON t.run_id = r.id WHERE {where} AND t.{q('key')} NOT LIKE %s",
-        [*params, "mlflow.%"],
-    )
-    return sorted(key for (key,) in rows)

@@ -139,6 +139,7 @@ class Sort:
 class ExperimentKeys:
     params: list[str]
     metrics: list[str]
+    tags: list[str] = field(default_factory=list)  # users' own: MLflow's (`mlflow.*`) left out
 
     def default_columns(self) -> list[Column]:
         """Every param and metric key up to a screenful (the metrics' latest values); when one
@@ -244,7 +245,8 @@ def children_filter(run_id: str) -> str:
 
 
 def experiment_keys(scope: RunScope) -> ExperimentKeys:
-    """The param and metric keys the runs have, sorted: kept until a run changes, else one query."""
+    """The param, metric and (users' own) tag keys the runs have, sorted: kept until a run
+    changes, else one query."""
     return kept_for_runs(
         "experiment_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _experiment_keys(scope)
     )
@@ -260,13 +262,16 @@ def _experiment_keys(scope: RunScope) -> ExperimentKeys:
         f"SELECT DISTINCT 0, p.{key} FROM {runs} r JOIN {table_name(Param)} p ON p.run_id = r.id WHERE {where} "
         f"UNION ALL "
         f"SELECT DISTINCT 1, m.{key} FROM {runs} r JOIN {table_name(MetricSummary)} m ON m.run_id = r.id "
-        f"WHERE {where}",
-        params * 2,
+        f"WHERE {where} "
+        f"UNION ALL "
+        f"SELECT DISTINCT 2, t.{key} FROM {runs} r JOIN {table_name(RunTag)} t ON t.run_id = r.id "
+        f"WHERE {where} AND t.{key} NOT LIKE %s",
+        [*params, *params, *params, "mlflow.%"],
     )
-    keys: tuple[list[str], list[str]] = ([], [])
+    keys: tuple[list[str], list[str], list[str]] = ([], [], [])
     for kind, name in rows:
         keys[kind].append(name)
-    return ExperimentKeys(sorted(keys[0]), sorted(keys[1]))
+    return ExperimentKeys(sorted(keys[0]), sorted(keys[1]), sorted(keys[2]))
 
 
 def run_table(

@@ -9,8 +9,8 @@ import pytest
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import Run
-from tracking.queries.run_groups import MAX_GROUPS, GroupBy, group_table, tag_keys
-from tracking.queries.run_table import RunScope
+from tracking.queries.run_groups import MAX_GROUPS, GroupBy, group_table
+from tracking.queries.run_table import RunScope, experiment_keys
 from tracking.search.runs import filter_and_order_runs
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
@@ -79,7 +79,7 @@ def test_groups_by_a_tag_across_experiments(experiment, default_workspace):
 
     assert {group.value: group.runs for group in table.groups} == {"vision": 2, "risk": 1}
     assert by_value(table)["vision"].metrics["acc"] == pytest.approx((0.5, 0.0, 1.0))
-    assert tag_keys(RunScope.across([experiment, other])) == ["team"]  # mlflow.* left out
+    assert experiment_keys(RunScope.across([experiment, other])).tags == ["team"]  # mlflow.* left out
 
 
 @pytest.mark.parametrize("value", ["adam", "it's", "a`b", "", None, "x' OR '1'='1"])
