@@ -21,6 +21,7 @@ from .views import deletions as deletion_views
 from .views import environments as environment_views
 from .views import imports as import_views
 from .views import jobs as job_views
+from .views import saved_views as saved_view_views
 
 _MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)"
 _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
@@ -47,5 +48,6 @@ urlpatterns += environment_views.urlpatterns
 urlpatterns += compute_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
+urlpatterns += saved_view_views.urlpatterns
 
 handler404 = "studio.views.home.not_found"
