@@ -47,6 +47,7 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import UTC, datetime
 from typing import Any
 
@@ -105,19 +106,26 @@ class ViewState:
         return query
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class SavedView:
     id: str
     name: str
     created_at: datetime
     updated_at: datetime
-    state: ViewState
     # MLflow's state as stored: what the studio does not show (charts, ...) is kept from it.
-    mlflow_state: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    mlflow_state: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def tag_key(self) -> str:
         return view_tag_key(self.id)
+
+    @cached_property
+    def state(self) -> ViewState:
+        # Worked out when asked for: the page lists every view and opens one.
+        try:
+            return state_from_mlflow(self.mlflow_state)
+        except (ValueError, TypeError, RecursionError):
+            return ViewState()
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +193,6 @@ def parse_view(view_id: str, value: str) -> SavedView | None:
             name=name.strip(),
             created_at=_time(created),
             updated_at=_time(updated if _is_number(updated) else created),
-            state=state_from_mlflow(mlflow_state),
             mlflow_state=mlflow_state,
         )
     except (ValueError, TypeError, OverflowError, RecursionError):
