@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from tests.perf.measure_search_views import ROOT, populate
+from tests.perf.measure_search_views import ROOT, populate, web_server
 
 
 def save_views(experiment_id: str, columns: int) -> str:
@@ -73,21 +71,8 @@ def main() -> None:
     wide, _ = populate(args.runs, args.columns)
     view_id = save_views(wide, args.columns)
 
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--only", "web", "--port", str(args.port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{args.port}/ws/default/experiments/{wide}/"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(base, timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+    with web_server(args.port) as server:
+        base = f"{server}/ws/default/experiments/{wide}/"
         session = requests.Session()
 
         def get(url):
@@ -114,9 +99,6 @@ def main() -> None:
             median = statistics.median(values)
             print(f"  {way:18} {median:6.0f} ms ({median - explicit:+.1f} ms; min {min(values):.0f} ms)")
         print(f"  reading the 20 views from the tags in-process: {parse_cost_ms(wide):.2f} ms")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":
