@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from studio.routing import signed_in_route, workspace_route
 
-from . import deletions, imports, jobs, resource_groups, workspaces
+from . import deletions, imports, jobs, resource_groups, saved_views, workspaces
 
 _WS = "workspaces/<slug:workspace>"
 
@@ -20,6 +20,9 @@ urlpatterns = [
     workspace_route(f"{_WS}/jobs/<id:job_id>", jobs.JobDetail.as_view()),
     workspace_route(f"{_WS}/jobs/<id:job_id>/cancel", jobs.JobCancel.as_view()),
     workspace_route(f"{_WS}/jobs/<id:job_id>/output", jobs.JobOutput.as_view()),
+    workspace_route(f"{_WS}/experiments/<str:experiment_id>/views", saved_views.Views.as_view()),
+    workspace_route(f"{_WS}/experiments/<str:experiment_id>/views/<str:view_id>", saved_views.ViewDetail.as_view()),
+    workspace_route(f"{_WS}/experiments/<str:experiment_id>/default-view", saved_views.DefaultView.as_view()),
     signed_in_route("deletions", deletions.Deletions.as_view()),
     signed_in_route("deletions/<id:deletion_id>", deletions.DeletionDetail.as_view()),
 ]
