@@ -18,6 +18,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -79,27 +80,46 @@ def main() -> None:
             return lambda: session.get(url, timeout=120).raise_for_status()
 
         columns = "&".join(f"col=metrics.m{k:02d}" for k in range(args.columns))
-        ways = {
-            "by URL parameters": f"{base}?{columns}&group=params.optimizer&view=",
-            "by ?view=<id>": f"{base}?view={view_id}",
-            "as the default": base,
+        queries = {
+            "by URL parameters": f"?{columns}&group=params.optimizer&view=",
+            "by ?view=<id>": f"?view={view_id}",
+            "as the default": "",
         }
-        # Interleaved rounds, so that a busy moment of the machine weighs on every way alike.
-        timings: dict[str, list[float]] = {way: [] for way in ways}
-        for url in ways.values():
-            get(url)()  # warm
-        for _ in range(args.rounds):
-            for way, url in ways.items():
-                began = time.perf_counter()
-                get(url)()
-                timings[way].append((time.perf_counter() - began) * 1000)
         print(f"{args.runs:,} runs, {args.columns} metric columns grouped by params.optimizer, 20 saved views:")
-        explicit = statistics.median(timings["by URL parameters"])
-        for way, values in timings.items():
-            median = statistics.median(values)
-            print(f"  {way:18} {median:6.0f} ms ({median - explicit:+.1f} ms; min {min(values):.0f} ms)")
-        print(f"  reading the 20 views from the tags in-process: {parse_cost_ms(wide):.2f} ms")
+        print("  through the server (gunicorn, HTTP):")
+        compare({way: get(f"{base}{query}") for way, query in queries.items()}, args.rounds)
 
+    from django.test import Client
+
+    client = Client(HTTP_HOST="127.0.0.1")
+    page = f"/ws/default/experiments/{wide}/"
+
+    def call(url):
+        def get() -> None:
+            assert client.get(url).status_code == 200
+
+        return get
+
+    print("  in this process (Django's test client, the same views and queries, no HTTP):")
+    compare({way: call(f"{page}{query}") for way, query in queries.items()}, args.rounds)
+    print(f"  reading the 20 views out of the tags: {parse_cost_ms(wide):.2f} ms")
+
+
+def compare(ways: dict[str, Callable[[], None]], rounds: int) -> None:
+    """Median and least time of each way, in interleaved rounds, so that a busy moment of the
+    machine weighs on every way alike."""
+    timings: dict[str, list[float]] = {way: [] for way in ways}
+    for call in ways.values():
+        call()  # warm
+    for _ in range(rounds):
+        for way, call in ways.items():
+            began = time.perf_counter()
+            call()
+            timings[way].append((time.perf_counter() - began) * 1000)
+    first = statistics.median(next(iter(timings.values())))
+    for way, values in timings.items():
+        median = statistics.median(values)
+        print(f"    {way:18} {median:6.0f} ms ({median - first:+5.1f} ms), least {min(values):.0f} ms")
 
 if __name__ == "__main__":
     main()

@@ -1,10 +1,11 @@
 """Saved views of an experiment's runs table, stored as experiment tags in MLflow's own format,
 so that a view saved in the studio opens in MLflow's UI (3.15+) and the reverse.
 
-MLflow's format (read from its UI's source, mlflow/server/js/src/experiment-tracking: the
-constants `EXPERIMENT_PAGE_VIEW_STATE_SHARE_TAG_PREFIX` and `..._SHARE_URL_PARAM_KEY` in
-constants.ts, the saved-view envelope helpers used by the runs page's "Views" menu and "Save
-view" modal, `createExperimentPageUIState` / `createExperimentPageSearchFacetsState`):
+MLflow's format, as read in the UI that the `mlflow` 3.17 package ships (its build,
+mlflow/server/js/build/static/js/, of mlflow/server/js/src/experiment-tracking/: the constants
+`EXPERIMENT_PAGE_VIEW_STATE_SHARE_TAG_PREFIX` and `..._SHARE_URL_PARAM_KEY` of constants.ts,
+the saved-view envelope helpers behind the runs page's "Views" menu and "Save view" modal, and
+`createExperimentPageUIState` / `createExperimentPageSearchFacetsState` for the state's keys):
 
 - One experiment tag per view, key `mlflow.sharedViewState.<id>` (any non-empty id; MLflow
   makes a random one). Its UI opens one at `#/experiments/<id>/runs?viewStateShareKey=<id>`.
@@ -47,8 +48,8 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from tracking.models import Experiment, ExperimentTag
