@@ -8,7 +8,7 @@ the saved-view envelope helpers behind the runs page's "Views" menu and "Save vi
 `createExperimentPageUIState` / `createExperimentPageSearchFacetsState` for the state's keys):
 
 - One experiment tag per view, key `mlflow.sharedViewState.<id>` (any non-empty id; MLflow
-  makes a random one). Its UI opens one at `#/experiments/<id>/runs?viewStateShareKey=<id>`.
+  makes one of the time and random letters, ours are uuid4 hex). Its UI opens one at `#/experiments/<id>/runs?viewStateShareKey=<id>`.
 - The value is an envelope, JSON: `{"name", "createdAt", "updatedAt", "state"}` (epoch ms;
   `updatedAt` optional). `state` is a string: the page state as JSON, or that JSON compressed,
   `deflate;` + base64 of zlib's deflate. A value without the envelope is an older "share link"
@@ -35,6 +35,10 @@ the saved-view envelope helpers behind the runs page's "Views" menu and "Save vi
 - MLflow has no default view. Ours is a tag of its own, `mlflow.sharedViewStateDefault` (value:
   the view's id): outside the views' prefix, so MLflow's list never sees it, and in the
   `mlflow.` namespace, which both UIs keep out of the experiment's user tags.
+
+Checked both ways against `mlflow server` 3.17.2 in Chromium: views saved here open in its runs
+page with their filter, sort, columns and grouping and are listed in its Views menu, and a view
+saved there opens here (tests/tracking/queries/test_saved_views.py keeps one such tag verbatim).
 
 Reading never fails on what another client wrote: a tag whose value is not a view is skipped,
 and a field of the wrong type is treated as absent.

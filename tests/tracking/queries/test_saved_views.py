@@ -54,6 +54,19 @@ MLFLOW_STATE = {
 }
 
 
+# A tag MLflow 3.17.2's UI wrote, verbatim ("Save as new view" on its runs page, with the filter
+# `metrics.acc > 0.5`, sorted by acc ascending, the columns lr and acc picked); its state deflated.
+MLFLOW_UI_TAG = (
+    "mlflow.sharedViewState.179655850616428t9t7bi",
+    '{"name":"Accurate, in MLflow","createdAt":1796558506164,"updatedAt":1796558506164,"state":"deflate;'
+    "eJxdUk1PAjEQ/SukZ2Lw4GUPJiuCEkET8CshRks7sJN0202n1V0J/93prgh47Jv3Zt686VYQSK+KMZoAXmSihOBR0ZlUqnfZG5xd"
+    "iL5wXoO/au6gOSJ8MOPjUMxJiSz4CH1BQfrwiCUwO59OmWNwDapRBv7G5CrgJ3BJyyAJAu0ry7e+KJ0G8wye0NmDwpjePFpiDYEB"
+    "FUAPnYklI9lSyMCuVjEAG1u46BUkb8foLDWl/+h1Nz7BlfSyZMj49Dpdk02pdthD2rZz2QEvqEPBFra7vvBs7xa1BpuGsefxZL54"
+    "fD8fvM+f7hfc9BPhayZrLPEbtMjW0hC0silS6JR/KFKuFIfLGcyhDflIEgluvIsV6GdpItDEDgsOnfYnKFDDqKxCcwpvkuaKr2ij"
+    'Mb9PGtWVtDo1TztsjFtJM0ULrXTo7Bo3XBJ1XiN1X4ACVO1VLSxK50JhgXjG4HCZ10SetRF2ErHb/QDuwdqx"}',
+)
+
+
 def mlflow_envelope(name: str, state: dict, *, compressed: bool = False) -> str:
     text = json.dumps(state)
     if compressed:
@@ -87,6 +100,15 @@ def test_it_opens_a_view_saved_by_mlflows_ui_with_its_columns_sort_filter_and_gr
         "filter": ["metrics.acc > 0.5"],
         "group": ["params.optimizer"],
     }
+
+
+def test_it_opens_a_tag_mlflows_ui_wrote():
+    (view,) = views_from_tags([MLFLOW_UI_TAG]).views
+    assert (view.id, view.name) == ("179655850616428t9t7bi", "Accurate, in MLflow")
+    assert view.state == ViewState(
+        columns=("params.lr", "metrics.acc"), sort="metrics.acc", filter="metrics.acc > 0.5"
+    )
+    assert view.mlflow_state["globalLineChartConfig"]["xAxisKey"] == "step"
 
 
 @pytest.mark.parametrize(
