@@ -2,7 +2,7 @@
 page (the same table over the runs of any or all experiments).
 
 Everything a page shows is in its URL (search, filter, sort, columns, page), so a view can be
-bookmarked and shared. The reads are `tracking.queries.experiment_table` and `.run_table`.
+bookmarked and shared; an experiment's saved views (studio.views.saved_views) are named URL states. The reads are `tracking.queries.experiment_table` and `.run_table`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from studio.lookups import experiment_or_404
 from studio.pages import format_duration, page_number
 from studio.routing import workspace_route
 from studio.views.compare import ALL_EXPERIMENTS
+from studio.views.saved_views import open_saved_view, views_menu
 from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Workspace
@@ -76,12 +77,15 @@ def experiments(request: HttpRequest, workspace: Workspace) -> HttpResponse:
 
 def experiment(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
+    tags = experiment_tags([exp]).get(exp.pk, [])
+    opened = open_saved_view(request, tags)
     context = _runs_table(request, workspace, RunScope.of(exp), compared_experiments=[exp.experiment_id])
     context.update(
         area="experiments",
         experiment=exp,
-        tags=_user_tags(experiment_tags([exp]).get(exp.pk, [])),
+        tags=_user_tags(tags),
         alert_counts=experiment_alert_counts(exp),
+        views=views_menu(request, exp, opened, context),
     )
     return render(request, "studio/experiments/detail.html", context)
 

@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -68,6 +70,30 @@ def populate(runs: int, columns: int) -> tuple[str, str]:
     return big.experiment_id, small.experiment_id
 
 
+@contextmanager
+def web_server(port: int) -> Iterator[str]:
+    """`manage.py serve --only web` on the port, once it answers; its base URL."""
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "serve", "--only", "web", "--port", str(port)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if requests.get(f"{base}/health", timeout=1).ok:
+                    break
+            except requests.RequestException:
+                time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
 def median_ms(call, repeats: int = 7) -> float:
     return first_and_median_ms(call, repeats)[1]
 
@@ -98,21 +124,7 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     wide, searched = populate(args.runs, args.columns)
 
-    server = subprocess.Popen(
-        [sys.executable, "manage.py", "serve", "--only", "web", "--port", str(args.port)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{args.port}"
-    try:
-        for _ in range(300):
-            try:
-                if requests.get(f"{base}/health", timeout=1).ok:
-                    break
-            except requests.RequestException:
-                time.sleep(0.1)
+    with web_server(args.port) as base:
         session = requests.Session()
         columns = "&".join(f"col=metrics.m{k:02d}" for k in range(args.columns))
         page = f"{base}/ws/default/experiments/{wide}/?{columns}"
@@ -144,9 +156,6 @@ def main() -> None:
         for without, with_or in cases:
             plain, ored = median_ms(search(without)), median_ms(search(with_or))
             print(f"  {with_or!r}: {ored:.1f} ms against {without!r}: {plain:.1f} ms ({ored / plain:.2f}x)")
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
 
 
 if __name__ == "__main__":

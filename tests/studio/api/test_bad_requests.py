@@ -25,7 +25,7 @@ FIELDS = [
     "name", "description", "resource_group", "kind", "confirm", "dry_run", "workspace", "command",
     "entry_point", "parameters", "experiment_id", "experiment_name", "run_name", "time_limit_seconds",
     "user", "source_name", "offset", "metric_key", "comparison", "threshold", "stall_minutes",
-    "webhook_url", "enabled", "page",
+    "webhook_url", "enabled", "page", "columns", "sort", "filter", "group", "overwrite", "view_id",
 ]  # fmt: skip
 REAL = {
     "kind": ["run", "experiment", "workspace", "resource-group"],
@@ -37,6 +37,8 @@ REAL = {
     "dry_run": [True],
     "comparison": [">", "<="],
     "webhook_url": ["http://10.0.0.1/", "file:///etc/passwd"],
+    "columns": [["params.lr", "max(metrics.acc)"], ["bogus"]],
+    "group": ["params.lr", "metrics.acc"],
 }
 UPLOADS = st.sampled_from(
     [b"", b"not a zip", zip_bytes({"train.py": "print(1)"}), b"PK\x03\x04" + b"\x00" * 60]
@@ -63,6 +65,8 @@ PATH_VALUES = st.fixed_dictionaries(
     {
         "slug": st.sampled_from(["default", "nowhere", "a" * 300, "-"]),
         "id": st.one_of(st.integers(min_value=0, max_value=10**18).map(str), st.just("9" * 18)),
+        # Experiment ids ("fuzzed" is 1) and saved views' ids.
+        "str": st.sampled_from(["1", "0", "x", "9" * 30, "-1"]),
     }
 )
 BODY = st.one_of(
