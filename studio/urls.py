@@ -19,6 +19,7 @@ from .views import artifacts, experiments, home, models, runs
 from .views import compute as compute_views
 from .views import deletions as deletion_views
 from .views import environments as environment_views
+from .views import images as image_views
 from .views import imports as import_views
 from .views import jobs as job_views
 
@@ -45,6 +46,7 @@ urlpatterns += import_views.urlpatterns
 urlpatterns += job_views.urlpatterns
 urlpatterns += environment_views.urlpatterns
 urlpatterns += compute_views.urlpatterns
+urlpatterns += image_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
 

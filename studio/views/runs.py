@@ -25,6 +25,7 @@ from studio.artifact_previews import decode_text, read_prefix
 from studio.lookups import run_or_404
 from studio.pages import elapsed
 from studio.routing import workspace_route
+from studio.views.images import compared_images
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound, FileInfo, clean_path
 from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.models import LoggedModel, MetricSummary, Run, RunModelLink, RunTag, Workspace
@@ -448,6 +449,7 @@ def compare(request: HttpRequest, workspace: Workspace) -> HttpResponse:
         "cut": cut,
         "experiment": next(iter(experiments.values())) if len(experiments) == 1 else None,
         "parcoords": parcoords,
+        "images": compared_images(workspace, runs),
         "chart_config": {"live": any(run.status == "RUNNING" for run in runs), "refreshSeconds": 10},
     }
     return render(request, "studio/runs/compare.html", context)
