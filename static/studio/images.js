@@ -191,4 +191,6 @@
 
   runPage();
   comparePage();
+  // For tests and the curious: how many thumbnails are in memory.
+  window.studioImages = { get thumbnails() { return thumbnails.size; } };
 })();
