@@ -195,12 +195,16 @@ def run_image_thumbnails(request: HttpRequest, workspace: Workspace, run_id: str
     if series is None:
         raise Http404("No images logged under that key.")
     names = _bundled(series.images[start : start + count])
-    header, parts = [], []
+    header, parts, total = [], [], 0
     for name in names:
         data = _read(workspace, root, name)
-        if data is not None:
-            header.append([name, len(data)])
-            parts.append(data)
+        if data is None:
+            continue
+        total += len(data)
+        if total > BUNDLE_BYTES:
+            break  # not a range the page asks for: the rest show their full image when the slider rests
+        header.append([name, len(data)])
+        parts.append(data)
     encoded = json.dumps(header).encode()
     response = HttpResponse(
         b"".join([len(encoded).to_bytes(4, "big"), encoded, *parts]), content_type="application/octet-stream"

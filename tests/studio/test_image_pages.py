@@ -223,3 +223,14 @@ def test_the_comparison_has_no_images_section_when_no_run_logged_images(client, 
     runs = [create_run(experiment=experiment) for _ in range(2)]
     html = client.get("/ws/default/compare/", {"runs": ",".join(r.uuid for r in runs)}).content.decode()
     assert "compare-images" not in html
+
+
+def test_no_bundle_carries_more_than_its_byte_budget(client, run, monkeypatch):
+    monkeypatch.setattr("studio.views.images.BUNDLE_BYTES", 1500)
+    series = embedded(client.get(url(run)).content.decode())[1]
+    assert len(series["bundles"]) > 1
+    for part in series["bundles"]:
+        found = bundle(client.get(f"{url(run, 'thumbnails')}?{part['query']}"))
+        assert len(found) == part["count"] and sum(map(len, found.values())) <= 1500
+    everything = bundle(client.get(url(run, "thumbnails"), {"key": series["key"], "from": 0, "count": 10}))
+    assert 0 < sum(map(len, everything.values())) <= 1500 and len(everything) < 10
