@@ -110,14 +110,16 @@
     return { series, show, preload: () => fetchAll(series, current) };
   }
 
-  // Slider, buttons and arrow keys of a card; `render(position)` draws the card at that position.
+  // Slider, buttons and arrow keys of a card; `render(position)` draws the card at that position
+  // and returns the step shown, which the slider announces.
   function wire(card, render) {
     const slider = card.querySelector(".image-slider");
+    const draw = (position) => slider.setAttribute("aria-valuetext", `step ${render(position)}`);
     const move = (by) => {
       const next = Math.min(Number(slider.max), Math.max(0, Number(slider.value) + by));
-      if (next !== Number(slider.value)) { slider.value = next; render(next); }
+      if (next !== Number(slider.value)) { slider.value = next; draw(next); }
     };
-    slider.addEventListener("input", () => render(Number(slider.value)));
+    slider.addEventListener("input", () => draw(Number(slider.value)));
     card.querySelectorAll("[data-move]").forEach((button) => {
       button.addEventListener("click", () => move(Number(button.dataset.move)));
     });
@@ -158,6 +160,7 @@
         step.textContent = series.steps[index];
         time.textContent = stamp(series.times[index]);
         time.dateTime = new Date(series.times[index]).toISOString();
+        return series.steps[index];
       });
       whenNear(card, [panel]);
     });
@@ -184,6 +187,7 @@
           at.textContent = shown === null ? "no step yet" : shown === wanted ? `step ${shown}` : `step ${shown} (nearest earlier)`;
           at.classList.toggle("earlier", shown !== wanted);
         }
+        return wanted;
       });
       whenNear(card, panels.map(({ panel }) => panel));
     });

@@ -33,6 +33,19 @@ def tinted(step: int) -> bytes:
     return out.getvalue()
 
 
+def blob(step: int) -> bytes:
+    """A soft spot that grows with the step, like an attention map."""
+    import numpy as np
+
+    from tests.logged_images import png
+
+    y, x = np.mgrid[0:96, 0:96]
+    spread = 6 + step / 3
+    heat = np.exp(-((x - 60) ** 2 + (y - 40) ** 2) / (2 * spread**2))
+    pixels = np.stack([255 * heat, 80 + 120 * heat, 160 * (1 - heat) + 60], axis=2)
+    return png(pixels.astype(np.uint8))
+
+
 @pytest.fixture
 def studio(deployed):
     return deployed.url
@@ -47,10 +60,12 @@ def experiment(studio):
 
 @pytest.fixture
 def runs(experiment):
-    """unet-small logs every step 0-59 of two keys; unet-large every fifth step of one."""
+    """unet-small logs every step 0-59 of two keys and every other of a third; unet-large every
+    fifth step of one."""
     small = create_run(experiment=experiment, run_name="unet-small", user_id="ada")
     log_images(experiment.workspace, small, "val/predictions", range(60), lambda step: moving_square(step, 96))
     log_images(experiment.workspace, small, "train/samples", range(60), tinted)
+    log_images(experiment.workspace, small, "val/attention", range(0, 60, 2), blob)
     large = create_run(experiment=experiment, run_name="unet-large", user_id="ada")
     log_images(experiment.workspace, large, "val/predictions", range(0, 60, 5), lambda step: moving_square(step + 7, 96))
     for run in (small, large):
@@ -76,7 +91,7 @@ def test_the_slider_steps_through_the_images_without_a_request_per_step(page, st
     expect(page.get_by_role("link", name="Images")).to_have_attribute("aria-current", "page")
     card = page.locator("[data-image-card]", has_text="val/predictions")
     expect(card.locator("[data-field=step]")).to_have_text("59")
-    page.wait_for_function("window.studioImages.thumbnails === 120")  # both keys, in bundles
+    page.wait_for_function("window.studioImages.thumbnails === 150")  # every key's, in bundles
 
     slider = card.get_by_role("slider")
     slider.focus()
@@ -92,6 +107,7 @@ def test_the_slider_steps_through_the_images_without_a_request_per_step(page, st
     assert during == []
     assert len(set(shown)) == 50 and all(src.startswith("blob:") for src in shown)
     expect(card.locator("[data-field=step]")).to_have_text("50")
+    expect(slider).to_have_attribute("aria-valuetext", "step 50")
     expect(card.locator("[data-field=time]")).to_contain_text(":")
 
     # At rest, the full image of step 50 replaces its thumbnail: one request, once.
@@ -101,6 +117,7 @@ def test_the_slider_steps_through_the_images_without_a_request_per_step(page, st
 
     card.get_by_role("button", name="Previous step of val/predictions").click()
     expect(card.locator("[data-field=step]")).to_have_text("49")
+    page.wait_for_function("(card) => card.querySelector('.image-view').src.includes('%2Bstep%2B49%2B')", arg=card.element_handle())
     screenshot(page, "run-images-slider")
 
 
@@ -110,7 +127,8 @@ def test_the_comparison_shows_the_runs_side_by_side_on_one_slider(page, studio, 
     section = page.locator("[data-image-compare]", has_text="val/predictions")
     expect(section.locator("figure")).to_have_count(2)
     expect(page.locator("[data-image-compare]", has_text="train/samples").locator("figure")).to_have_count(1)
-    page.wait_for_function("window.studioImages.thumbnails === 132")
+    section.scroll_into_view_if_needed()  # thumbnails are fetched for the cards near the viewport
+    page.wait_for_function("window.studioImages.thumbnails === 162")
 
     slider = section.get_by_role("slider")
     slider.focus()
