@@ -10,6 +10,14 @@
   const thumbnails = new Map(); // base + name -> object URL
   const bundles = new Map(); // bundle URL -> Promise
 
+  // The thumbnail's name; 1 stands for the client's usual one, derived from the image's name.
+  function thumbName(series, index) {
+    const entry = series.thumbs[index];
+    if (entry !== 1) return entry;
+    const file = series.files[index];
+    return file.slice(0, -4) + (file.includes("+step+") ? "+" : "%") + "compressed.webp";
+  }
+
   function fileUrl(series, name) {
     return series.base + "file?name=" + encodeURIComponent(name);
   }
@@ -95,13 +103,14 @@
       note.hidden = index >= 0;
       img.hidden = index < 0;
       if (index < 0) { note.textContent = "not logged yet"; return; }
-      const thumbnail = thumbnails.get(series.base + series.thumbs[index]);
+      const name = thumbName(series, index);
+      const thumbnail = thumbnails.get(series.base + name);
       if (thumbnail) {
         img.src = thumbnail;
         delete img.dataset.full;
-      } else if (series.thumbs[index] && bundleOf(series, index)) {
+      } else if (name && bundleOf(series, index)) {
         fetchBundle(series, bundleOf(series, index)).then(() => {
-          if (current === index && thumbnails.has(series.base + series.thumbs[index])) show(index);
+          if (current === index && thumbnails.has(series.base + name)) show(index);
         });
       }
       timer = setTimeout(() => full(index), REST_MS);

@@ -44,6 +44,14 @@ def embedded(html: str, element: str = "image-series"):
     return json.loads(match.group(1))
 
 
+def thumbnails(series: dict) -> list[str]:
+    """The thumbnails' names as static/studio/images.js derives them."""
+    return [
+        file.removesuffix(".png") + ("+" if "+step+" in file else "%") + "compressed.webp" if entry == 1 else entry
+        for file, entry in zip(series["files"], series["thumbs"], strict=True)
+    ]
+
+
 def bundle(response) -> dict[str, bytes]:
     body = b"".join(response.streaming_content) if response.streaming else response.content
     length = int.from_bytes(body[:4], "big")
@@ -76,8 +84,25 @@ def test_it_shows_a_card_per_key_at_its_last_step(client, run):
     series = embedded(html)
     assert [one["key"] for one in series] == ["samples", "val/<b>masks</b>"]
     assert series[1]["steps"] == list(range(0, 30, 3))
-    assert all(name.endswith("+compressed.webp") for name in series[1]["thumbs"])
+    assert series[1]["thumbs"] == [1] * 10  # the client's usual name, derived by the page
     assert series[1]["bundles"][0]["from"] == 0 and series[1]["bundles"][0]["count"] == 10
+
+
+def test_thumbnails_named_otherwise_are_named_on_the_page(client, experiment):
+    run = create_run(experiment=experiment)
+    folder = f"{proxy_path(run.artifact_uri)}/images"
+    uid = "ab0e3f0c-3b1e-4a53-9a1f-1f8e2f4c5d6e"
+    # The older "%" names; the store refuses those that decode to control characters ("%17...").
+    older = f"k%step%1%timestamp%3000000000000%{uid}"
+    put(experiment.workspace, f"{folder}/{older}.png", b"png")
+    put(experiment.workspace, f"{folder}/{older}%compressed.webp", b"webp")
+    alone = f"k+step+2+timestamp+1764500000000+{uid}+compressed.webp"  # no image beside it
+    put(experiment.workspace, f"{folder}/{alone}", b"webp")
+    log_images(experiment.workspace, run, "other", [0])
+    (series, _) = embedded(client.get(url(run)).content.decode())
+    assert series["thumbs"] == [1, alone]
+    assert thumbnails(series) == [f"{older}%compressed.webp", alone]
+    assert series["files"] == [f"{older}.png", alone]
 
 
 def test_a_run_without_images_says_how_to_log_them(client, experiment):
@@ -113,7 +138,7 @@ def test_a_key_of_many_steps_comes_in_bundles_of_bounded_size(client, experiment
 
 def test_an_image_is_served_as_a_raster_type_inert_and_cached_for_good(client, run):
     (samples, _) = embedded(client.get(url(run)).content.decode())
-    for name, content_type in ((samples["files"][0], "image/png"), (samples["thumbs"][0], "image/webp")):
+    for name, content_type in ((samples["files"][0], "image/png"), (thumbnails(samples)[0], "image/webp")):
         response = client.get(url(run, "file"), {"name": name})
         assert response.status_code == 200
         assert response["Content-Type"] == content_type
@@ -153,10 +178,10 @@ def test_a_bundle_carries_the_thumbnails_of_a_range_of_steps(client, run):
     assert response["X-Content-Type-Options"] == "nosniff"
     assert "immutable" in response["Cache-Control"]
     found = bundle(response)
-    assert list(found) == series["thumbs"]
+    assert list(found) == thumbnails(series)
     assert all(data.startswith(b"RIFF") for data in found.values())
     part = client.get(url(run, "thumbnails"), {"key": series["key"], "from": 8, "count": 5})
-    assert list(bundle(part)) == series["thumbs"][8:]
+    assert list(bundle(part)) == thumbnails(series)[8:]
     assert part["Cache-Control"] == "private, no-cache"  # no fingerprint: not cached for good
 
 
