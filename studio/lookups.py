@@ -7,13 +7,15 @@ inside it, so an id from another workspace is simply not found.
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Subquery
 from django.http import Http404
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Import, Job, Run, Workspace
+from tracking.models import Experiment, Import, Job, Run, RunTag, Workspace
 from tracking.queries.experiments import get_experiment
 from tracking.queries.imports import get_import
 from tracking.queries.jobs import get_job
+from tracking.queries.logged_images import LOGGED_IMAGES_TAG
 from tracking.queries.runs import get_run
 
 
@@ -25,12 +27,21 @@ def experiment_or_404(workspace: Workspace, experiment_id: str) -> Experiment:
 
 
 def run_or_404(workspace: Workspace, run_id: str) -> Run:
-    """The run, with `studio_job_id`: the job that ran it, if one did (its pages link the snapshot)."""
+    """The run, with `studio_job_id`: the job that ran it, if one did (its pages link the snapshot),
+    and `has_logged_images` (the tab bar shows Images then)."""
     try:
         run = get_run(workspace, run_id)
     except ResourceDoesNotExist:
         raise Http404(f"No run {run_id!r}") from None
-    run.studio_job_id = Job.objects.filter(run_id=run.pk).values_list("pk", flat=True).first()
+    # One query for both, as every tab of every run page asks them.
+    run.studio_job_id, run.has_logged_images = (
+        Run.objects.filter(pk=run.pk)
+        .values_list(
+            Subquery(Job.objects.filter(run_id=OuterRef("pk")).order_by("pk").values("pk")[:1]),
+            Exists(RunTag.objects.filter(run_id=OuterRef("pk"), key=LOGGED_IMAGES_TAG)),
+        )
+        .get()
+    )
     return run
 
 

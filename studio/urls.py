@@ -20,6 +20,7 @@ from .views import artifacts, compare, experiments, home, models, runs
 from .views import compute as compute_views
 from .views import deletions as deletion_views
 from .views import environments as environment_views
+from .views import images as image_views
 from .views import imports as import_views
 from .views import jobs as job_views
 from .views import saved_views as saved_view_views
@@ -48,6 +49,7 @@ urlpatterns += import_views.urlpatterns
 urlpatterns += job_views.urlpatterns
 urlpatterns += environment_views.urlpatterns
 urlpatterns += compute_views.urlpatterns
+urlpatterns += image_views.urlpatterns
 urlpatterns += deletion_views.urlpatterns
 urlpatterns += alert_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns

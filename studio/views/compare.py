@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET
 from studio import charts
 from studio.lookups import experiment_or_404
 from studio.routing import workspace_route
+from studio.views.images import compared_images
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Param, Run, RunTag, Workspace
 from tracking.queries.experiments import active_experiments
@@ -222,6 +223,8 @@ def compare(request: HttpRequest, workspace: Workspace) -> HttpResponse:
         "filter_string": chosen.filter_string,
         "experiment": next(iter(experiments.values())) if len(experiments) == 1 else None,
         "parcoords": parcoords,
+        # Side by side at one step: a few dozen runs can be looked at so, not a runs table's 200.
+        "images": compared_images(workspace, runs) if len(runs) <= MAX_COMPARED else [],
         "group_by": chosen.group_by,
         "group_choices": _group_choices(records),
         "groups": groups,

@@ -8,7 +8,7 @@
 
 from studio.views.artifacts.browser import ArtifactRoot, BadPath, bad_path, browse, folder_of
 from studio.views.artifacts.run_tab import urlpatterns
-from studio.views.artifacts.serving import serve_html, serve_raw
+from studio.views.artifacts.serving import serve_html, serve_raw, stream_file
 
 __all__ = [
     "ArtifactRoot",
@@ -18,5 +18,6 @@ __all__ = [
     "folder_of",
     "serve_html",
     "serve_raw",
+    "stream_file",
     "urlpatterns",
 ]

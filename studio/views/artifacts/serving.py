@@ -20,7 +20,7 @@ def serve_raw(request: HttpRequest, root: ArtifactRoot) -> HttpResponse:
     path = clean_relative(request.GET.get("path", ""), file=True)
     name = posixpath.basename(path)
     content_type, attachment, policy = previews.raw_headers(name, download=request.GET.get("download") == "1")
-    return _stream(request, root, path, content_type, attachment, policy)
+    return stream_file(request, root, path, content_type, attachment, policy)
 
 
 def serve_html(request: HttpRequest, root: ArtifactRoot) -> HttpResponse:
@@ -28,7 +28,7 @@ def serve_html(request: HttpRequest, root: ArtifactRoot) -> HttpResponse:
     path = clean_relative(request.GET.get("path", ""), file=True)
     if previews.preview_kind(path) != "html":
         raise Http404("Only HTML files are served here.")
-    return _stream(
+    return stream_file(
         request,
         root,
         path,
@@ -39,7 +39,7 @@ def serve_html(request: HttpRequest, root: ArtifactRoot) -> HttpResponse:
     )
 
 
-def _stream(
+def stream_file(
     request: HttpRequest,
     root: ArtifactRoot,
     path: str,
@@ -48,6 +48,7 @@ def _stream(
     policy: str,
     max_size: int | None = None,
 ) -> HttpResponse:
+    """A file of the root, streamed with Range support, with the headers that keep it inert."""
     if root.folder is None:
         raise Http404("These files are not stored on this server.")
     try:
