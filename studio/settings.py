@@ -225,8 +225,15 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
+# How often the worker looks for tables that changed a lot since the planner last read them
+# (one query on pg_stat_user_tables; ANALYZE only where needed): a bulk write's searches get
+# plans for the new sizes within seconds, not at autovacuum's next minute.
+PLANNER_STATISTICS_SECONDS = env_int("STUDIO_PLANNER_STATISTICS_SECONDS", 5)
 CELERY_BEAT_SCHEDULE = {
-    "planner-statistics": {"task": "studio.tasks.refresh_planner_statistics", "schedule": 60.0},
+    "planner-statistics": {
+        "task": "studio.tasks.refresh_planner_statistics",
+        "schedule": float(max(PLANNER_STATISTICS_SECONDS, 1)),
+    },
 }
 WORKER_HEARTBEAT_STALE_SECONDS = 90
 

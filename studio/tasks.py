@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 from celery import shared_task
 from django.conf import settings
@@ -36,6 +37,10 @@ _PLANNED_TABLES = (
 )
 
 
+SQLITE_OPTIMIZE_SECONDS = 60
+_sqlite_optimized = [-SQLITE_OPTIMIZE_SECONDS]  # when this process last asked SQLite to optimize
+
+
 def refresh_planner_statistics() -> list[str]:
     """Re-reads the statistics of tables that changed a lot; returns the tables analysed.
 
@@ -44,8 +49,11 @@ def refresh_planner_statistics() -> list[str]:
     SQLite keeps no statistics unless asked; `PRAGMA optimize` asks where it helps.
     """
     if connection.vendor == "sqlite":
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA optimize")
+        # It may write (ANALYZE), so it takes SQLite's one write lock: once a minute is enough.
+        if time.monotonic() - _sqlite_optimized[0] >= SQLITE_OPTIMIZE_SECONDS:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA optimize")
+            _sqlite_optimized[0] = time.monotonic()
         return []
     if connection.vendor != "postgresql":
         return []
