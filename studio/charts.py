@@ -281,7 +281,13 @@ def group_figure(
             }
             data.append({**common, "y": lows, "line": {"width": 0, "color": hue}})
             data.append(
-                {**common, "y": highs, "fill": "tonexty", "fillcolor": _rgba(hue, 0.18), "line": {"width": 0, "color": hue}}
+                {
+                    **common,
+                    "y": highs,
+                    "fill": "tonexty",
+                    "fillcolor": _rgba(hue, 0.18),
+                    "line": {"width": 0, "color": hue},
+                }
             )
         mean = _line_trace(
             f"{name} · mean of {len(band.run_ids)}",
@@ -301,7 +307,12 @@ def group_figure(
     for series, run_name in runs:
         xs, ys = _extremes_line(series)
         trace = _line_trace(
-            run_name, xs, ys, _rgba(colors[group_of.get(series.run_id)], 0.45), width=1, marker=3,
+            run_name,
+            xs,
+            ys,
+            _rgba(colors[group_of.get(series.run_id)], 0.45),
+            width=1,
+            marker=3,
             hover="%{y:.6g}<extra>%{fullData.name}</extra>",
         )
         trace.update(meta={"run_id": series.run_id})

@@ -42,7 +42,9 @@ def webp(data: bytes, size: int = 256) -> bytes:
     image = Image.open(io.BytesIO(data))
     scale = size / max(image.size)
     out = io.BytesIO()
-    image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale)))).save(out, format="WEBP")
+    image.resize((max(1, int(image.width * scale)), max(1, int(image.height * scale)))).save(
+        out, format="WEBP"
+    )
     return out.getvalue()
 
 

@@ -59,7 +59,9 @@ def forget_notes() -> None:
     _noted.clear()
 
 
-def kept_for_runs(name: str, experiment_pks: Iterable[int], stage: str, arguments: tuple, compute: Callable[[], T]) -> T:
+def kept_for_runs(
+    name: str, experiment_pks: Iterable[int], stage: str, arguments: tuple, compute: Callable[[], T]
+) -> T:
     """`compute()`, or its answer kept from an earlier call when the experiments' runs (in
     lifecycle `stage`) have not changed since. `arguments` must say everything else the answer
     depends on."""

@@ -101,7 +101,10 @@ class Alerts(StudioEndpoint):
         page = self.valid(PageSerializer, request.query_params.dict())["page"]
         alerts, more = alerts_page(workspace, page)
         return Response(
-            {"alerts": [alert_json(alert, workspace) for alert in alerts], "next_page": page + 1 if more else None}
+            {
+                "alerts": [alert_json(alert, workspace) for alert in alerts],
+                "next_page": page + 1 if more else None,
+            }
         )
 
 
@@ -124,7 +127,9 @@ def _experiment(workspace: Workspace, fields: dict) -> Experiment:
     experiment_id, name = fields["experiment_id"].strip(), fields["experiment_name"].strip()
     if bool(experiment_id) == bool(name):
         raise InvalidParameterValue("Name the rule's experiment by 'experiment_id' or by 'experiment_name'.")
-    return get_experiment(workspace, experiment_id) if experiment_id else get_experiment_by_name(workspace, name)
+    return (
+        get_experiment(workspace, experiment_id) if experiment_id else get_experiment_by_name(workspace, name)
+    )
 
 
 class AlertRules(StudioEndpoint):

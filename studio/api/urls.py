@@ -25,7 +25,9 @@ urlpatterns = [
     workspace_route(f"{_WS}/alert-rules/<id:rule_id>", alerts.AlertRuleDetail.as_view()),
     workspace_route(f"{_WS}/alert-rules/<id:rule_id>/test", alerts.AlertRuleTest.as_view()),
     workspace_route(f"{_WS}/experiments/<str:experiment_id>/views", saved_views.Views.as_view()),
-    workspace_route(f"{_WS}/experiments/<str:experiment_id>/views/<str:view_id>", saved_views.ViewDetail.as_view()),
+    workspace_route(
+        f"{_WS}/experiments/<str:experiment_id>/views/<str:view_id>", saved_views.ViewDetail.as_view()
+    ),
     workspace_route(f"{_WS}/experiments/<str:experiment_id>/default-view", saved_views.DefaultView.as_view()),
     signed_in_route("deletions", deletions.Deletions.as_view()),
     signed_in_route("deletions/<id:deletion_id>", deletions.DeletionDetail.as_view()),

@@ -50,7 +50,12 @@ def _condition(rule: AlertRule) -> str:
 
 
 def _alerts_page(
-    request: HttpRequest, workspace: Workspace, *, form: dict | None = None, error: str = "", status: int = 200
+    request: HttpRequest,
+    workspace: Workspace,
+    *,
+    form: dict | None = None,
+    error: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     role = getattr(request, "workspace_role", None)
     page = _page_number(request)
@@ -96,7 +101,9 @@ def rule_create(request: HttpRequest, workspace: Workspace) -> HttpResponse:
     spec = RuleSpec(**{field: form[field] for field in FORM_FIELDS})
     principal = getattr(request, "principal", None)
     try:
-        rule = create_rule(experiment=experiment, spec=spec, created_by=getattr(principal, "username", "") or "")
+        rule = create_rule(
+            experiment=experiment, spec=spec, created_by=getattr(principal, "username", "") or ""
+        )
     except MlflowError as refused:
         return _alerts_page(request, workspace, form=form, error=refused.message, status=refused.http_status)
     messages.success(request, f"Created the rule {rule.name}.")

@@ -119,7 +119,9 @@ def group_values(runs: list[Run], group_by: GroupBy) -> dict[str, str | None]:
     """Each run's value of the grouping param or tag (None: not set), in one query."""
     model = Param if group_by.kind == "params" else RunTag
     found = dict(
-        model.objects.filter(run__in=[run.pk for run in runs], key=group_by.key).values_list("run__uuid", "value")
+        model.objects.filter(run__in=[run.pk for run in runs], key=group_by.key).values_list(
+            "run__uuid", "value"
+        )
     )
     return {run.uuid: found.get(run.uuid) for run in runs}
 
@@ -160,7 +162,9 @@ def _group_choices(records: list[RunRecord]) -> list[tuple[str, str]]:
     """(id, label) of every param and (user) tag the compared runs have, to group them by."""
     params = sorted({key for record in records for key, _ in record.params})
     tags = sorted({key for record in records for key, _ in record.tags if not key.startswith("mlflow.")})
-    return [(f"params.{key}", f"param {key}") for key in params] + [(f"tags.{key}", f"tag {key}") for key in tags]
+    return [(f"params.{key}", f"param {key}") for key in params] + [
+        (f"tags.{key}", f"tag {key}") for key in tags
+    ]
 
 
 def _groups(runs: list[Run], group_by: GroupBy) -> tuple[list[dict], dict[str, str]]:

@@ -197,7 +197,13 @@ def _runs_table(
 
 def _chart_url(base: str, filter_string: str, group_by: GroupBy) -> str:
     """The Compare page charting the runs a filter matches, grouped: each group's mean and band."""
-    return base + "&" + urlencode({"filter": filter_string, "group": group_by.id} if filter_string else {"group": group_by.id})
+    return (
+        base
+        + "&"
+        + urlencode(
+            {"filter": filter_string, "group": group_by.id} if filter_string else {"group": group_by.id}
+        )
+    )
 
 
 urlpatterns = [

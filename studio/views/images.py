@@ -144,7 +144,11 @@ def compared_images(workspace: Workspace, runs: list[Run]) -> ComparedImages:
             keys.setdefault(series.key, []).append(data)
     return ComparedImages(
         [
-            {"key": key, "steps": sorted({step for data in keys[key] for step in data["steps"]}), "runs": keys[key]}
+            {
+                "key": key,
+                "steps": sorted({step for data in keys[key] for step in data["steps"]}),
+                "runs": keys[key],
+            }
             for key in sorted(keys)
         ]
     )

@@ -245,7 +245,9 @@ def metric_data(request: HttpRequest, workspace: Workspace, run_id: str) -> Http
     except InvalidParameterValue as error:
         return bad_request(error.message)
     if series is None:
-        return json_answer({"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No metric {args.key!r}"}, 404)
+        return json_answer(
+            {"error_code": "RESOURCE_DOES_NOT_EXIST", "message": f"No metric {args.key!r}"}, 404
+        )
     return json_answer(
         {
             "key": args.key,

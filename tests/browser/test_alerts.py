@@ -17,7 +17,9 @@ from tracking.services.runs import create_run, update_run
 from tracking.times import datetime_to_ms
 
 
-def test_a_rule_made_in_the_page_fires_with_a_link_to_its_run(page, deployed_server, default_workspace, screenshot):
+def test_a_rule_made_in_the_page_fires_with_a_link_to_its_run(
+    page, deployed_server, default_workspace, screenshot
+):
     server = deployed_server(STUDIO_ALERTS_EVERY_SECONDS="1", STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS="true")
     experiment = create_experiment(workspace=default_workspace, name="image-classifier")
     receiver = Receiver()

@@ -294,8 +294,12 @@ def test_grouped_runs_are_charted_as_each_groups_mean_with_a_band(page, studio, 
     page.wait_for_function("window.studioCharts.drawn >= 4")
     traces = plotted(page, "val_accuracy")
     means = [trace["name"] for trace in traces if trace["meta"].get("mean")]
-    assert means == [f"lr = {lr} · mean of {n}" for lr, n in (("0.001", 4), ("0.003", 4), ("0.01", 2), ("0.1", 2))]
-    shown = {trace["meta"]["spread"] for trace in traces if trace["meta"].get("band") and trace["visible"] is True}
+    assert means == [
+        f"lr = {lr} · mean of {n}" for lr, n in (("0.001", 4), ("0.003", 4), ("0.01", 2), ("0.1", 2))
+    ]
+    shown = {
+        trace["meta"]["spread"] for trace in traces if trace["meta"].get("band") and trace["visible"] is True
+    }
     assert shown == {"range"}
     assert sum(1 for trace in traces if "run_id" in trace["meta"]) == 12
     screenshot(page, "compare-grouped")

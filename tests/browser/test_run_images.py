@@ -63,11 +63,19 @@ def runs(experiment):
     """unet-small logs every step 0-59 of two keys and every other of a third; unet-large every
     fifth step of one."""
     small = create_run(experiment=experiment, run_name="unet-small", user_id="ada")
-    log_images(experiment.workspace, small, "val/predictions", range(60), lambda step: moving_square(step, 96))
+    log_images(
+        experiment.workspace, small, "val/predictions", range(60), lambda step: moving_square(step, 96)
+    )
     log_images(experiment.workspace, small, "train/samples", range(60), tinted)
     log_images(experiment.workspace, small, "val/attention", range(0, 60, 2), blob)
     large = create_run(experiment=experiment, run_name="unet-large", user_id="ada")
-    log_images(experiment.workspace, large, "val/predictions", range(0, 60, 5), lambda step: moving_square(step + 7, 96))
+    log_images(
+        experiment.workspace,
+        large,
+        "val/predictions",
+        range(0, 60, 5),
+        lambda step: moving_square(step + 7, 96),
+    )
     for run in (small, large):
         update_run(run=run, status="FINISHED")
     return small, large
@@ -111,13 +119,26 @@ def test_the_slider_steps_through_the_images_without_a_request_per_step(page, st
     expect(card.locator("[data-field=time]")).to_contain_text(":")
 
     # At rest, the full image of step 50 replaces its thumbnail: one request, once.
-    page.wait_for_function("(card) => card.querySelector('.image-view').src.includes('%2Bstep%2B50%2B')", arg=card.element_handle())
-    again = requests_while(page, lambda: (page.keyboard.press("ArrowLeft"), page.keyboard.press("ArrowRight"), page.wait_for_timeout(600)))
+    page.wait_for_function(
+        "(card) => card.querySelector('.image-view').src.includes('%2Bstep%2B50%2B')",
+        arg=card.element_handle(),
+    )
+    again = requests_while(
+        page,
+        lambda: (
+            page.keyboard.press("ArrowLeft"),
+            page.keyboard.press("ArrowRight"),
+            page.wait_for_timeout(600),
+        ),
+    )
     assert [url for url in again if "/images/" in url] == []  # cached for good
 
     card.get_by_role("button", name="Previous step of val/predictions").click()
     expect(card.locator("[data-field=step]")).to_have_text("49")
-    page.wait_for_function("(card) => card.querySelector('.image-view').src.includes('%2Bstep%2B49%2B')", arg=card.element_handle())
+    page.wait_for_function(
+        "(card) => card.querySelector('.image-view').src.includes('%2Bstep%2B49%2B')",
+        arg=card.element_handle(),
+    )
     screenshot(page, "run-images-slider")
 
 
@@ -145,7 +166,9 @@ def test_the_comparison_shows_the_runs_side_by_side_on_one_slider(page, studio, 
 
 def test_a_key_of_a_thousand_steps_paints_in_under_a_second(page, studio, experiment):
     run = create_run(experiment=experiment, run_name="long")
-    log_images(experiment.workspace, run, "samples", range(1000), lambda step: moving_square(step, 32, of=1000))
+    log_images(
+        experiment.workspace, run, "samples", range(1000), lambda step: moving_square(step, 32, of=1000)
+    )
 
     page.goto(f"{studio}/ws/default/runs/{run.uuid}/images/")
     paint = page.evaluate(FIRST_PAINT)

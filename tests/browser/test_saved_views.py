@@ -29,9 +29,13 @@ def open_menu(page):
 def test_one_saves_a_view_opens_it_by_link_makes_it_default_and_deletes_it(page, studio, screenshot):  # noqa: F811
     # A view MLflow's UI saved, grouped by a param, is listed beside ours.
     mnist = Experiment.objects.get(name="mnist-cnn")
-    state = {"groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "param", "groupByData": "lr"}]}}
+    state = {
+        "groupBy": {"aggregateFunction": "average", "groupByKeys": [{"mode": "param", "groupByData": "lr"}]}
+    }
     set_experiment_tag(
-        experiment=mnist, key=f"{VIEW_TAG_PREFIX}from-mlflow", value=mlflow_envelope("Learning rates (MLflow)", state)
+        experiment=mnist,
+        key=f"{VIEW_TAG_PREFIX}from-mlflow",
+        value=mlflow_envelope("Learning rates (MLflow)", state),
     )
     query = "&".join(f"col={quote(column)}" for column in COLUMNS)
     page.goto(f"{studio}/ws/default/experiments/1/?sort=-metrics.accuracy&{query}")
@@ -51,7 +55,9 @@ def test_one_saves_a_view_opens_it_by_link_makes_it_default_and_deletes_it(page,
     other.goto(link)
     assert shown_columns(other) == COLUMNS
     expect(other.locator("#views-menu > summary")).to_contain_text("Adam, best first")
-    expect(other.get_by_label("Filter runs (MLflow search syntax)")).to_have_value("params.optimizer = 'adam'")
+    expect(other.get_by_label("Filter runs (MLflow search syntax)")).to_have_value(
+        "params.optimizer = 'adam'"
+    )
     accuracy = other.locator('#runs th[data-column="metrics.accuracy"]')
     expect(accuracy).to_have_attribute("aria-sort", "descending")
     other.close()

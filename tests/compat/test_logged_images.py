@@ -42,7 +42,10 @@ def test_images_logged_by_the_client_appear_per_key_with_every_step(fluent, clie
     page = session.get(f"{base}images/")
     assert page.status_code == 200
     series = embedded(page.text, "image-series")
-    assert [(one["key"], one["steps"]) for one in series] == [("sample image", [7]), ("val/masks", [0, 1, 2, 3])]
+    assert [(one["key"], one["steps"]) for one in series] == [
+        ("sample image", [7]),
+        ("val/masks", [0, 1, 2, 3]),
+    ]
     masks = series[1]
 
     full = session.get(f"{base}images/file", params={"name": masks["files"][2]})

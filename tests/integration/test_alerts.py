@@ -57,7 +57,9 @@ def test_a_metric_over_its_threshold_and_a_failed_run_alert_once_each(deployed_s
         # Three posts, two alerts: the one answered 503 came again, and then neither ever again.
         assert len(delivered) == 3 and len(set(delivered)) == 2, delivered
         # The pass that saw the crossing may have seen 7.5 alone or 7.5 and 9: it fires once.
-        assert any(re.search(r"loss = (7\.5|9) &gt; 5 in run diverging", text) for text in delivered), delivered
+        assert any(re.search(r"loss = (7\.5|9) &gt; 5 in run diverging", text) for text in delivered), (
+            delivered
+        )
         assert any("run diverging ended FAILED" in text for text in delivered), delivered
         run_link = f"{server.url}/ws/default/runs/{run.info.run_id}/"
         assert all(f"<{run_link}|Open the run>" in text for text in delivered)

@@ -111,7 +111,9 @@ def measure_page(page, url: str, slider_selector: str, expected_thumbnails: int,
         for _ in range(count):
             page.keyboard.press("ArrowLeft")
         took = (time.perf_counter() - began) * 1000
-        print(f"  {count} steps in {took:.0f} ms ({took / count:.1f} ms a step): {len(seen)} requests while moving")
+        print(
+            f"  {count} steps in {took:.0f} ms ({took / count:.1f} ms a step): {len(seen)} requests while moving"
+        )
         for url in seen:
             print(f"    {url.partition('/images/')[2][:60] or url}")
     seen.clear()
@@ -125,7 +127,9 @@ def main() -> None:
     parser.add_argument("--keys", type=int, default=2)
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--port", type=int, default=8125)
-    parser.add_argument("--reuse", help="the data folder of an earlier run of this script and its runs: DIR:RUN,RUN")
+    parser.add_argument(
+        "--reuse", help="the data folder of an earlier run of this script and its runs: DIR:RUN,RUN"
+    )
     args = parser.parse_args()
     folder, _, ids = (args.reuse or "").partition(":")
     data = Path(folder or tempfile.mkdtemp(prefix="studio-images-"))
@@ -153,7 +157,9 @@ def main() -> None:
         from playwright.sync_api import sync_playwright
 
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"])
+            browser = playwright.chromium.launch(
+                executable_path=CHROMIUM, args=["--headless=new", "--no-sandbox"]
+            )
             page = browser.new_page(viewport={"width": 1280, "height": 800})
             page.goto(f"{base}/ws/default/experiments/")  # a first page, so start-up costs are not counted
             page = browser.new_page(viewport={"width": 1280, "height": 800})

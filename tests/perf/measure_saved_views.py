@@ -85,7 +85,9 @@ def main() -> None:
             "by ?view=<id>": f"?view={view_id}",
             "as the default": "",
         }
-        print(f"{args.runs:,} runs, {args.columns} metric columns grouped by params.optimizer, 20 saved views:")
+        print(
+            f"{args.runs:,} runs, {args.columns} metric columns grouped by params.optimizer, 20 saved views:"
+        )
         print("  through the server (gunicorn, HTTP):")
         compare({way: get(f"{base}{query}") for way, query in queries.items()}, args.rounds)
 
@@ -120,6 +122,7 @@ def compare(ways: dict[str, Callable[[], None]], rounds: int) -> None:
     for way, values in timings.items():
         median = statistics.median(values)
         print(f"    {way:18} {median:6.0f} ms ({median - first:+5.1f} ms), least {min(values):.0f} ms")
+
 
 if __name__ == "__main__":
     main()

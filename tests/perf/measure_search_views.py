@@ -134,7 +134,9 @@ def main() -> None:
 
         print(f"runs table, {args.runs:,} runs, {args.columns} metric columns: {median_ms(get(page)):.0f} ms")
         first, grouped = first_and_median_ms(get(f"{page}&group=params.optimizer"))
-        print(f"  the same grouped by a param (3 groups): {grouped:.0f} ms (target < 150 ms); computed: {first:.0f} ms")
+        print(
+            f"  the same grouped by a param (3 groups): {grouped:.0f} ms (target < 150 ms); computed: {first:.0f} ms"
+        )
         first, grouped_lr = first_and_median_ms(get(f"{page}&group=params.lr"))
         print(f"  grouped by a param with 10 values: {grouped_lr:.0f} ms; computed: {first:.0f} ms")
         default = f"{base}/ws/default/experiments/{wide}/"

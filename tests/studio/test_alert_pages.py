@@ -68,7 +68,10 @@ def test_readers_may_not_post_and_outsiders_find_nothing(auth_on, team, experime
     before = row_counts()
     for action in ("test", "enable", "delete"):
         assert reader.post(f"{PAGE}rules/{rule.pk}/{action}").status_code == 403
-    assert reader.post(f"{PAGE}rules/", {"name": "x", "kind": "run_failed", "experiment_id": "1"}).status_code == 403
+    assert (
+        reader.post(f"{PAGE}rules/", {"name": "x", "kind": "run_failed", "experiment_id": "1"}).status_code
+        == 403
+    )
     assert outsider.get(PAGE).status_code == 404
     assert outsider.post(f"{PAGE}rules/{rule.pk}/delete").status_code == 404
     assert owner.post(f"/ws/team-b/alerts/rules/{rule.pk}/delete").status_code == 404
@@ -84,7 +87,12 @@ def test_a_contributor_creates_a_rule_with_the_form(auth_on, team, experiment):
     assert answer.status_code == 303 and answer["Location"] == PAGE
     rule = AlertRule.objects.get()
     assert (rule.name, rule.kind, rule.metric_key, rule.comparison, rule.threshold, rule.created_by) == (
-        "loss diverges", "metric_threshold", "loss", ">=", 10.0, "contributor"
+        "loss diverges",
+        "metric_threshold",
+        "loss",
+        ">=",
+        10.0,
+        "contributor",
     )
     html = contributor.get(PAGE).content.decode()
     assert "Created the rule loss diverges." in html and "<code>loss &gt;= 10</code>" in html
@@ -152,7 +160,9 @@ def test_send_a_test_alert_shows_the_webhooks_answer(auth_on, team, experiment, 
 def test_the_page_takes_the_same_queries_for_many_alerts_and_pages_them(auth_on, team, experiment,
                                                                         django_assert_max_num_queries):  # fmt: skip
     failed_rule(experiment)
-    create_rule(experiment=experiment, spec=RuleSpec(name="stall", kind="run_stalled", stall_minutes=5), created_by="")
+    create_rule(
+        experiment=experiment, spec=RuleSpec(name="stall", kind="run_stalled", stall_minutes=5), created_by=""
+    )
     for i in range(60):
         fail(experiment, f"r{i}")
     evaluate_rules()
@@ -172,4 +182,7 @@ def test_the_experiment_page_says_how_many_rules_watch_it_and_links_here(auth_on
     html = signed_in(team.reader).get(f"/ws/team-a/experiments/{experiment.experiment_id}/").content.decode()
     assert f'<a href="{PAGE}" data-field="alerts">1 alert rule, 1 fired</a>' in html
     other = create_experiment(workspace=team.workspace, name="quiet")
-    assert 'data-field="alerts"' not in signed_in(team.reader).get(f"/ws/team-a/experiments/{other.experiment_id}/").content.decode()
+    assert (
+        'data-field="alerts"'
+        not in signed_in(team.reader).get(f"/ws/team-a/experiments/{other.experiment_id}/").content.decode()
+    )

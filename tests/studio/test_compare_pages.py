@@ -23,6 +23,7 @@ def artifacts_in_tmp(settings, tmp_path):
 def experiment(default_workspace):
     return create_experiment(workspace=default_workspace, name="vision <b>models</b>")
 
+
 # --- Runs side by side -------------------------------------------------------------------------------
 
 
@@ -175,7 +176,9 @@ def test_a_groups_runs_share_its_colour(client, sweep):
 
     traces = grouped_data(client, f"runs={runs}&group=params.lr")["figure"]["data"]
 
-    colour = {trace["meta"]["run_id"]: trace["line"]["color"] for trace in traces if "run_id" in trace["meta"]}
+    colour = {
+        trace["meta"]["run_id"]: trace["line"]["color"] for trace in traces if "run_id" in trace["meta"]
+    }
     assert colour[sweep[0].uuid] == colour[sweep[1].uuid] != colour[sweep[2].uuid] == colour[sweep[3].uuid]
 
 
@@ -217,7 +220,9 @@ def test_the_page_lists_the_groups_with_their_colours_and_offers_both_bands(clie
     html = page(client, f"/ws/default/compare/?runs={runs}&group=params.lr")
 
     legend = html.split('aria-label="Groups"')[1].split("</ul>")[0]
-    assert legend.index("<strong>0.01</strong>") < legend.index("<strong>0.1</strong>") < legend.index("not set")
+    assert (
+        legend.index("<strong>0.01</strong>") < legend.index("<strong>0.1</strong>") < legend.index("not set")
+    )
     assert 'name="band" value="range" checked' in html and 'name="band" value="std"' in html
     assert f'<input type="hidden" name="runs" value="{runs}">' in html
     assert f"compare/data?runs={runs.replace(',', '%2C')}&amp;group=params.lr&amp;key=loss" in html
@@ -233,7 +238,10 @@ def test_an_ungrouped_page_offers_grouping_but_no_band_toggle(client, sweep):
 def test_a_filter_mlflow_would_refuse_is_explained_not_raised(client, experiment, sweep):
     query = f"exp={experiment.experiment_id}&filter=params.lr+%3D%3D&group=params.lr"
 
-    assert client.get(f"/ws/default/compare/data?{query}&key=loss").json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert (
+        client.get(f"/ws/default/compare/data?{query}&key=loss").json()["error_code"]
+        == "INVALID_PARAMETER_VALUE"
+    )
     html = page(client, f"/ws/default/compare/?{query}", 400)
     assert 'class="flash-error flash-inline" role="alert"' in html
 
@@ -250,7 +258,8 @@ def test_at_most_200_of_the_latest_runs_are_charted_by_scope(client, experiment,
     monkeypatch.setattr("studio.views.compare.MAX_GROUP_CHARTED", 3)
     start = timezone.now()
     runs = [
-        create_run(experiment=experiment, run_name=f"r{i}", start_time=start + timedelta(seconds=i)) for i in range(5)
+        create_run(experiment=experiment, run_name=f"r{i}", start_time=start + timedelta(seconds=i))
+        for i in range(5)
     ]
 
     html = page(client, f"/ws/default/compare/?exp={experiment.experiment_id}&group=params.lr")

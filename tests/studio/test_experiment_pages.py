@@ -489,7 +489,8 @@ def group_cells(response) -> list[tuple[str, str]]:
     """(group label, runs) of each group row."""
     html = response.content.decode()
     return re.findall(
-        r'<tr class="group"><td class="name"><a [^>]+>(.*?)</a></td><td class="num">([^<]+?)(?: <a class="chart-link" [^>]+>charts</a>)?</td>', html
+        r'<tr class="group"><td class="name"><a [^>]+>(.*?)</a></td><td class="num">([^<]+?)(?: <a class="chart-link" [^>]+>charts</a>)?</td>',
+        html,
     )
 
 

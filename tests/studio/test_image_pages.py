@@ -47,7 +47,9 @@ def embedded(html: str, element: str = "image-series"):
 def thumbnails(series: dict) -> list[str]:
     """The thumbnails' names as static/studio/images.js derives them."""
     return [
-        file.removesuffix(".png") + ("+" if "+step+" in file else "%") + "compressed.webp" if entry == 1 else entry
+        file.removesuffix(".png") + ("+" if "+step+" in file else "%") + "compressed.webp"
+        if entry == 1
+        else entry
         for file, entry in zip(series["files"], series["thumbs"], strict=True)
     ]
 
@@ -117,7 +119,9 @@ def test_an_image_logged_as_a_plain_artifact_stays_in_the_artifacts_tab(client, 
     assert "No images yet" in client.get(url(plain)).content.decode()
 
 
-def test_the_page_costs_a_fixed_number_of_queries_however_many_steps(client, experiment, django_assert_max_num_queries):
+def test_the_page_costs_a_fixed_number_of_queries_however_many_steps(
+    client, experiment, django_assert_max_num_queries
+):
     run = create_run(experiment=experiment)
     for key in ("a", "b", "c"):
         log_images(experiment.workspace, run, key, range(120), thumbnails=False)
@@ -229,7 +233,9 @@ def test_another_workspace_does_not_find_the_run(client, run, make_workspace):
 # --- Comparison --------------------------------------------------------------------------------
 
 
-def test_the_comparison_shows_each_key_with_the_runs_that_logged_it(client, experiment, run, django_assert_max_num_queries):
+def test_the_comparison_shows_each_key_with_the_runs_that_logged_it(
+    client, experiment, run, django_assert_max_num_queries
+):
     other = create_run(experiment=experiment, run_name="resnet")
     log_images(experiment.workspace, other, "samples", range(0, 10, 2))
     plain = create_run(experiment=experiment, run_name="plain")

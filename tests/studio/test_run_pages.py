@@ -380,7 +380,11 @@ def test_a_run_without_models_says_so(client, run):
 def test_system_metrics_get_a_section_of_their_own_after_the_runs_metrics(client, experiment):
     run = make_run(
         experiment,
-        metrics={"system/gpu_0_utilization_percentage": lambda i: 90.0, "zeta": lambda i: 1.0, "acc": lambda i: 0.5},
+        metrics={
+            "system/gpu_0_utilization_percentage": lambda i: 90.0,
+            "zeta": lambda i: 1.0,
+            "acc": lambda i: 0.5,
+        },
     )
 
     html = page(client, url(run, "metrics/"))
@@ -394,4 +398,3 @@ def test_system_metrics_get_a_section_of_their_own_after_the_runs_metrics(client
 
 def test_a_run_with_only_its_own_metrics_shows_no_section_titles(client, run):
     assert "metric-section" not in page(client, url(run, "metrics/"))
-

@@ -95,7 +95,9 @@ def test_a_process_marks_an_experiment_at_most_once_a_second(
         note_runs_changed([experiment.pk])
 
 
-def test_a_rolled_back_mark_excuses_nothing(experiment, django_capture_on_commit_callbacks, django_assert_num_queries):
+def test_a_rolled_back_mark_excuses_nothing(
+    experiment, django_capture_on_commit_callbacks, django_assert_num_queries
+):
     with django_capture_on_commit_callbacks(execute=False):  # as if the write rolled back
         note_runs_changed([experiment.pk])
     with django_assert_num_queries(1):

@@ -65,7 +65,10 @@ def slack_message(*, rule: AlertRule, message: str, link: str, link_text: str) -
 def alert_payload(alert: Alert) -> dict:
     workspace = alert.rule.experiment.workspace.name
     return slack_message(
-        rule=alert.rule, message=alert.message, link=run_url(workspace, alert.run.uuid), link_text="Open the run"
+        rule=alert.rule,
+        message=alert.message,
+        link=run_url(workspace, alert.run.uuid),
+        link_text="Open the run",
     )
 
 

@@ -76,9 +76,7 @@ def _failed_runs(rule: AlertRule) -> list[tuple[int, float | None, str]]:
     if rule.checked_at is not None:
         since = max(since, rule.checked_at - FAILED_LOOKBACK)
     rows = (
-        Run.objects.filter(
-            experiment_id=rule.experiment_id, lifecycle_stage=ACTIVE, status__in=ENDED_BADLY
-        )
+        Run.objects.filter(experiment_id=rule.experiment_id, lifecycle_stage=ACTIVE, status__in=ENDED_BADLY)
         .alias(ended=Coalesce("end_time", "start_time"))
         .filter(ended__gte=since)
         .exclude(alerts__rule=rule)
@@ -111,9 +109,7 @@ def _stalled_runs(rule: AlertRule, now: datetime) -> list[tuple[int, float | Non
 def evaluate_rules(*, now: datetime | None = None) -> int:
     """Fires what the enabled rules see since their last pass; the number of alerts created."""
     now = now or timezone.now()
-    rules = list(
-        AlertRule.objects.filter(enabled=True, experiment__lifecycle_stage=ACTIVE).order_by("pk")
-    )
+    rules = list(AlertRule.objects.filter(enabled=True, experiment__lifecycle_stage=ACTIVE).order_by("pk"))
     if not rules:
         return 0
     top = Metric.objects.aggregate(top=Max("id"))["top"] or 0

@@ -168,7 +168,9 @@ def rename_rule(*, rule: AlertRule, name: str) -> AlertRule:
 
 
 def set_rule_webhook(*, rule: AlertRule, webhook_url: str) -> AlertRule:
-    rule.webhook_url = check_url(_text(webhook_url, "webhook_url", 2000, required=False)) if webhook_url else ""
+    rule.webhook_url = (
+        check_url(_text(webhook_url, "webhook_url", 2000, required=False)) if webhook_url else ""
+    )
     AlertRule.objects.filter(pk=rule.pk).update(webhook_url=rule.webhook_url)
     return rule
 

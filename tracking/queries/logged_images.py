@@ -150,4 +150,3 @@ def logged_images_of_runs(workspace: Workspace, runs: Sequence[Run]) -> dict[int
         if run.pk in tagged and (series := logged_images(workspace, run)):
             found[run.pk] = series
     return found
-

@@ -81,7 +81,9 @@ def group_table(
     )
 
 
-def _group_table(scope: RunScope, group_by: GroupBy, metric_keys: list[str], filter_string: str) -> GroupTable:
+def _group_table(
+    scope: RunScope, group_by: GroupBy, metric_keys: list[str], filter_string: str
+) -> GroupTable:
     matching, matching_params = (
         filter_and_order_runs(scope.runs(), filter_string, []).order_by().values("pk").query.sql_with_params()
     )

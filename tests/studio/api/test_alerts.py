@@ -77,7 +77,11 @@ def test_readers_see_rules_with_the_webhook_masked_and_may_not_change_them(auth_
 def test_outsiders_and_other_workspaces_find_nothing(auth_on, team, experiment, persona):
     rule_id = post(signed_in(team.owner), RULES, new_rule()).json()["id"]
     outsider = signed_in(team.user(persona))
-    for answer in (outsider.get(RULES), outsider.get(f"{RULES}/{rule_id}"), post(outsider, RULES, new_rule())):
+    for answer in (
+        outsider.get(RULES),
+        outsider.get(f"{RULES}/{rule_id}"),
+        post(outsider, RULES, new_rule()),
+    ):
         assert answer.status_code == 404 and answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     # The owner of both workspaces cannot reach team-a's rule through team-b's path.
     other = signed_in(team.owner).get(f"/api/studio/v1/workspaces/team-b/alert-rules/{rule_id}")
@@ -93,7 +97,11 @@ def test_it_changes_disables_and_deletes_a_rule(auth_on, team, experiment):
         content_type="application/json",
     )
     assert changed.status_code == 200
-    assert (changed.json()["enabled"], changed.json()["name"], changed.json()["webhook_url"]) == (False, "renamed", None)
+    assert (changed.json()["enabled"], changed.json()["name"], changed.json()["webhook_url"]) == (
+        False,
+        "renamed",
+        None,
+    )
     assert contributor.delete(f"{RULES}/{rule_id}").status_code == 204
     assert contributor.get(f"{RULES}/{rule_id}").status_code == 404
 
@@ -127,7 +135,9 @@ def test_it_changes_disables_and_deletes_a_rule(auth_on, team, experiment):
         ({"experiment_id": "0"}, "by 'experiment_id' or by 'experiment_name'"),
     ],
 )
-def test_bad_rules_are_refused_clearly_and_nothing_is_written(client, default_workspace, team, experiment, fields, message):
+def test_bad_rules_are_refused_clearly_and_nothing_is_written(
+    client, default_workspace, team, experiment, fields, message
+):
     owner = signed_in(team.owner)
     before = row_counts()
     answer = post(owner, RULES, new_rule(**fields))
@@ -161,7 +171,9 @@ def test_a_hostile_rule_name_comes_back_as_inert_json(team, experiment):
     assert answer.json()["name"] == name  # kept as written, shown escaped by the page
 
 
-def test_fired_alerts_are_listed_newest_first_a_page_at_a_time(team, experiment, django_assert_max_num_queries):
+def test_fired_alerts_are_listed_newest_first_a_page_at_a_time(
+    team, experiment, django_assert_max_num_queries
+):
     owner = signed_in(team.owner)
     post(owner, RULES, new_rule(kind="run_failed", name="failures", webhook_url=""))
     runs = [create_run(experiment=experiment, run_name=f"r{i}") for i in range(55)]
@@ -176,7 +188,10 @@ def test_fired_alerts_are_listed_newest_first_a_page_at_a_time(team, experiment,
     assert len(first["alerts"]) == 50 and first["next_page"] == 2
     top = first["alerts"][0]
     assert (top["run_id"], top["message"], top["rule_name"], top["delivery"]["status"]) == (
-        runs[0].uuid, "run r0 ended FAILED", "failures", "none"
+        runs[0].uuid,
+        "run r0 ended FAILED",
+        "failures",
+        "none",
     )
     assert top["run_url"] == f"http://studio.test:8000/ws/team-a/runs/{runs[0].uuid}/"
     second = owner.get(path, {"page": 2}).json()
@@ -197,12 +212,16 @@ def test_the_test_alert_reaches_the_webhook_and_says_how_it_went(team, experimen
         assert owner.get(f"{RULES}/{rule_id}").json()["test_outcome"] == "HTTP 200"
         settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS = False
         refused = post(owner, f"{RULES}/{rule_id}/test", {}).json()
-        assert refused["delivered"] is False and refused["outcome"].startswith("refused: 127.0.0.1 is not a public")
+        assert refused["delivered"] is False and refused["outcome"].startswith(
+            "refused: 127.0.0.1 is not a public"
+        )
     finally:
         receiver.close()
 
 
-def test_the_rules_list_takes_the_same_queries_for_many_rules(team, experiment, django_assert_max_num_queries):
+def test_the_rules_list_takes_the_same_queries_for_many_rules(
+    team, experiment, django_assert_max_num_queries
+):
     owner = signed_in(team.owner)
     for i in range(30):
         assert post(owner, RULES, new_rule(name=f"rule {i}")).status_code == 201

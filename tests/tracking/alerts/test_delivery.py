@@ -47,7 +47,10 @@ def test_it_delivers_each_alert_once_as_slack_json_with_the_run_link(experiment,
     link = f"https://studio.example/ws/default/runs/{run.uuid}/"
     assert message["text"].startswith(":x: *failures*: run r1 ended FAILED")
     assert f"<{link}|Open the run>" in message["text"]
-    assert message["blocks"][0] == {"type": "section", "text": {"type": "mrkdwn", "text": ":x: *failures*: run r1 ended FAILED"}}
+    assert message["blocks"][0] == {
+        "type": "section",
+        "text": {"type": "mrkdwn", "text": ":x: *failures*: run r1 ended FAILED"},
+    }
     assert message["blocks"][2]["elements"][0]["url"] == link
     alert = Alert.objects.get()
     assert (alert.delivery_status, alert.attempts, alert.last_error) == ("delivered", 1, "")
@@ -126,7 +129,11 @@ def test_a_webhook_that_does_not_answer_in_time_is_a_timeout_to_retry(experiment
 def test_redirects_are_not_followed(experiment, receiver, private_webhooks):
     receiver.redirect_to = "http://169.254.169.254/latest/meta-data/"
     outcome = post_json(receiver.url, {"text": "hi"})
-    assert (outcome.delivered, outcome.status, outcome.retry) == (False, "HTTP 302: redirects are not followed", False)
+    assert (outcome.delivered, outcome.status, outcome.retry) == (
+        False,
+        "HTTP 302: redirects are not followed",
+        False,
+    )
     assert len(receiver.received) == 1
 
 
@@ -267,4 +274,8 @@ def test_a_webhook_that_answers_a_byte_at_a_time_is_cut_off(settings):
         stop.set()
         listener.close()
     assert time.monotonic() - started < 3
-    assert (outcome.delivered, outcome.status, outcome.retry) == (False, "took longer than 1.5 s in all", True)
+    assert (outcome.delivered, outcome.status, outcome.retry) == (
+        False,
+        "took longer than 1.5 s in all",
+        True,
+    )

@@ -32,7 +32,9 @@ def threshold_rule(experiment, comparison=">", threshold=5.0, **extra) -> AlertR
 
 
 def failed_rule(experiment) -> AlertRule:
-    return create_rule(experiment=experiment, spec=RuleSpec(name="failures", kind="run_failed"), created_by="")
+    return create_rule(
+        experiment=experiment, spec=RuleSpec(name="failures", kind="run_failed"), created_by=""
+    )
 
 
 def stalled_rule(experiment, minutes=10) -> AlertRule:
@@ -82,7 +84,9 @@ def test_it_compares_as_the_rule_says_and_nan_never_crosses(experiment, comparis
     assert Alert.objects.filter(rule=rule).exists() is fires
 
 
-def test_it_ignores_points_logged_before_the_rule_and_other_metrics_and_experiments(experiment, default_workspace):
+def test_it_ignores_points_logged_before_the_rule_and_other_metrics_and_experiments(
+    experiment, default_workspace
+):
     run = create_run(experiment=experiment)
     log(run, 50.0)
     rule = threshold_rule(experiment)

@@ -22,16 +22,31 @@ def test_it_keeps_only_the_fields_of_the_rule_s_kind():
 @pytest.mark.parametrize(
     ("spec", "message"),
     [
-        (RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold=10**400), "finite"),
-        (RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold="9" * 5000), "finite"),
-        (RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold=1e301), "finite"),
-        (RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=[">"], threshold=1), "comparison"),
+        (
+            RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold=10**400),
+            "finite",
+        ),
+        (
+            RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold="9" * 5000),
+            "finite",
+        ),
+        (
+            RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=">", threshold=1e301),
+            "finite",
+        ),
+        (
+            RuleSpec(name="t", kind="metric_threshold", metric_key="m", comparison=[">"], threshold=1),
+            "comparison",
+        ),
         (RuleSpec(name="t", kind="run_stalled", stall_minutes="9" * 5000), "whole number"),
         (RuleSpec(name="t", kind="run_stalled", stall_minutes=True), "whole number"),
         (RuleSpec(name="t", kind="run_stalled"), "whole number"),
         (RuleSpec(name=None, kind="run_failed"), "'name' is required"),
         (RuleSpec(name="t", kind="run_failed", webhook_url=42), "'webhook_url' must be a string"),
-        (RuleSpec(name="t", kind="run_failed", webhook_url="https://hooks.example/\nX-Injected: 1"), "control"),
+        (
+            RuleSpec(name="t", kind="run_failed", webhook_url="https://hooks.example/\nX-Injected: 1"),
+            "control",
+        ),
     ],
 )
 def test_it_refuses_what_is_not_a_rule(spec, message):

@@ -28,7 +28,12 @@ def files(*names: str, size: int = 10) -> list[FileInfo]:
 def test_it_parses_the_names_mlflow_3_writes():
     parsed = parse_image_name(f"val~samples+step+12+timestamp+1764500000000+{UID}.png")
     assert parsed is not None
-    assert (parsed.key, parsed.step, parsed.timestamp, parsed.compressed) == ("val/samples", 12, 1764500000000, False)
+    assert (parsed.key, parsed.step, parsed.timestamp, parsed.compressed) == (
+        "val/samples",
+        12,
+        1764500000000,
+        False,
+    )
     thumbnail = parse_image_name(f"val~samples+step+12+timestamp+1764500000000+{UID}+compressed.webp")
     assert thumbnail.compressed and thumbnail.stem == parsed.stem
 
@@ -134,7 +139,10 @@ def test_it_lists_only_the_runs_tagged_with_images_in_one_query(experiment, djan
     log_images(workspace, runs[3], "b", range(3))
     with django_assert_num_queries(1):
         found = logged_images_of_runs(workspace, runs)
-    assert {pk: [s.key for s in series] for pk, series in found.items()} == {runs[1].pk: ["a"], runs[3].pk: ["b"]}
+    assert {pk: [s.key for s in series] for pk, series in found.items()} == {
+        runs[1].pk: ["a"],
+        runs[3].pk: ["b"],
+    }
 
 
 def test_a_run_of_another_server_has_no_images(experiment):

@@ -19,7 +19,9 @@ def series(run_id: str, points: dict[int, float | None]) -> Series:
         "step",
         len(points),
         buckets=[
-            Bucket(x_first=step, x_last=step, first=value, last=value, low=value, high=value, count=1, slot=step)
+            Bucket(
+                x_first=step, x_last=step, first=value, last=value, low=value, high=value, count=1, slot=step
+            )
             for step, value in sorted(points.items())
         ],
     )
