@@ -208,6 +208,10 @@ class ServerPool:
             "STUDIO_JOB_LOG_FLUSH_MS": "200",
             "STUDIO_LOG_LEVEL": "WARNING",
             "PYTHONUNBUFFERED": "1",
+            # The servers of a test run share one database, so any of their workers may deliver
+            # any alert: all of them post to the tests' local webhooks and retry within a second.
+            "STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS": "true",
+            "STUDIO_ALERTS_WEBHOOK_RETRY_SECONDS": "1",
         }
         self.broker = settings.CELERY_BROKER_URL
 

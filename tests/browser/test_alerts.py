@@ -20,7 +20,7 @@ from tracking.times import datetime_to_ms
 def test_a_rule_made_in_the_page_fires_with_a_link_to_its_run(
     page, deployed_server, default_workspace, screenshot
 ):
-    server = deployed_server(STUDIO_ALERTS_EVERY_SECONDS="1", STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS="true")
+    server = deployed_server(STUDIO_ALERTS_EVERY_SECONDS="1")
     experiment = create_experiment(workspace=default_workspace, name="image-classifier")
     receiver = Receiver()
     try:
