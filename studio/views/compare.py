@@ -26,11 +26,11 @@ from studio.lookups import experiment_or_404
 from studio.routing import workspace_route
 from studio.views.images import compared_images
 from tracking.errors import InvalidParameterValue
-from tracking.models import Experiment, Param, Run, RunTag, Workspace
+from tracking.models import Experiment, Run, Workspace
 from tracking.queries.experiments import active_experiments
 from tracking.queries.metric_bands import group_bands, group_order
 from tracking.queries.metric_charts import MAX_POINTS, MIN_POINTS, bucketed_histories
-from tracking.queries.run_groups import GroupBy
+from tracking.queries.run_groups import GROUP_KINDS, GroupBy
 from tracking.queries.run_table import RunScope
 from tracking.queries.runs import RunRecord, load_runs
 from tracking.search.runs import filter_and_order_runs
@@ -117,7 +117,7 @@ def _experiments(request: HttpRequest, workspace: Workspace) -> list[Experiment]
 
 def group_values(runs: list[Run], group_by: GroupBy) -> dict[str, str | None]:
     """Each run's value of the grouping param or tag (None: not set), in one query."""
-    model = Param if group_by.kind == "params" else RunTag
+    model = GROUP_KINDS[group_by.kind]
     found = dict(
         model.objects.filter(run__in=[run.pk for run in runs], key=group_by.key).values_list(
             "run__uuid", "value"
