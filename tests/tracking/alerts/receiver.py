@@ -50,6 +50,11 @@ class Receiver:
     def texts(self) -> list[str]:
         return [message["text"] for message in self.received]
 
+    def headlines(self) -> list[str]:
+        """Each message's first block: what fired, without the link, whose host is the server
+        that delivered it (any server of a shared database may deliver a retry)."""
+        return [message["blocks"][0]["text"]["text"] for message in self.received]
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
