@@ -25,7 +25,9 @@ def check_configuration(app_configs=None, **kwargs) -> list:
         Error(message, hint="See README.md, Configuration.", id="studio.E001")
         for message in settings.CONFIG_ERRORS
     ]
-    folders = {"STUDIO_ARTIFACT_ROOT": settings.ARTIFACT_ROOT}
+    folders = {}
+    if isinstance(settings.ARTIFACT_ROOT, Path):  # an object store is checked by its first use
+        folders["STUDIO_ARTIFACT_ROOT"] = settings.ARTIFACT_ROOT
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folders["the broker folder (STUDIO_DATA_DIR/broker)"] = settings.BROKER_DIR
     for name, folder in folders.items():

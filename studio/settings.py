@@ -14,7 +14,7 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import dj_database_url
 from kombu import Exchange, Queue
@@ -59,7 +59,23 @@ def env_list(name: str, default: list[str]) -> list[str]:
 # --- Where things live -------------------------------------------------------------------------
 
 DATA_DIR = data_dir()
-ARTIFACT_ROOT = Path(env_str("STUDIO_ARTIFACT_ROOT") or DATA_DIR / "artifacts").resolve()
+
+
+def _artifact_root() -> Path | str:
+    """A folder on this machine (a path or file:// URI), or an object store's URI kept as given
+    (`s3://bucket/prefix`, `wasbs://container@account.blob.core.windows.net/prefix`)."""
+    configured = env_str("STUDIO_ARTIFACT_ROOT")
+    if not configured:
+        return (DATA_DIR / "artifacts").resolve()
+    scheme = urlsplit(configured).scheme.lower()
+    if len(scheme) <= 1:
+        return Path(configured).resolve()
+    if scheme == "file":
+        return Path(unquote(urlsplit(configured).path)).resolve()
+    return configured.rstrip("/")
+
+
+ARTIFACT_ROOT = _artifact_root()
 STUDIO_HOST = env_str("STUDIO_HOST", "127.0.0.1")
 STUDIO_PORT = env_int("STUDIO_PORT", 8000)
 

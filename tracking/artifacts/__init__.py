@@ -17,7 +17,10 @@ from tracking.artifacts.base import (
     ArtifactNotFound,
     ArtifactStore,
     ArtifactTooLarge,
+    DirectTransfersUnsupported,
     FileInfo,
+    PartUrl,
+    UploadedPart,
 )
 from tracking.artifacts.local import LocalArtifactStore
 from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
@@ -30,16 +33,20 @@ __all__ = [
     "ArtifactNotFound",
     "ArtifactStore",
     "ArtifactTooLarge",
+    "DirectTransfersUnsupported",
     "FileInfo",
     "LocalArtifactStore",
+    "PartUrl",
+    "UploadedPart",
     "clean_path",
     "default_store",
+    "is_local_root",
     "register_store_class",
     "store_for",
 ]
 
 _store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
-_default_stores: dict[Path, LocalArtifactStore] = {}
+_default_stores: dict[str, ArtifactStore] = {}
 
 
 def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
@@ -64,11 +71,26 @@ def store_for(uri_or_root: str | Path) -> ArtifactStore:
     return store_class.from_uri(uri)
 
 
-def default_store() -> LocalArtifactStore:
-    """The store under settings.ARTIFACT_ROOT, created on first use; one per root, read on every call."""
-    root = Path(settings.ARTIFACT_ROOT)
-    store = _default_stores.get(root)
+def is_local_root(root: str | Path) -> bool:
+    """Whether an artifact root (settings.ARTIFACT_ROOT) is a folder on this machine."""
+    if isinstance(root, Path):
+        return True
+    return len(urlsplit(str(root)).scheme) <= 1 or urlsplit(str(root)).scheme.lower() == "file"
+
+
+def default_store() -> ArtifactStore:
+    """The store at settings.ARTIFACT_ROOT (a folder, or a URI such as `s3://bucket/prefix`),
+    built on first use; one per root, which is read on every call (tests change it)."""
+    root = settings.ARTIFACT_ROOT
+    key = str(root)
+    store = _default_stores.get(key)
     if store is None:
-        root.mkdir(parents=True, exist_ok=True)
-        store = _default_stores[root] = LocalArtifactStore(root)
+        if is_local_root(root):
+            store = (
+                LocalArtifactStore.from_uri(key) if not isinstance(root, Path) else LocalArtifactStore(root)
+            )
+            store.root.mkdir(parents=True, exist_ok=True)
+        else:
+            store = store_for(key)
+        _default_stores[key] = store
     return store

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import BinaryIO, Self
 
 from tracking.artifacts.paths import clean_path
-from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
+from tracking.errors import InvalidParameterValue, NotImplementedRpc, RequestTooLarge, ResourceDoesNotExist
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -29,6 +29,35 @@ class ArtifactIsADirectory(InvalidParameterValue):
 
 class ArtifactTooLarge(RequestTooLarge):
     pass
+
+
+class DirectTransfersUnsupported(NotImplementedRpc):
+    """This store cannot hand out URLs for the client to transfer with directly (the local disk).
+
+    The message is the one MLflow's client recognises on a 501 from `mpu/create`, after which it
+    uploads the file through the proxy instead."""
+
+    def __init__(
+        self, message: str = "Multipart upload is not supported for the current artifact repository"
+    ):
+        super().__init__(message)
+
+
+@dataclass(frozen=True, slots=True)
+class PartUrl:
+    """Where the client PUTs one part of a multipart upload, and the headers it must send."""
+
+    part_number: int
+    url: str
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPart:
+    """A part the client uploaded, as it reports it to `complete`."""
+
+    part_number: int
+    etag: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +122,37 @@ class ArtifactStore(ABC):
         """The path on this machine's disk (so the web server can use sendfile); None if remote."""
         return self._local_path(clean_path(path, allow_empty=True))
 
+    # --- Direct transfers: the client talks to the store itself, with short-lived signed URLs ----
+
+    supports_direct_transfers = False
+
+    def presigned_download_url(self, path: str, *, seconds: int, filename: str | None = None) -> str | None:
+        """A URL that reads the file `path` without credentials for `seconds`, or None where the
+        store has no such URLs (the caller then streams the file itself). `filename`, if given,
+        is the name a browser saves it under (an attachment)."""
+        if not self.supports_direct_transfers:
+            return None
+        return self._presigned_download_url(clean_path(path, file=True), seconds, filename)
+
+    def start_multipart(self, path: str, parts: int, *, seconds: int) -> tuple[str, list[PartUrl]]:
+        """Begins a multipart upload to `path`: its upload id, and a signed URL per part
+        (numbered from 1) valid for `seconds`. Raises DirectTransfersUnsupported on a store without."""
+        if not self.supports_direct_transfers:
+            raise DirectTransfersUnsupported()
+        return self._start_multipart(clean_path(path, file=True), parts, seconds)
+
+    def complete_multipart(self, path: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Assembles the uploaded parts into the file `path`, which appears whole or not at all."""
+        if not self.supports_direct_transfers:
+            raise DirectTransfersUnsupported()
+        self._complete_multipart(clean_path(path, file=True), upload_id, parts)
+
+    def abort_multipart(self, path: str, upload_id: str) -> None:
+        """Drops an unfinished multipart upload and the parts sent so far."""
+        if not self.supports_direct_transfers:
+            raise DirectTransfersUnsupported()
+        self._abort_multipart(clean_path(path, file=True), upload_id)
+
     @abstractmethod
     def _within(self, prefix: str) -> ArtifactStore: ...
 
@@ -123,6 +183,19 @@ class ArtifactStore(ABC):
 
     def _local_path(self, path: str) -> Path | None:
         return None
+
+    # A store that sets supports_direct_transfers implements these four.
+    def _presigned_download_url(self, path: str, seconds: int, filename: str | None) -> str:
+        raise DirectTransfersUnsupported()
+
+    def _start_multipart(self, path: str, parts: int, seconds: int) -> tuple[str, list[PartUrl]]:
+        raise DirectTransfersUnsupported()
+
+    def _complete_multipart(self, path: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        raise DirectTransfersUnsupported()
+
+    def _abort_multipart(self, path: str, upload_id: str) -> None:
+        raise DirectTransfersUnsupported()
 
 
 def iter_chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:

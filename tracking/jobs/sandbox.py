@@ -354,7 +354,7 @@ def hidden_paths() -> list[Path]:
     paths = [
         Path(settings.BASE_DIR),
         Path(settings.DATA_DIR),
-        Path(settings.ARTIFACT_ROOT),
+        *([Path(settings.ARTIFACT_ROOT)] if isinstance(settings.ARTIFACT_ROOT, Path) else []),
         Path(settings.JOBS_DIR),
         Path(settings.IMPORTS_DIR),
         Path(settings.ENVIRONMENTS_DIR),
