@@ -29,6 +29,7 @@ from tracking.models.work import ACTIVE_STATUSES, LostClaim
 from tracking.services.artifacts import store
 from tracking.services.imports import cancel_import
 from tracking.services.jobs import cancel_job
+from tracking.staging import discard, is_staged
 
 from .plan import make_plan
 from .scope import Scope, experiment_folder, own_folder, resolve, workspace_folder
@@ -187,9 +188,11 @@ class Purge:
             self.counts["bytes"] += freed
         self.row.beat()
 
-    def _remove_local(self, paths: Iterable[Path]) -> None:
+    def _remove_local(self, paths: Iterable[Path | str]) -> None:
         for path in paths:
-            if path.is_dir() and not path.is_symlink():
+            if isinstance(path, str):  # an upload staged in the store for the workers
+                discard(path)
+            elif path.is_dir() and not path.is_symlink():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
@@ -208,16 +211,19 @@ def _units(plan: dict) -> int:
     )
 
 
-def _leftovers(workspace) -> list[Path]:
-    """Uploads of the workspace's imports and jobs that are still on disk (an ended import or job
-    removes its own; these are the ones of work cancelled before a worker got to it)."""
-    found = []
+def _leftovers(workspace) -> list[Path | str]:
+    """Uploads of the workspace's imports and jobs that are still kept, on disk or staged in the
+    store (an ended import or job removes its own; these are the ones of work cancelled before a
+    worker got to it)."""
+    found: list[Path | str] = []
     roots = {
         Import: (Path(settings.IMPORTS_DIR), "source_path"),
         Job: (Path(settings.JOBS_DIR), "snapshot_path"),
     }
     for model, (root, field) in roots.items():
         for value in model.objects.filter(workspace=workspace).values_list(field, flat=True):
-            if value and Path(value).resolve().is_relative_to(root.resolve()):
+            if value and is_staged(value):
+                found.append(value)
+            elif value and Path(value).resolve().is_relative_to(root.resolve()):
                 found.append(Path(value))
     return found

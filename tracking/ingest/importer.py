@@ -25,6 +25,7 @@ from django.db import connection, transaction
 
 from tracking.models import Import
 from tracking.models.work import LostClaim
+from tracking.staging import discard, is_staged, local_copy
 
 from .archives import ArchiveRefused, unpack
 from .files import SourceFolder
@@ -280,7 +281,12 @@ def _store_root(job: Job) -> Path:
         target = work_folder(row) / "unpacked"
         with job.step("unpacking the archive"):
             pass  # the stage shows while unpacking; the checkpoint moves after it
-        links = unpack(Path(row.source_path), target, beat=job.beat)
+        try:
+            # An archive staged in the object store comes to this worker's disk for the unpacking.
+            with local_copy(row.source_path, work_folder(row)) as archive:
+                links = unpack(archive, target, beat=job.beat)
+        except FileNotFoundError:
+            raise ArchiveRefused("The uploaded archive is missing (deleted before the import ran).") from None
         with job.step("unpacked"):
             for name in links:
                 job.report.problem(name, "a link inside the archive; not unpacked")
@@ -298,6 +304,7 @@ def _clean_up(row: Import) -> None:
     folder = work_folder(row)
     if folder.exists():
         shutil.rmtree(folder, ignore_errors=True)
-    source = Path(row.source_path)
-    if row.source_kind == Import.ARCHIVE and source.is_relative_to(Path(settings.IMPORTS_DIR)):
-        source.unlink(missing_ok=True)
+    if row.source_kind != Import.ARCHIVE:
+        return
+    if is_staged(row.source_path) or Path(row.source_path).is_relative_to(Path(settings.IMPORTS_DIR)):
+        discard(row.source_path)

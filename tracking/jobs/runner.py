@@ -51,6 +51,7 @@ from tracking.queries.jobs import log_artifact_path
 from tracking.services.artifacts import save_artifact
 from tracking.services.jobs import end_run, snapshot_folder
 from tracking.services.runs import Batch, log_batch, update_run
+from tracking.staging import discard, local_copy
 
 logger = logging.getLogger(__name__)
 
@@ -266,14 +267,21 @@ class Execution:
     def _prepare(self) -> None:
         job = self.job
         job.report(stage="unpacking the snapshot")
-        snapshot = Path(job.snapshot_path) if job.snapshot_path else None
-        if snapshot is None or not snapshot.is_file():
-            raise JobError("The job's snapshot is missing (it was deleted, or never finished uploading).")
-        self._check_unpacked_size(snapshot)
+        missing = JobError("The job's snapshot is missing (it was deleted, or never finished uploading).")
+        if not job.snapshot_path:
+            raise missing
         try:
-            unpack(snapshot, self.work, beat=job.beat)
-        except ArchiveRefused as error:
-            raise JobError(f"The snapshot was refused: {error}") from None
+            # A snapshot staged in the object store comes to this worker's disk for the unpacking.
+            with local_copy(job.snapshot_path, self.work.parent) as snapshot:
+                if not snapshot.is_file():
+                    raise missing
+                self._check_unpacked_size(snapshot)
+                try:
+                    unpack(snapshot, self.work, beat=job.beat)
+                except ArchiveRefused as error:
+                    raise JobError(f"The snapshot was refused: {error}") from None
+        except FileNotFoundError:
+            raise missing from None
         job.report(stage="storing the snapshot")
         files = 0
         folder = snapshot_folder(job)
@@ -290,8 +298,9 @@ class Execution:
                 if time.monotonic() - last_beat > BEAT_SECONDS:
                     job.beat()
                     last_beat = time.monotonic()
+        kept = job.snapshot_path
         job.report(snapshot_files=files, snapshot_path="")
-        snapshot.unlink(missing_ok=True)
+        discard(kept)
         self.sandbox.prepare_folder(self.work)
 
     def _check_unpacked_size(self, snapshot: Path) -> None:

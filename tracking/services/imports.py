@@ -8,27 +8,45 @@ the task claims the row with a conditional update first.
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from django.conf import settings
 from django.db import transaction
 
 from tracking.models import Import, Workspace
 from tracking.services.work import resend_stalled
+from tracking.staging import discard, stage_upload
 
 
 def create_import(
     *, workspace: Workspace, source_kind: str, source_path: str, source_name: str = "", enqueue: bool = True
 ) -> Import:
-    """A QUEUED import of `source_path`; with `enqueue`, the task is sent once this commits."""
-    with transaction.atomic():
-        row = Import.objects.create(
-            workspace=workspace,
-            source_kind=source_kind,
-            source_path=source_path,
-            source_name=(source_name or source_path)[:500],
-        )
-        if enqueue:
-            # robust: a broker that is down must not turn a created import into an error; the
-            # sweeper sends the message later.
-            transaction.on_commit(lambda: enqueue_import(row.pk), robust=True)
+    """A QUEUED import of `source_path`; with `enqueue`, the task is sent once this commits.
+
+    An archive uploaded to this server (under IMPORTS_DIR) is handed to whichever worker takes the
+    import, on this machine or another (tracking/staging.py); a folder or archive named by path
+    is read where it lies, on the worker's disk."""
+    kept = source_path
+    if source_kind == Import.ARCHIVE and Path(source_path).resolve().is_relative_to(
+        Path(settings.IMPORTS_DIR).resolve()
+    ):
+        kept = stage_upload(Path(source_path), "imports")
+    try:
+        with transaction.atomic():
+            row = Import.objects.create(
+                workspace=workspace,
+                source_kind=source_kind,
+                source_path=kept,
+                source_name=(source_name or source_path)[:500],
+            )
+            if enqueue:
+                # robust: a broker that is down must not turn a created import into an error; the
+                # sweeper sends the message later.
+                transaction.on_commit(lambda: enqueue_import(row.pk), robust=True)
+    except BaseException:
+        if kept != source_path:
+            discard(kept)
+        raise
     return row
 
 

@@ -30,6 +30,7 @@ from tracking.queries.experiments import get_experiment, get_experiment_by_name
 from tracking.services.environments import declare_environment
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run, update_run
+from tracking.staging import discard, stage_upload
 
 logger = logging.getLogger(__name__)
 
@@ -175,29 +176,36 @@ def submit_job(
         tags.append(("mlflow.user", user_id))
     if kind == Job.PROJECT:
         tags.append(("mlflow.project.entryPoint", entry_point))
-    with transaction.atomic():
-        chosen = checked_environment(workspace, environment)
-        run = create_run(experiment=experiment, user_id=user_id, run_name=run_name, tags=tags)
-        update_run(run=run, status="SCHEDULED")
-        job = Job.objects.create(
-            workspace=workspace,
-            experiment=experiment,
-            run=run,
-            kind=kind,
-            command=command,
-            entry_point=entry_point,
-            parameters=parameters,
-            source_name=(source_name or snapshot.name)[:500],
-            snapshot_path=str(snapshot),
-            snapshot_bytes=snapshot.stat().st_size,
-            time_limit_seconds=time_limit_seconds,
-            submitted_by=user_id[:256],
-            environment=chosen,
-            compute_target=compute_target,
-        )
-        if enqueue:
-            # robust: a broker that is down must not undo a submitted job; the sweeper sends it later.
-            transaction.on_commit(lambda: enqueue_job(job.pk), robust=True)
+    snapshot_bytes = snapshot.stat().st_size
+    # Handed to whichever worker takes the job, on this machine or another (tracking/staging.py).
+    staged = stage_upload(snapshot, "jobs")
+    try:
+        with transaction.atomic():
+            chosen = checked_environment(workspace, environment)
+            run = create_run(experiment=experiment, user_id=user_id, run_name=run_name, tags=tags)
+            update_run(run=run, status="SCHEDULED")
+            job = Job.objects.create(
+                workspace=workspace,
+                experiment=experiment,
+                run=run,
+                kind=kind,
+                command=command,
+                entry_point=entry_point,
+                parameters=parameters,
+                source_name=(source_name or snapshot.name)[:500],
+                snapshot_path=staged,
+                snapshot_bytes=snapshot_bytes,
+                time_limit_seconds=time_limit_seconds,
+                submitted_by=user_id[:256],
+                environment=chosen,
+                compute_target=compute_target,
+            )
+            if enqueue:
+                # robust: a broker that is down must not undo a submitted job; the sweeper sends it later.
+                transaction.on_commit(lambda: enqueue_job(job.pk), robust=True)
+    except BaseException:
+        discard(staged)  # the job was not created: nothing may keep its snapshot
+        raise
     return job
 
 
@@ -264,6 +272,6 @@ def sweep_jobs() -> list[int]:
         .exclude(snapshot_path="")
         .values_list("pk", "snapshot_path")
     ):
-        Path(path).unlink(missing_ok=True)
+        discard(path)
         Job.objects.filter(pk=pk).update(snapshot_path="")
     return resent

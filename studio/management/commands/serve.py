@@ -63,9 +63,23 @@ class Command(BaseCommand):
         parser.add_argument(
             "--concurrency", type=int, default=None, help="jobs and tasks the worker runs at once (default 4)"
         )
+        parser.add_argument(
+            "--no-beat",
+            action="store_true",
+            help="do not run the periodic tasks (sweeps, alerts, statistics) in this worker: with several "
+            "machines, one default worker runs them and the others take work only",
+        )
 
     def handle(
-        self, *args, only: str | None, host: str, port: int, queues: str, concurrency: int | None, **options
+        self,
+        *args,
+        only: str | None,
+        host: str,
+        port: int,
+        queues: str,
+        concurrency: int | None,
+        no_beat: bool = False,
+        **options,
     ) -> None:
         targets = [name.strip() for name in queues.split(",") if name.strip()]
         bad = [name for name in targets if not _TARGET_NAME.fullmatch(name)]
@@ -87,7 +101,8 @@ class Command(BaseCommand):
         if only in (None, "worker"):
             children.append(
                 self._start(
-                    self.worker_command(targets, concurrency), self.worker_environment(targets, concurrency)
+                    self.worker_command(targets, concurrency, beat=not no_beat),
+                    self.worker_environment(targets, concurrency),
                 )
             )
         if only in (None, "web"):
@@ -108,9 +123,10 @@ class Command(BaseCommand):
             bind,
         ]
 
-    def worker_command(self, targets: list[str], concurrency: int | None) -> list[str]:
+    def worker_command(self, targets: list[str], concurrency: int | None, *, beat: bool = True) -> list[str]:
         """The default worker takes the server's own work and the target "default", and runs the
-        periodic tasks (beat); a worker of named targets takes only those targets' jobs."""
+        periodic tasks (beat) unless told not to; a worker of named targets takes only those
+        targets' jobs."""
         slots = str(concurrency or os.environ.get("STUDIO_WORKER_CONCURRENCY") or 4)
         name = f"{'+'.join(targets) or 'default'}.{os.getpid()}@%h"
         command = [
@@ -120,6 +136,8 @@ class Command(BaseCommand):
         ]  # fmt: skip
         if targets:
             return [*command, "-Q", ",".join(queue_of(target) for target in targets)]
+        if not beat:
+            return command
         return [*command, "--beat", "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME]
 
     def worker_environment(self, targets: list[str], concurrency: int | None) -> dict[str, str]:
