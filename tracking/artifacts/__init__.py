@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from tracking.artifacts.azure_blob import AzureBlobArtifactStore
 from tracking.artifacts.base import (
     CHUNK_SIZE,
     ArtifactIsADirectory,
@@ -33,6 +34,7 @@ __all__ = [
     "ArtifactNotFound",
     "ArtifactStore",
     "ArtifactTooLarge",
+    "AzureBlobArtifactStore",
     "DirectTransfersUnsupported",
     "FileInfo",
     "LocalArtifactStore",
@@ -46,6 +48,8 @@ __all__ = [
 ]
 
 _store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
+# MLflow's URI form for Azure Blob Storage; the unencrypted `wasb` is refused, as MLflow does.
+_store_classes["wasbs"] = AzureBlobArtifactStore
 _default_stores: dict[str, ArtifactStore] = {}
 
 
