@@ -132,10 +132,11 @@ class AzureBlobArtifactStore(ArtifactStore):
         from azure.storage.blob import BlobPrefix
 
         infos = []
-        for item in self._container.walk_blobs(name_starts_with=self.root.folder_key(prefix) or None):
-            path = self._relative(item.name.rstrip("/"))
-            if not path:
+        start = self.root.folder_key(prefix)
+        for item in self._container.walk_blobs(name_starts_with=start or None):
+            if item.name == start:
                 continue  # a blob named like the folder itself ("folder/"), as some tools make
+            path = self._relative(item.name.rstrip("/"))
             if isinstance(item, BlobPrefix):
                 infos.append(FileInfo(path, True, None))
             else:

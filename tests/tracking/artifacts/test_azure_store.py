@@ -143,6 +143,13 @@ def test_listing_a_root_with_nothing_under_it_yet_gives_nothing(store):
     assert store.list() == [] and list(store.walk()) == []
 
 
+def test_folder_markers_made_by_other_tools_are_not_files(store):
+    write(store, {"folder/": b"", "folder/a.txt": b"a", "folder/sub/": b""})
+    assert store.list() == [FileInfo("folder", True, None)]
+    assert store.list("folder") == [FileInfo("folder/a.txt", False, 1), FileInfo("folder/sub", True, None)]
+    assert [info.path for info in store.walk("folder")] == ["folder/a.txt"]
+
+
 def test_it_opens_files_for_binary_reading(store):
     write(store, {"a/b.c/d e.txt": b"hello\x00world"})
     with store.open("a/b.c/d e.txt") as handle:
@@ -160,6 +167,16 @@ def test_an_opened_file_reads_any_range_after_a_seek(store):
         assert (handle.read(), handle.tell()) == (content[-4:], len(content))
         handle.seek(100)
         assert handle.read(CHUNK_SIZE + 1) == content[100 : CHUNK_SIZE + 101]
+
+
+def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mix_of_versions(store):
+    write(store, {"model.bin": b"1" * (3 * CHUNK_SIZE)})
+    with store.open("model.bin") as handle:
+        assert handle.read(10) == b"1" * 10
+        write(store, {"model.bin": b"2" * (3 * CHUNK_SIZE)})
+        handle.seek(2 * CHUNK_SIZE)
+        with pytest.raises(OSError, match="was replaced while it was read"):
+            handle.read(10)
 
 
 def test_an_empty_file_opens_and_reads_as_nothing(store):
