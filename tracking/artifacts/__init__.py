@@ -48,14 +48,16 @@ __all__ = [
 ]
 
 _store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
-# MLflow's URI form for Azure Blob Storage; the unencrypted `wasb` is refused, as MLflow does.
-_store_classes["wasbs"] = AzureBlobArtifactStore
 _default_stores: dict[str, ArtifactStore] = {}
 
 
 def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
     """Serve URIs of `scheme` ("s3", ...) with `store_class`; registering a scheme again replaces it."""
     _store_classes[scheme.lower()] = store_class
+
+
+# MLflow's URI form for Azure Blob Storage; the unencrypted `wasb` is refused, as MLflow does.
+register_store_class("wasbs", AzureBlobArtifactStore)
 
 
 def store_for(uri_or_root: str | Path) -> ArtifactStore:
