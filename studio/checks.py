@@ -34,6 +34,7 @@ def check_configuration(app_configs=None, **kwargs) -> list:
         problem = _writable_folder(Path(folder))
         if problem:
             problems.append(Error(f"{name}: {problem}", id="studio.E002"))
+    problems += _check_object_store()
     problems += _check_sandbox()
     if not (1 <= settings.STUDIO_PORT <= 65535):
         problems.append(Error(f"STUDIO_PORT={settings.STUDIO_PORT} is not a TCP port.", id="studio.E003"))
@@ -64,6 +65,23 @@ def reachable_by(path: Path, uid: int, gid: int) -> bool:
         if not info.st_mode & bit:
             return False
     return True
+
+
+def _check_object_store() -> list:
+    """An object store's URI and credentials are checked by building its store, which sends no
+    request; whether the container or bucket exists shows at its first use."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tracking.artifacts import is_local_root, store_for
+    from tracking.errors import InvalidParameterValue
+
+    if is_local_root(settings.ARTIFACT_ROOT):
+        return []
+    try:
+        store_for(settings.ARTIFACT_ROOT)
+    except (InvalidParameterValue, ImproperlyConfigured) as error:
+        return [Error(f"STUDIO_ARTIFACT_ROOT={settings.ARTIFACT_ROOT}: {error}", id="studio.E006")]
+    return []
 
 
 def _check_sandbox() -> list:

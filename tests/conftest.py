@@ -8,7 +8,7 @@ import pytest
 
 # Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere; the
 # server as it ships (`manage.py serve`) for the suites that drive it.
-pytest_plugins = ["tests.personas", "tests.deployed"]
+pytest_plugins = ["tests.personas", "tests.deployed", "tests.azurite_service"]
 
 
 def _sandbox_reachable_base():

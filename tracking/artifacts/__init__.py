@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 
+from tracking.artifacts.azure_blob import AzureBlobArtifactStore
 from tracking.artifacts.base import (
     CHUNK_SIZE,
     ArtifactIsADirectory,
@@ -33,6 +34,7 @@ __all__ = [
     "ArtifactNotFound",
     "ArtifactStore",
     "ArtifactTooLarge",
+    "AzureBlobArtifactStore",
     "DirectTransfersUnsupported",
     "FileInfo",
     "LocalArtifactStore",
@@ -52,6 +54,10 @@ _default_stores: dict[str, ArtifactStore] = {}
 def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
     """Serve URIs of `scheme` ("s3", ...) with `store_class`; registering a scheme again replaces it."""
     _store_classes[scheme.lower()] = store_class
+
+
+# MLflow's URI form for Azure Blob Storage; the unencrypted `wasb` is refused, as MLflow does.
+register_store_class("wasbs", AzureBlobArtifactStore)
 
 
 def store_for(uri_or_root: str | Path) -> ArtifactStore:
