@@ -124,7 +124,9 @@ def measure_scale(scale: int, database_url: str, port: int) -> Results:
         ).fetchone()[0]
         results.facts.update(_sizes(db))
     results.facts["experiments"] = experiments
-    print(f"scale {scale:,}: {database_url}, workspace {workspace}", flush=True)
+    # The machine may be shared: the load says how much the figures were competing for it.
+    load = "/".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"scale {scale:,}: {database_url}, workspace {workspace}, load average {load}", flush=True)
 
     data = Path(tempfile.mkdtemp(prefix="studio-capacity-"))
     cache = data / "cache"
@@ -220,22 +222,11 @@ def _paging(session: requests.Session, url: str, body: dict, pages: int) -> tupl
 
 def _import(database_url: str, data: Path, scale: int) -> float:
     """Seconds `import_mlruns --in-process` takes for IMPORT_RUNS runs into a new workspace."""
+    from tests.integration.mlruns_generator import generate
+
     folder = data / "import"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.mlruns_generator",
-            str(folder),
-            "--runs",
-            str(IMPORT_RUNS),
-            "--points",
-            str(IMPORT_POINTS),
-        ],
-        cwd=ROOT,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    # A seed of its own: run ids are global, and an earlier measurement imported its own.
+    generate(folder / "mlruns", runs=IMPORT_RUNS, points=IMPORT_POINTS, seed=time.time_ns())
     env = {**os.environ, "DATABASE_URL": database_url, "STUDIO_DATA_DIR": str(data)}
     began = time.perf_counter()
     subprocess.run(
