@@ -11,7 +11,7 @@ import pytest
 from tracking import run_changes
 from tracking.models import Experiment
 from tracking.queries.run_groups import GroupBy, group_table
-from tracking.queries.run_table import RunScope, experiment_keys
+from tracking.queries.run_table import RunScope, experiment_keys, run_table
 from tracking.run_changes import kept_for_runs, note_runs_changed
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint, delete_metric
@@ -160,6 +160,21 @@ def test_a_quiet_experiments_keys_cost_one_small_query(experiment, run, django_a
     assert (keys.params, keys.metrics) == (["lr"], ["acc"])
     log_param(run=run, key="depth", value="3")
     assert experiment_keys(scope).params == ["depth", "lr"]
+
+
+def test_a_quiet_experiments_nesting_is_kept_until_a_child_run_comes(
+    experiment, run, django_assert_num_queries
+):
+    quiet(experiment)
+    scope = RunScope.of(experiment)
+    run_table(scope, columns=[])
+
+    with django_assert_num_queries(3):  # the change mark, the count and the page: no links query
+        assert not run_table(scope, columns=[]).nested
+
+    create_run(experiment=experiment, run_name="child", tags=[("mlflow.parentRunId", run.uuid)])
+    table = run_table(scope, columns=[])
+    assert table.nested and table.total == 1
 
 
 def test_the_mark_never_goes_back(experiment):

@@ -4,7 +4,7 @@ chosen param and metric columns.
 A page costs the same queries whatever its size and whatever the number of runs:
 
 1. `experiment_keys`: the runs' param and metric keys (the columns one can pick);
-2. the parent links of the nested runs (tag `mlflow.parentRunId`);
+2. the parent links of the nested runs (tag `mlflow.parentRunId`), kept until a run changes as 1. is;
 3. the number of top-level runs that match the filter (for the pager);
 4. the page of top-level runs, filtered and sorted by the database;
 5. their matching child runs, sorted the same way, at most `CHILDREN_SHOWN` per parent;
@@ -367,6 +367,14 @@ class _Links:
 
 
 def _parent_links(scope: RunScope) -> _Links:
+    """How the scope's runs nest: kept until a run changes, else one query. It reads every
+    child run's parent link (16,000 of 100,000 runs in sweeps: 250 ms), for every page."""
+    return kept_for_runs(
+        "parent_links", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _read_parent_links(scope)
+    )
+
+
+def _read_parent_links(scope: RunScope) -> _Links:
     """One row per parent run (a run in scope with child runs in its own experiment):
     its child count and its own parent, if any. A sweep of 10,000 trials is one row, not 10,000.
     """

@@ -304,8 +304,8 @@ def test_it_costs_the_same_queries_for_3_or_30_runs(experiment, runs, django_ass
     for i in range(runs):
         make_run(experiment, f"r{i}", acc=[i, i + 1], lr=str(i), parent=sweep if i % 3 == 0 else None)
 
-    # links, count, page, children, params, metrics
-    with django_assert_num_queries(6):
+    # the links' change mark (tracking.run_changes), links, count, page, children, params, metrics
+    with django_assert_num_queries(7):
         table = run_table(
             RunScope.of(experiment), columns=[ACC, LR, Column(METRIC, "acc", "max")], filter_string=""
         )
