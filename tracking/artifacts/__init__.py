@@ -24,6 +24,7 @@ from tracking.artifacts.base import (
 )
 from tracking.artifacts.local import LocalArtifactStore
 from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
+from tracking.artifacts.s3 import S3ArtifactStore
 from tracking.errors import InvalidParameterValue
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "FileInfo",
     "LocalArtifactStore",
     "PartUrl",
+    "S3ArtifactStore",
     "UploadedPart",
     "clean_path",
     "default_store",
@@ -45,7 +47,7 @@ __all__ = [
     "store_for",
 ]
 
-_store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
+_store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore, "s3": S3ArtifactStore}
 _default_stores: dict[str, ArtifactStore] = {}
 
 
