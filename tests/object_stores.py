@@ -145,5 +145,10 @@ def s3_service(object_store_service, tmp_path_factory) -> Iterator[ObjectStoreSe
         yield service
 
 
+def file_names(store) -> list[str]:
+    """The names of the files stored anywhere under a store, sorted (what a test checks was kept)."""
+    return sorted(info.path.rpartition("/")[2] for info in store.walk())
+
+
 def pytest_report_header(config) -> str:
     return f"artifact store: {chosen_store()} ({STORE_VARIABLE})"
