@@ -47,13 +47,17 @@ __all__ = [
     "store_for",
 ]
 
-_store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore, "s3": S3ArtifactStore}
+_store_classes: dict[str, type[ArtifactStore]] = {"file": LocalArtifactStore}
 _default_stores: dict[str, ArtifactStore] = {}
 
 
 def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
     """Serve URIs of `scheme` ("s3", ...) with `store_class`; registering a scheme again replaces it."""
     _store_classes[scheme.lower()] = store_class
+
+
+# S3, and every service that speaks its protocol (MinIO, Ceph, R2...).
+register_store_class("s3", S3ArtifactStore)
 
 
 def store_for(uri_or_root: str | Path) -> ArtifactStore:

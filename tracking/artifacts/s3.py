@@ -26,6 +26,7 @@ from typing import Any, BinaryIO, Self
 from urllib.parse import quote, urlsplit
 
 from botocore.exceptions import ClientError
+from django.core.exceptions import ImproperlyConfigured
 
 from tracking.artifacts.base import (
     ArtifactIsADirectory,
@@ -52,12 +53,16 @@ _BAD_PARTS_CODES = frozenset({"InvalidPart", "InvalidPartOrder", "EntityTooSmall
 class S3ArtifactStore(ArtifactStore):
     supports_direct_transfers = True
 
-    def __init__(self, bucket: str, prefix: str = "", *, client: Any | None = None) -> None:
+    def __init__(
+        self, bucket: str, prefix: str = "", *, client: Any | None = None, signer: Any | None = None
+    ) -> None:
         if not bucket:
             raise InvalidParameterValue("An S3 artifact root needs a bucket: s3://<bucket>/<prefix>.")
         self.bucket = bucket
         self.prefix = prefix.strip("/")
         self.client = client if client is not None else s3_client()
+        # Signs the URLs that clients and browsers use, for the address they reach the store at.
+        self.signer = signer if signer is not None else (s3_signer() if client is None else client)
 
     @classmethod
     def from_uri(cls, uri: str) -> Self:
@@ -84,7 +89,7 @@ class S3ArtifactStore(ArtifactStore):
     # --- Reading -----------------------------------------------------------------------------
 
     def _within(self, prefix: str) -> S3ArtifactStore:
-        return S3ArtifactStore(self.bucket, self._key(prefix), client=self.client)
+        return S3ArtifactStore(self.bucket, self._key(prefix), client=self.client, signer=self.signer)
 
     def _list(self, prefix: str) -> list[FileInfo]:
         folder = self._folder(prefix)
@@ -242,7 +247,7 @@ class S3ArtifactStore(ArtifactStore):
         params = {"Bucket": self.bucket, "Key": self._key(path)}
         if filename is not None:
             params["ResponseContentDisposition"] = attachment(filename)
-        return self.client.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+        return self.signer.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
 
     def _start_multipart(self, path: str, parts: int, seconds: int) -> tuple[str, list[PartUrl]]:
         if not 1 <= parts <= MAX_PARTS:
@@ -252,7 +257,7 @@ class S3ArtifactStore(ArtifactStore):
         urls = [
             PartUrl(
                 part_number=number,
-                url=self.client.generate_presigned_url(
+                url=self.signer.generate_presigned_url(
                     "upload_part",
                     Params={"Bucket": self.bucket, "Key": key, "UploadId": upload_id, "PartNumber": number},
                     ExpiresIn=seconds,
@@ -307,7 +312,13 @@ def _cached_client(endpoint_url: str | None) -> Any:
         # Services at an address of their own (MinIO, moto) rarely have a DNS name per bucket.
         s3={"addressing_style": "path"} if endpoint_url else {},
     )
-    return boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+    session = boto3.session.Session()
+    # Found in the environment, a profile or an instance role; checked at start-up (studio.checks).
+    if session.get_credentials() is None:
+        raise ImproperlyConfigured(
+            "No S3 credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile (AWS_PROFILE)."
+        )
+    return session.client("s3", endpoint_url=endpoint_url, config=config)
 
 
 def s3_client() -> Any:
@@ -317,6 +328,17 @@ def s3_client() -> Any:
     # Creating boto3 clients is not thread-safe; the first requests of a fresh process race here.
     with _client_lock:
         return _cached_client(endpoint_url)
+
+
+def s3_signer() -> Any:
+    """The client that signs URLs for others: where the server reaches the store by an inner
+    name (`http://minio:9000` in docker-compose), STUDIO_S3_PUBLIC_ENDPOINT_URL is the address
+    clients and browsers reach it at, which a signed URL must name (the host is signed too)."""
+    public = os.environ.get("STUDIO_S3_PUBLIC_ENDPOINT_URL", "").strip()
+    if not public:
+        return s3_client()
+    with _client_lock:
+        return _cached_client(public)
 
 
 def _code(error: Exception) -> str:

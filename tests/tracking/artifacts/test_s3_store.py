@@ -10,6 +10,7 @@ import uuid
 
 import pytest
 import requests
+from django.core.exceptions import ImproperlyConfigured
 
 from tests.object_stores import S3_BUCKET
 from tracking.artifacts import (
@@ -79,6 +80,17 @@ def test_every_key_is_the_prefix_and_a_clean_path(store):
 
 def test_stores_share_one_client(store):
     assert store.within("a").client is store.client is store_for("s3://other/x").client
+
+
+def test_a_store_without_credentials_is_refused_before_any_request(monkeypatch):
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:3")  # a client of its own, not the cached one
+    with pytest.raises(ImproperlyConfigured, match="No S3 credentials"):
+        store_for("s3://bucket/prefix")
 
 
 def test_mlflows_endpoint_variable_wins_over_boto3s(monkeypatch):
@@ -252,3 +264,12 @@ def test_the_local_store_offers_no_direct_transfers(tmp_path):
         store.start_multipart("a.txt", 2, seconds=60)
     assert raised.value.http_status == 501
     assert str(raised.value.message).startswith("Multipart upload is not supported")
+
+
+def test_signed_urls_name_the_public_endpoint_when_one_is_set(s3_service, monkeypatch):
+    # Signing sends nothing: the URL is for a client that reaches the store at another address.
+    monkeypatch.setenv("STUDIO_S3_PUBLIC_ENDPOINT_URL", "http://files.example.com:9000")
+    store = S3ArtifactStore(S3_BUCKET, f"unit/{uuid.uuid4().hex}")
+    url = store.within("a").presigned_download_url("b.txt", seconds=60)
+    assert url.startswith(f"http://files.example.com:9000/{S3_BUCKET}/{store.prefix}/a/b.txt?")
+    assert store.client.meta.endpoint_url == s3_service.environment["AWS_ENDPOINT_URL"]
