@@ -126,12 +126,18 @@ def object_store_service(tmp_path_factory) -> Iterator[ObjectStoreService | None
     from django.conf import settings
 
     with starter(tmp_path_factory.mktemp("object-store")) as service:
-        original = settings.ARTIFACT_ROOT
+        original, original_variable = settings.ARTIFACT_ROOT, os.environ.get("STUDIO_ARTIFACT_ROOT")
         settings.ARTIFACT_ROOT = service.artifact_root
+        # And for the processes the tests start themselves (Celery workers, commands).
+        os.environ["STUDIO_ARTIFACT_ROOT"] = service.artifact_root
         try:
             yield service
         finally:
             settings.ARTIFACT_ROOT = original
+            if original_variable is None:
+                os.environ.pop("STUDIO_ARTIFACT_ROOT", None)
+            else:
+                os.environ["STUDIO_ARTIFACT_ROOT"] = original_variable
 
 
 @pytest.fixture(scope="session")

@@ -13,6 +13,9 @@ import requests
 from tests.object_stores import file_names
 from tracking.artifacts import default_store
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 BASE = "/api/2.0/mlflow-artifacts/artifacts"
 
 

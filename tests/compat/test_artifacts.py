@@ -9,6 +9,9 @@ import pytest
 
 from tests.object_stores import file_names
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 
 @pytest.fixture
 def run(fluent, artifact_root):
