@@ -106,23 +106,35 @@ class S3ArtifactStore(ArtifactStore):
         return sorted(infos, key=lambda info: info.path)
 
     def _open(self, path: str) -> BinaryIO:
-        size = self._size(path)
-        key = self._key(path)
+        head = self._file_head(path)
+        key, etag = self._key(path), head["ETag"]
 
         def read_range(start: int, end: int) -> bytes:
-            with _errors_mapped(path):
-                body = self.client.get_object(Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}")
-                return body["Body"].read()
+            # Every range is of the version opened: a file replaced meanwhile is an error, not a
+            # mix of two versions.
+            try:
+                with _errors_mapped(path):
+                    answer = self.client.get_object(
+                        Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end}", IfMatch=etag
+                    )
+                    return answer["Body"].read()
+            except ClientError as error:
+                if _code(error) in ("PreconditionFailed", "412"):
+                    raise OSError(f"Artifact '{path}' was replaced while it was read.") from None
+                raise
 
-        return RangedReader(size, read_range, name=path)  # type: ignore[return-value]
+        return RangedReader(head["ContentLength"], read_range, name=path)  # type: ignore[return-value]
 
     def _size(self, path: str) -> int:
+        return self._file_head(path)["ContentLength"]
+
+    def _file_head(self, path: str) -> dict[str, Any]:
         head = self._head(path)
         if head is None:
             if self._is_dir(path):
                 raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.")
             raise ArtifactNotFound(f"Artifact '{path}' does not exist.")
-        return head["ContentLength"]
+        return head
 
     def _is_dir(self, path: str) -> bool:
         found = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self._folder(path), MaxKeys=1)
@@ -252,6 +264,8 @@ class S3ArtifactStore(ArtifactStore):
     def _start_multipart(self, path: str, parts: int, seconds: int) -> tuple[str, list[PartUrl]]:
         if not 1 <= parts <= MAX_PARTS:
             raise InvalidParameterValue(f"A multipart upload has 1 to {MAX_PARTS} parts, not {parts}.")
+        if self._is_dir(path):
+            raise ArtifactIsADirectory(f"Cannot upload artifact '{path}': it is a directory.")
         key = self._key(path)
         upload_id = self.client.create_multipart_upload(Bucket=self.bucket, Key=key)["UploadId"]
         urls = [

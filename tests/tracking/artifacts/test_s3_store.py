@@ -14,6 +14,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from tests.object_stores import S3_BUCKET
 from tracking.artifacts import (
+    ArtifactIsADirectory,
     DirectTransfersUnsupported,
     FileInfo,
     LocalArtifactStore,
@@ -114,6 +115,16 @@ def test_opening_reads_only_the_byte_ranges_asked_for(store, calls):
         assert handle.read() == content[-4:]
     ranges = [kwargs["Range"] for operation, kwargs in calls if operation == "get_object"]
     assert ranges == [f"bytes={3 * MiB + 10}-{4 * MiB + 9}", f"bytes={5 * MiB - 4}-{5 * MiB - 1}"]
+
+
+def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mix_of_versions(store):
+    store.save("model.bin", [b"a" * (3 * MiB)])
+    with store.open("model.bin") as handle:
+        assert handle.read(10) == b"a" * 10
+        store.save("model.bin", [b"b" * (3 * MiB)])
+        handle.seek(2 * MiB)
+        with pytest.raises(OSError, match="was replaced while it was read"):
+            handle.read(10)
 
 
 def test_listing_and_walking_follow_every_page(store, calls, monkeypatch):
@@ -247,6 +258,13 @@ def test_completing_with_parts_that_were_not_uploaded_is_invalid(store):
     with pytest.raises(InvalidParameterValue, match="do not fit together"):
         store.complete_multipart("big.bin", upload_id, [UploadedPart(1, '"0123456789abcdef"')])
     store.abort_multipart("big.bin", upload_id)
+
+
+def test_a_multipart_upload_over_a_folder_is_refused(store):
+    store.save("model/MLmodel", [b"m"])
+    with pytest.raises(ArtifactIsADirectory):
+        store.start_multipart("model", 2, seconds=60)
+    assert uploads_in_progress(store) == []
 
 
 @pytest.mark.parametrize("parts", [0, -1, 10_001])
