@@ -462,6 +462,11 @@ TRACKING_MAX_REQUEST_BYTES = env_int("STUDIO_MAX_REQUEST_BYTES", 16 * 1024 * 102
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKING_MAX_REQUEST_BYTES
 # Largest single artifact file an upload may write (413 beyond); uploads stream to disk.
 ARTIFACT_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_ARTIFACT_BYTES", 50 * 1024**3)
+# On an object store (S3), downloads go straight to the store: the server answers with a redirect
+# to a signed URL valid this many seconds, and spends no memory or thread on the bytes. Off, every
+# download streams through the server, as from local disk.
+ARTIFACT_PRESIGNED_DOWNLOADS = env_bool("STUDIO_ARTIFACT_PRESIGNED_DOWNLOADS", True)
+ARTIFACT_PRESIGNED_SECONDS = env_int("STUDIO_ARTIFACT_PRESIGNED_SECONDS", 300)
 
 # --- People, roles and tokens --------------------------------------------------------------------
 

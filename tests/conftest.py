@@ -7,8 +7,9 @@ import os
 import pytest
 
 # Personas (owner, contributor, reader, outsider) and `auth_on`, for access tests anywhere; the
-# server as it ships (`manage.py serve`) for the suites that drive it.
-pytest_plugins = ["tests.personas", "tests.deployed", "tests.azurite_service"]
+# server as it ships (`manage.py serve`) for the suites that drive it; the artifact store of the
+# run (STUDIO_TEST_ARTIFACT_STORE: local, s3 or azure).
+pytest_plugins = ["tests.personas", "tests.deployed", "tests.object_stores", "tests.azurite_service"]
 
 
 def _sandbox_reachable_base():

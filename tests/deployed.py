@@ -243,9 +243,13 @@ class ServerPool:
 
 
 @pytest.fixture(scope="session")
-def deployed_servers(django_db_setup, django_db_blocker, tmp_path_factory):
-    """The pool of `manage.py serve` processes; they stop before the test database is dropped."""
+def deployed_servers(django_db_setup, django_db_blocker, tmp_path_factory, object_store_service):
+    """The pool of `manage.py serve` processes; they stop before the test database is dropped.
+
+    They use the run's artifact store (tests/object_stores.py), and its service's environment."""
     pool = ServerPool(tmp_path_factory.mktemp("deployed"))
+    if object_store_service is not None:
+        pool.shared.update(object_store_service.environment)
     yield pool
     pool.stop_all()
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import os
-import shutil
-from pathlib import Path
 
 import pytest
+
+from tracking.artifacts import ArtifactStore
 
 pytestmark = pytest.mark.compat
 
@@ -53,15 +53,25 @@ def pytest_collection_modifyitems(items):
 
 
 @pytest.fixture
-def artifact_root(tracking_uri) -> Path:
-    """The default workspace's folder in the server's artifact store, so a test can count the
-    files on disk; a new workspace row each test, so a folder of its own (emptied of what an
-    earlier test run may have left under the same id)."""
-    from django.conf import settings
-
+def artifact_root(tracking_uri) -> ArtifactStore:
+    """The default workspace's part of the server's artifact store (a folder, or a prefix of a
+    bucket), so a test can see what was stored; a new workspace row each test, so a part of its
+    own (emptied of what an earlier test run may have left under the same id)."""
+    from tracking.artifacts import default_store
     from tracking.models import Workspace
-    from tracking.services.artifacts import workspace_prefix
+    from tracking.services.artifacts import workspace_prefix, workspace_store
 
-    folder = Path(settings.ARTIFACT_ROOT) / workspace_prefix(Workspace.objects.get(name="default"))
-    shutil.rmtree(folder, ignore_errors=True)
-    return folder
+    workspace = Workspace.objects.get(name="default")
+    default_store().delete(workspace_prefix(workspace))
+    return workspace_store(workspace)
+
+
+@pytest.fixture
+def streaming_uri(deployed_server, tracking_uri) -> str:
+    """A server whose downloads stream through it even from an object store (no redirects to
+    signed URLs), for the tests of what the proxy itself answers: ranges, types, headers."""
+    from tracking.artifacts import default_store
+
+    if not default_store().supports_direct_transfers:
+        return tracking_uri
+    return deployed_server(STUDIO_ARTIFACT_PRESIGNED_DOWNLOADS="false").url

@@ -10,6 +10,9 @@ import requests
 
 from tests.artifact_samples import hostile_notebook, training_notebook, wav_bytes
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 
 @pytest.fixture
 def logged(fluent, tmp_path, tracking_uri):

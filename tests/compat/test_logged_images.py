@@ -11,6 +11,9 @@ from io import BytesIO
 import pytest
 import requests
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 
 @pytest.fixture
 def experiment(fluent, artifact_root):

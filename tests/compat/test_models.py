@@ -6,6 +6,9 @@ import numpy as np
 import pytest
 from mlflow.exceptions import MlflowException
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 
 @pytest.fixture
 def data():

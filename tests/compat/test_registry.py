@@ -10,6 +10,9 @@ from mlflow.exceptions import MlflowException
 
 from registry.models import ModelVersion, RegisteredModel, RegisteredModelAlias, RegisteredModelTag
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 
 @pytest.fixture
 def data():

@@ -12,6 +12,9 @@ import requests
 
 from .conftest import ROOT, child_environment, free_port, wait_for
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 SIZE = 256 * 1024 * 1024
 BLOCK = bytes(range(256)) * 4096  # 1 MiB of varied bytes
 

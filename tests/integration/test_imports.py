@@ -12,10 +12,14 @@ import sys
 import pytest
 
 from tests.integration.mlruns_generator import generate
+from tracking.artifacts import is_local_root
 from tracking.models import Import, Metric, MetricSummary, Param, Run, RunTag
 from tracking.services.imports import create_import, resend_stalled_imports
 
 from .conftest import ROOT, child_environment, database_url_of_test_database, wait_for, worker_logs
+
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
 
 STALE_SECONDS = 2
 
@@ -23,7 +27,8 @@ STALE_SECONDS = 2
 @pytest.fixture
 def workers(worker_processes, tmp_path, settings):
     """Starts real `celery worker` processes that import with small chunks and a short silence."""
-    settings.ARTIFACT_ROOT = tmp_path / "artifacts"
+    if is_local_root(settings.ARTIFACT_ROOT):
+        settings.ARTIFACT_ROOT = tmp_path / "artifacts"  # a folder of its own; a bucket's prefix is already
     settings.IMPORTS_DIR = tmp_path / "imports"
     settings.IMPORT_STALE_SECONDS = STALE_SECONDS
     environment = {

@@ -20,6 +20,9 @@ from tracking.models import Job, Metric, Param
 
 from .conftest import wait_for
 
+# Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
+pytestmark = pytest.mark.artifacts
+
 TRAIN = """
 import sys
 import mlflow

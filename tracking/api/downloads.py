@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -104,3 +104,12 @@ def _read(handle: BinaryIO, remaining: int) -> Iterator[bytes]:
             yield chunk
     finally:
         handle.close()
+
+
+def redirect_to_store(url: str) -> HttpResponse:
+    """A 302 to a signed URL of the artifact store, which serves the bytes (ranges included) as an
+    attachment; the URL expires soon, so nothing may cache the redirect."""
+    response = HttpResponseRedirect(url)
+    response["Cache-Control"] = "private, no-store"
+    response["Referrer-Policy"] = "no-referrer"
+    return response

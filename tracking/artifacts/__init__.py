@@ -25,6 +25,7 @@ from tracking.artifacts.base import (
 )
 from tracking.artifacts.local import LocalArtifactStore
 from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
+from tracking.artifacts.s3 import S3ArtifactStore
 from tracking.errors import InvalidParameterValue
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "FileInfo",
     "LocalArtifactStore",
     "PartUrl",
+    "S3ArtifactStore",
     "UploadedPart",
     "clean_path",
     "default_store",
@@ -58,6 +60,8 @@ def register_store_class(scheme: str, store_class: type[ArtifactStore]) -> None:
 
 # MLflow's URI form for Azure Blob Storage; the unencrypted `wasb` is refused, as MLflow does.
 register_store_class("wasbs", AzureBlobArtifactStore)
+# S3, and every service that speaks its protocol (MinIO, Ceph, R2...).
+register_store_class("s3", S3ArtifactStore)
 
 
 def store_for(uri_or_root: str | Path) -> ArtifactStore:

@@ -9,15 +9,29 @@ reach another workspace's files: the prefix is added after the path has been val
 from __future__ import annotations
 
 import posixpath
+import re
 from typing import BinaryIO
 
 from django.conf import settings
 
-from tracking.artifacts import ArtifactStore, FileInfo, clean_path, default_store
-from tracking.errors import InvalidState
+from tracking.artifacts import (
+    ArtifactStore,
+    ArtifactTooLarge,
+    FileInfo,
+    PartUrl,
+    UploadedPart,
+    clean_path,
+    default_store,
+)
+from tracking.errors import InvalidParameterValue, InvalidState
 from tracking.models import Workspace
 
 PROXY_SCHEME = "mlflow-artifacts:"
+# S3's limit on the parts of one upload, which MLflow's client keeps to as well.
+MAX_UPLOAD_PARTS = 10_000
+# Part URLs are handed out all at once, and a client with many parts starts the last ones long
+# after the first: an hour, as MLflow's own S3 store signs them.
+UPLOAD_URL_SECONDS = 3600
 
 
 def workspace_prefix(workspace: Workspace) -> str:
@@ -100,3 +114,82 @@ def delete_artifact(*, workspace: Workspace, path: str) -> int:
 
 def artifacts_size(workspace: Workspace, path: str = "") -> int:
     return workspace_store(workspace).total_size(_relative_path(path))
+
+
+# --- Direct transfers: the client and the store exchange the bytes, the server signs URLs ------
+
+
+def direct_downloads_enabled() -> bool:
+    """Whether downloads go to signed URLs of the store (an object store, the setting on)."""
+    return settings.ARTIFACT_PRESIGNED_DOWNLOADS and default_store().supports_direct_transfers
+
+
+def direct_uploads_enabled() -> bool:
+    return default_store().supports_direct_transfers
+
+
+def download_url(workspace: Workspace, path: str) -> tuple[str, int] | None:
+    """A signed URL of the store that downloads the file `path` (as an attachment), and its size;
+    None where downloads stream through the server. A missing file or a folder raises here,
+    so the caller answers 404 or 400 itself rather than send the client to the store's error."""
+    if not direct_downloads_enabled():
+        return None
+    relative = _relative_path(path, file=True)
+    artifacts = workspace_store(workspace)
+    size = artifacts.size(relative)
+    url = artifacts.presigned_download_url(
+        relative, seconds=settings.ARTIFACT_PRESIGNED_SECONDS, filename=posixpath.basename(relative)
+    )
+    return url, size
+
+
+def _upload_target(directory: str, local_file: str) -> str:
+    """Where MLflow's client means a multipart upload to go: its file's name (the request names
+    the file by its path on the client's machine, Windows or POSIX) in the directory addressed."""
+    name = re.split(r"[\\/]", local_file)[-1] if isinstance(local_file, str) else ""
+    if not name:
+        raise InvalidParameterValue(f"Invalid value {local_file!r} for parameter 'path': it names no file.")
+    return _relative_path(posixpath.join(directory, name) if directory else name, file=True)
+
+
+def start_multipart_upload(
+    *, workspace: Workspace, directory: str, local_file: str, parts: int
+) -> tuple[str, list[PartUrl]]:
+    """Begins an upload of `parts` parts to `directory/<local_file's name>`: the upload id and a
+    signed URL per part. DirectTransfersUnsupported (501) where the store has none: the client
+    then uploads through the proxy."""
+    if not isinstance(parts, int) or not 1 <= parts <= MAX_UPLOAD_PARTS:
+        raise InvalidParameterValue(
+            f"Invalid value {parts!r} for parameter 'num_parts': an upload has 1 to {MAX_UPLOAD_PARTS} parts."
+        )
+    target = _upload_target(directory, local_file)
+    return workspace_store(workspace).start_multipart(target, parts, seconds=UPLOAD_URL_SECONDS)
+
+
+def complete_multipart_upload(
+    *, workspace: Workspace, directory: str, local_file: str, upload_id: str, parts: list[UploadedPart]
+) -> int:
+    """Assembles the uploaded parts into the file; returns its size. A file over the upload limit
+    (STUDIO_MAX_ARTIFACT_BYTES), which the server could not stop on its way to the store, is
+    deleted again and refused as a proxy upload would be."""
+    if not upload_id:
+        raise InvalidParameterValue("Missing value for required parameter 'upload_id'.")
+    if not parts:
+        raise InvalidParameterValue("Missing value for required parameter 'parts'.")
+    target = _upload_target(directory, local_file)
+    artifacts = workspace_store(workspace)
+    artifacts.complete_multipart(target, upload_id, parts)
+    size = artifacts.size(target)
+    if size > settings.ARTIFACT_MAX_UPLOAD_BYTES:
+        artifacts.delete(target)
+        raise ArtifactTooLarge(
+            f"Artifact '{target}' has {size} bytes; this server accepts files of at most "
+            f"{settings.ARTIFACT_MAX_UPLOAD_BYTES} bytes (STUDIO_MAX_ARTIFACT_BYTES)."
+        )
+    return size
+
+
+def abort_multipart_upload(*, workspace: Workspace, directory: str, local_file: str, upload_id: str) -> None:
+    if not upload_id:
+        raise InvalidParameterValue("Missing value for required parameter 'upload_id'.")
+    workspace_store(workspace).abort_multipart(_upload_target(directory, local_file), upload_id)

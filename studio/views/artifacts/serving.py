@@ -10,16 +10,26 @@ from django.utils.http import content_disposition_header
 
 from studio import artifact_previews as previews
 from studio.views.artifacts.browser import ArtifactRoot, clean_relative
-from tracking.api.downloads import file_response
+from tracking.api.downloads import file_response, redirect_to_store
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound
-from tracking.services.artifacts import open_artifact
+from tracking.services.artifacts import download_url, open_artifact
 
 
 def serve_raw(request: HttpRequest, root: ArtifactRoot) -> HttpResponse:
     """A file's bytes, streamed (with Range support), typed so the browser runs none of it."""
     path = clean_relative(request.GET.get("path", ""), file=True)
     name = posixpath.basename(path)
-    content_type, attachment, policy = previews.raw_headers(name, download=request.GET.get("download") == "1")
+    download = request.GET.get("download") == "1"
+    if download and root.folder is not None:
+        # A Download link goes to the object store itself, as an attachment; what the page shows
+        # inline (images, PDFs, media) stays same-origin, streamed with our headers.
+        try:
+            direct = download_url(root.workspace, root.full(path))
+        except (ArtifactNotFound, ArtifactIsADirectory):
+            raise Http404(f"No file {path!r}") from None
+        if direct is not None:
+            return redirect_to_store(direct[0])
+    content_type, attachment, policy = previews.raw_headers(name, download=download)
     return stream_file(request, root, path, content_type, attachment, policy)
 
 

@@ -8,12 +8,12 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from tracking.artifacts import FileInfo
-from tracking.errors import InvalidParameterValue, RequestTooLarge
+from tracking.errors import InvalidParameterValue, NotImplementedRpc, RequestTooLarge
 from tracking.queries import logged_models as model_queries
 from tracking.queries import runs as run_queries
 from tracking.services import artifacts
 
-from ..downloads import file_response
+from ..downloads import file_response, redirect_to_store
 from ..router import ApiCall, rpc
 
 
@@ -75,8 +75,24 @@ def _body(call: ApiCall):
 
 @rpc("mlflow.artifacts.DownloadArtifact", raw=True)
 def download_artifact(call: ApiCall) -> HttpResponse:
+    """The file's bytes, or on an object store a redirect to a signed URL of the store (which the
+    client follows, Range header and all, without sending our credentials to another host)."""
+    direct = artifacts.download_url(call.workspace, call.path_args["artifact_path"])
+    if direct is not None:
+        return redirect_to_store(direct[0])
     handle, size, name = artifacts.open_artifact(call.workspace, call.path_args["artifact_path"])
     return file_response(call.request, handle, size, name)
+
+
+@rpc("mlflow.artifacts.GetPresignedDownloadUrl", raw=True)
+def get_presigned_download_url(call: ApiCall) -> dict[str, Any]:
+    """A signed URL for the client to download from the store itself, in ranges if it likes;
+    501 where downloads stream through the server (the client then uses DownloadArtifact)."""
+    direct = artifacts.download_url(call.workspace, call.path_args["artifact_path"])
+    if direct is None:
+        raise NotImplementedRpc("Presigned downloads are not available for this server's artifact store.")
+    url, size = direct
+    return {"url": url, "headers": {}, "file_size": size}
 
 
 @rpc("mlflow.artifacts.ListArtifacts")

@@ -6,6 +6,8 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
+from tracking.services import artifacts
+
 from ..router import ApiCall, extra_route, rpc
 from ..spec import MLFLOW_VERSION
 
@@ -23,11 +25,13 @@ def version(request: HttpRequest, workspace_name: str | None = None) -> HttpResp
 
 @rpc("mlflow.ServerInfo")
 def server_info(call: ApiCall) -> dict[str, Any]:
+    # The client reads these to choose, for large files, uploads in parts straight to the store
+    # (mpu/*) and downloads from signed URLs (presigned/*); both need an object store.
     return {
         "store_type": "SqlStore",
         "artifact_serving_enabled": True,
-        "multipart_uploads_enabled": False,
-        "multipart_downloads_enabled": False,
+        "multipart_uploads_enabled": artifacts.direct_uploads_enabled(),
+        "multipart_downloads_enabled": artifacts.direct_downloads_enabled(),
         "artifacts_presigned_only": False,
         "workspaces_enabled": True,
     }
