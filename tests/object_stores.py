@@ -11,8 +11,8 @@ that the suites marked `artifacts` pass on every store:
 
     STUDIO_TEST_ARTIFACT_STORE=s3 pytest -m artifacts
 
-Another store is one more entry in STARTERS: a function that starts its service and yields the
-`ObjectStoreService` (the Azure starter lives in tests/azurite_service.py).
+Another store is one more entry in STARTERS: a context manager that starts its service and yields
+the `ObjectStoreService`, and stops it at the end (Azure's uses tests/azurite_service.py).
 """
 
 from __future__ import annotations
@@ -95,16 +95,35 @@ def moto_s3(folder) -> Iterator[ObjectStoreService]:
                 os.environ[variable] = value
 
 
-def _azurite(folder):
-    from tests.azurite_service import azurite  # another starter, written alongside the Azure store
+@contextmanager
+def azurite_emulator(folder) -> Iterator[ObjectStoreService]:
+    """Azurite, Microsoft's Azure Storage emulator (tests/azurite_service.py), with a fresh
+    container; stopped at the end."""
+    from tests.azurite_service import missing_tools, start_azurite
 
-    return azurite(folder)
+    reason = missing_tools()
+    if reason:
+        raise pytest.UsageError(f"{STORE_VARIABLE}=azure needs Azurite: {reason}")
+    service = start_azurite(folder)
+    saved_environment = {variable: os.environ.get(variable) for variable in service.environment}
+    os.environ.update(service.environment)
+    try:
+        yield ObjectStoreService(
+            name="azure", artifact_root=service.root_uri, environment=service.environment
+        )
+    finally:
+        service.stop()
+        for variable, value in saved_environment.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value
 
 
 STARTERS: dict[str, Callable[..., object] | None] = {
     "local": None,
     "s3": moto_s3,
-    "azure": _azurite,
+    "azure": azurite_emulator,
 }
 
 

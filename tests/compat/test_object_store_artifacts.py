@@ -22,7 +22,7 @@ import requests
 
 from tests.deployed import DeployedServer
 from tests.object_stores import file_names
-from tracking.artifacts import ArtifactStore, default_store, store_for
+from tracking.artifacts import ArtifactStore, store_for
 
 pytestmark = pytest.mark.artifacts
 
@@ -32,7 +32,7 @@ PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
 @pytest.fixture
 def s3_server(s3_service, deployed, deployed_server) -> DeployedServer:
-    if default_store().supports_direct_transfers:
+    if deployed.environment["STUDIO_ARTIFACT_ROOT"] == s3_service.artifact_root:
         return deployed
     return deployed_server(STUDIO_ARTIFACT_ROOT=s3_service.artifact_root, **s3_service.environment)
 
