@@ -11,8 +11,8 @@ that the suites marked `artifacts` pass on every store:
 
     STUDIO_TEST_ARTIFACT_STORE=s3 pytest -m artifacts
 
-Another store is one more entry in STARTERS: a context manager that starts its service and yields
-the `ObjectStoreService`, and stops it at the end (Azure's uses tests/azurite_service.py).
+Another store is one more entry in STARTERS: a function that starts its service and yields the
+`ObjectStoreService` (the Azure starter lives in tests/azurite_service.py).
 """
 
 from __future__ import annotations
@@ -96,16 +96,16 @@ def moto_s3(folder) -> Iterator[ObjectStoreService]:
 
 
 @contextmanager
-def azurite_emulator(folder) -> Iterator[ObjectStoreService]:
-    """Azurite, Microsoft's Azure Storage emulator (tests/azurite_service.py), with a fresh
-    container; stopped at the end."""
-    from tests.azurite_service import missing_tools, start_azurite
+def azurite_blobs(folder) -> Iterator[ObjectStoreService]:
+    """Azurite's blob service (tests/azurite_service.py) with a container of the run's own; the
+    connection string exported for the tests' process, restored at the end."""
+    from tests.azurite_service import start_azurite
 
-    reason = missing_tools()
-    if reason:
-        raise pytest.UsageError(f"{STORE_VARIABLE}=azure needs Azurite: {reason}")
     service = start_azurite(folder)
-    saved_environment = {variable: os.environ.get(variable) for variable in service.environment}
+    saved = {
+        name: os.environ.get(name) for name in ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_ACCESS_KEY")
+    }
+    os.environ.pop("AZURE_STORAGE_ACCESS_KEY", None)
     os.environ.update(service.environment)
     try:
         yield ObjectStoreService(
@@ -113,17 +113,17 @@ def azurite_emulator(folder) -> Iterator[ObjectStoreService]:
         )
     finally:
         service.stop()
-        for variable, value in saved_environment.items():
+        for name, value in saved.items():
             if value is None:
-                os.environ.pop(variable, None)
+                os.environ.pop(name, None)
             else:
-                os.environ[variable] = value
+                os.environ[name] = value
 
 
 STARTERS: dict[str, Callable[..., object] | None] = {
     "local": None,
     "s3": moto_s3,
-    "azure": azurite_emulator,
+    "azure": azurite_blobs,
 }
 
 
