@@ -22,7 +22,7 @@ import requests
 
 from tests.deployed import DeployedServer
 from tests.object_stores import file_names
-from tracking.artifacts import ArtifactStore, default_store, store_for
+from tracking.artifacts import ArtifactStore, store_for
 
 pytestmark = pytest.mark.artifacts
 
@@ -32,7 +32,7 @@ PROXY = "/api/2.0/mlflow-artifacts/artifacts"
 
 @pytest.fixture
 def s3_server(s3_service, deployed, deployed_server) -> DeployedServer:
-    if default_store().supports_direct_transfers:
+    if deployed.environment["STUDIO_ARTIFACT_ROOT"] == s3_service.artifact_root:
         return deployed
     return deployed_server(STUDIO_ARTIFACT_ROOT=s3_service.artifact_root, **s3_service.environment)
 
@@ -198,6 +198,18 @@ def test_logged_files_and_folders_are_stored_in_the_bucket_and_download_back(
     assert (back / "a.txt").read_text() == "alpha"
     assert (back / "deep" / "b.json").read_text() == '{"b": 1}'
     assert mlflow_on_s3.artifacts.load_text(f"runs:/{run_id}/notes/hello.txt") == "hello"
+
+
+def test_a_client_that_does_not_ask_for_signed_urls_follows_the_redirect(
+    mlflow_on_s3, client, tmp_path, monkeypatch
+):
+    # Without presigned downloads (turned off, or an older client), it GETs the proxy's download
+    # and follows the 302 to the store; the bytes still do not pass through the server.
+    monkeypatch.setenv("MLFLOW_ENABLE_PROXY_MULTIPART_DOWNLOAD", "false")
+    with mlflow_on_s3.start_run() as run:
+        mlflow_on_s3.log_text("through the redirect", "notes/a.txt")
+    back = client.download_artifacts(run.info.run_id, "notes/a.txt", str(tmp_path))
+    assert Path(back).read_text() == "through the redirect"
 
 
 def test_a_logged_model_loads_back(mlflow_on_s3, stored):
