@@ -404,7 +404,18 @@ def test_a_multipart_upload_by_hand_lands_under_the_folder_with_the_files_name(s
         ("create", {"path": "/tmp/w.bin", "num_parts": "many"}, "num_parts"),
         ("complete", {"path": "/tmp/w.bin", "parts": [{"part_number": 1, "etag": "x"}]}, "'upload_id'"),
         ("complete", {"path": "/tmp/w.bin", "upload_id": "u"}, "'parts'"),
-        ("complete", {"path": "/tmp/w.bin", "upload_id": "u", "parts": [{"part_number": 1}]}, "'etag'"),
+        ("complete", {"path": "/tmp/w.bin", "upload_id": "u", "parts": [{"etag": "x"}]}, "'part_number'"),
+        (
+            "complete",
+            {"path": "/tmp/w.bin", "upload_id": "u", "parts": [{"part_number": 0, "etag": "x"}]},
+            "'part_number' of 1",
+        ),
+        ("complete", {"path": "/tmp/w.bin", "upload_id": "u", "parts": ["1"]}, "'parts[0]'"),
+        (
+            "complete",
+            {"path": "/tmp/w.bin", "upload_id": "u", "parts": [{"part_number": 1, "etag": 7}]},
+            "'parts[0].etag'",
+        ),
         ("abort", {"path": "/tmp/w.bin"}, "'upload_id'"),
     ],
 )

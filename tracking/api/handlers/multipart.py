@@ -54,11 +54,18 @@ def complete_multipart_upload(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
-def _part(part: dict[str, Any], index: int) -> UploadedPart:
-    number, etag = part.get("part_number"), part.get("etag")
-    if number is None or not etag:
-        raise InvalidParameterValue(f"Part {index} of 'parts' needs its 'part_number' and 'etag'.")
-    return UploadedPart(part_number=int(number), etag=etag)
+def _part(part: Any, index: int) -> UploadedPart:
+    """A part as the client reports it. Its ETag may be empty: Azure answers a Put Block without
+    one, and the store that needs it (S3) refuses the parts that do not match."""
+    number = part.get("part_number") if isinstance(part, dict) else None
+    etag = part.get("etag") if isinstance(part, dict) else None
+    if isinstance(number, str) and number.isdigit():
+        number = int(number)
+    if not isinstance(number, int) or isinstance(number, bool) or number < 1:
+        raise InvalidParameterValue(f"Part {index} of 'parts' needs a 'part_number' of 1 or more.")
+    if etag is not None and not isinstance(etag, str):
+        raise InvalidParameterValue(f"Part {index} of 'parts' has an 'etag' that is not a string.")
+    return UploadedPart(part_number=number, etag=etag or "")
 
 
 @rpc("mlflow.artifacts.AbortMultipartUpload")
