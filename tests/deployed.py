@@ -225,8 +225,9 @@ class ServerPool:
         env["STUDIO_DATA_DIR"] = str(self.folder / f"server-{number}")
         if self.broker.startswith(("redis://", "rediss://")):
             # A Redis database of its own, emptied first: no server takes another's tasks, and
-            # none takes the tasks a previous test run left behind.
-            env["CELERY_BROKER_URL"] = _redis_database(self.broker, 1 + number % 15)
+            # none takes the tasks a previous test run left behind. 14 and 15 are the topology
+            # test's (tests/integration/test_topology.py).
+            env["CELERY_BROKER_URL"] = _redis_database(self.broker, 1 + number % 13)
             import redis
 
             redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()

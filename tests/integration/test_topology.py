@@ -66,7 +66,7 @@ def machines(transactional_db, deployed_servers, s3_service, default_environment
     """Two web servers and two workers, sign-in required, on the run's S3 server."""
     import redis
 
-    broker, cache = _redis_url(14), _redis_url(15)
+    broker, cache = _redis_url(14), _redis_url(15)  # databases no server of the pool takes
     for url in (broker, cache):
         redis.Redis.from_url(url).flushdb()
     root = f"{s3_service.artifact_root}/topology-{uuid.uuid4().hex[:8]}"
