@@ -6,7 +6,7 @@ params, tags, metric summaries or a run's lifecycle stage calls one of these fun
 own transaction (they are the same writers that call `note_runs_changed`):
 
 1. A key comes with the write that logs it: `register_keys` (log_param, set_tag, log_batch,
-   create_run's tags; log_metric's keys go with its points, `metric_keys_cte` on PostgreSQL),
+   create_run's tags; log_metric's keys go with its points, `registering_metric_keys` on PostgreSQL),
    `register_run_keys` (a restored run, an imported chunk), `register_experiment_keys` (a
    restored experiment). Each is one `INSERT ... ON CONFLICT DO NOTHING`, whatever the number
    of keys: a key already known costs one index probe.
@@ -85,14 +85,14 @@ def register_keys(
             )
 
 
-def metric_keys_cte(experiment_pk: int, keys: list[str]) -> tuple[str, list]:
-    """PostgreSQL only: `register_keys(metrics=keys)` as a data-modifying CTE to put in front of
-    the statement that inserts the points, so that log_metric registers its key in the round
-    trip it makes anyway (its latency is what a training loop waits for)."""
+def registering_metric_keys(experiment_pk: int, keys: list[str]) -> tuple[str, list]:
+    """PostgreSQL only: `register_keys(metrics=keys)` as a data-modifying CTE (`WITH ...`) to put
+    in front of the statement that inserts the points, so that log_metric registers its key in
+    the round trip it makes anyway (its latency is what a training loop waits for)."""
     return (
-        f"WITH registered_keys AS ({_insert()}SELECT %s, %s, k FROM unnest(%s::varchar[]) AS k "
+        f"WITH registered_keys AS ({_insert()}VALUES {', '.join(['(%s, %s, %s)'] * len(keys))} "
         f"ON CONFLICT DO NOTHING) ",
-        [experiment_pk, METRIC, keys],
+        [value for key in keys for value in (experiment_pk, METRIC, key)],
     )
 
 

@@ -1,9 +1,10 @@
 """The key registry (`ExperimentKey`), filled from the keys the active runs hold.
 
-One `INSERT ... SELECT DISTINCT` per kind, over the whole params, tags and latest-metric tables;
-on the capacity database (100,000 runs in one experiment, 4 M params, 1.5 M latest-metric rows,
-550,000 tags) the fill takes about 10 s. The SQL is written out here rather than imported from
-`tracking.key_registry`, so that this migration keeps doing what it did when the code moves on.
+One `INSERT ... SELECT DISTINCT` per kind, over the whole params, tags and latest-metric tables.
+On the capacity database (100,000 runs in one experiment and 10,000 in 1,000 others, 3.8 M
+params, 1.6 M latest-metric rows, 580,000 tags: 54,000 keys) `migrate` took 6.2 s. The SQL is
+written out here rather than imported from `tracking.key_registry`, so that this migration
+keeps doing what it did when the code moves on.
 """
 
 import django.db.models.deletion

@@ -14,7 +14,7 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 
-from tracking.key_registry import METRIC, metric_keys_cte, prune_keys, register_keys
+from tracking.key_registry import METRIC, prune_keys, register_keys, registering_metric_keys
 from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
 from tracking.run_changes import note_runs_changed
 
@@ -53,22 +53,26 @@ def insert_points(
     into = f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
     returning = f" ON CONFLICT DO NOTHING RETURNING {q('key')}"
     inserted: Counter[str] = Counter()
-    keys = list(dict.fromkeys(p.key for p in points)) if registering_in is not None else []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
-            # The keys go in the same round trip as the points (log_metric's latency).
-            registering, registering_params = metric_keys_cte(registering_in, keys) if keys else ("", [])
             # One array per column: eight parameters whatever the batch size, where a VALUES
             # list would send and parse eight thousand (it measured 2-4 times slower here).
-            columns = list(zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True))
+            columns = [
+                list(c)
+                for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)
+            ]
+            # The keys are registered in the same statement: one round trip (log_metric's latency).
+            registering, registering_params = (
+                ("", []) if registering_in is None else registering_metric_keys(registering_in, _keys(points))
+            )
             cursor.execute(
                 registering + into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning,
-                [*registering_params, *(list(c) for c in columns)],
+                [*registering_params, *columns],
             )
             inserted.update(key for (key,) in cursor.fetchall())
             return inserted
-        if keys:
-            register_keys(registering_in, metrics=keys)
+        if registering_in is not None:
+            register_keys(registering_in, metrics=_keys(points))
         row = "(" + ", ".join(["%s"] * len(_POINT_COLUMNS)) + ")"
         for start in range(0, len(points), _ROWS_PER_INSERT):
             chunk = points[start : start + _ROWS_PER_INSERT]
@@ -78,6 +82,10 @@ def insert_points(
             cursor.execute(into + f"VALUES {', '.join([row] * len(chunk))}" + returning, params)
             inserted.update(key for (key,) in cursor.fetchall())
     return inserted
+
+
+def _keys(points: list[MetricPoint]) -> list[str]:
+    return list(dict.fromkeys(point.key for point in points))
 
 
 def _sort_key(point: MetricPoint) -> tuple:
