@@ -62,10 +62,10 @@ def test_a_rule_made_in_the_page_fires_with_a_link_to_its_run(
 
         now = timezone.now()
         diverging = create_run(experiment=experiment, run_name="resnet50-lr0.1")
-        record_points(diverging.pk, [MetricPoint("val_loss", v, datetime_to_ms(now), i)
+        record_points(diverging, [MetricPoint("val_loss", v, datetime_to_ms(now), i)
                                      for i, v in enumerate([1.9, 2.2, 3.7])])  # fmt: skip
         healthy = create_run(experiment=experiment, run_name="resnet50-lr0.001")
-        record_points(healthy.pk, [MetricPoint("val_loss", 1.1, datetime_to_ms(now), 0)])
+        record_points(healthy, [MetricPoint("val_loss", 1.1, datetime_to_ms(now), 0)])
         for name, status in (("vit-b16-bs512", "FAILED"), ("vit-b16-bs256", "KILLED")):
             update_run(run=create_run(experiment=experiment, run_name=name), status=status, end_time=now)
         wait_for(lambda: Alert.objects.filter(delivery_status="delivered").count() == 3, 30,

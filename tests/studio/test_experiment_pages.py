@@ -11,7 +11,7 @@ import pytest
 from studio.views.experiments import format_duration, format_number
 from tracking.services.experiments import create_experiment, delete_experiment
 from tracking.services.metric_points import MetricPoint
-from tracking.services.runs import Batch, create_run, log_batch
+from tracking.services.runs import Batch, create_run, log_batch, log_param
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -205,6 +205,16 @@ def test_the_runs_table_shows_params_and_metrics_as_columns(client, experiment):
     assert '<td class="metric" title="0.91234 (2 points)">0.91234</td>' in html
     assert run_names(response) == ["first"]
     assert re.search(r'href="/ws/default/runs/[0-9a-f]{32}/"', html)
+
+
+def test_a_param_logged_a_moment_ago_is_a_column_of_the_next_page_view(client, experiment):
+    run = make_run(experiment, "first", lr="0.01")
+    client.get(experiment_url(experiment))
+
+    log_param(run=run, key="depth", value="3")
+    response = client.get(experiment_url(experiment))
+
+    assert 'data-column="params.depth"' in response.content.decode()
 
 
 def test_the_runs_table_shows_the_columns_the_url_names_with_min_and_max(client, experiment):

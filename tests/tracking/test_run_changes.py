@@ -11,7 +11,7 @@ import pytest
 from tracking import run_changes
 from tracking.models import Experiment
 from tracking.queries.run_groups import GroupBy, group_table
-from tracking.queries.run_table import RunScope, experiment_keys, run_table
+from tracking.queries.run_table import RunScope, run_table
 from tracking.run_changes import kept_for_runs, note_runs_changed
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint, delete_metric
@@ -147,19 +147,6 @@ def test_the_grouped_table_shows_a_new_value_as_soon_as_it_is_logged(experiment,
     log_metric(run=run, point=MetricPoint("acc", 0.7, T0 + 5, 5))
 
     assert group_table(scope, group_by, metric_keys=["acc"]).groups[0].metrics["acc"][0] == 0.7
-
-
-def test_a_quiet_experiments_keys_cost_one_small_query(experiment, run, django_assert_num_queries):
-    quiet(experiment)
-    scope = RunScope.of(experiment)
-    experiment_keys(scope)
-
-    with django_assert_num_queries(1):
-        keys = experiment_keys(scope)
-
-    assert (keys.params, keys.metrics) == (["lr"], ["acc"])
-    log_param(run=run, key="depth", value="3")
-    assert experiment_keys(scope).params == ["depth", "lr"]
 
 
 def test_a_quiet_experiments_nesting_is_kept_until_a_child_run_comes(

@@ -14,7 +14,7 @@ def test_drawing_charts_ahead_fills_the_cache_for_both_axes(
 ):
     monkeypatch.setattr(metric_charts, "WARM_MIN_POINTS", 100)
     run = create_run(experiment=create_experiment(workspace=default_workspace, name="warm"))
-    record_points(run.pk, [MetricPoint("loss", float(i % 5), 1_700_000_000_000 + i, i) for i in range(200)])
+    record_points(run, [MetricPoint("loss", float(i % 5), 1_700_000_000_000 + i, i) for i in range(200)])
 
     warm_metric_charts(run.pk)
 

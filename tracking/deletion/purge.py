@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 
 from tracking.artifacts import ArtifactNotFound
+from tracking.key_registry import prune_run_keys
 from tracking.models import Deletion, Import, Job, Metric, ResourceGroup, Run
 from tracking.models.work import ACTIVE_STATUSES, LostClaim
 from tracking.services.artifacts import store
@@ -128,6 +129,9 @@ class Purge:
                 self._remove(own_folder(ws, uri, uuid) for _, uuid, uri, ws in chunk)
             self._metric_points(pks)
             with transaction.atomic():
+                if scope.kind == Deletion.RUN:
+                    # Otherwise the runs' experiments go too, and their registries with them.
+                    prune_run_keys(pks)
                 self._count(Run.objects.filter(pk__in=pks).delete())
                 self.row.report(done=self.row.done + len(pks), counts=dict(self.counts))
 

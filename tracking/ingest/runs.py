@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from tracking.key_registry import register_run_keys
 from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
 from tracking.run_changes import note_runs_changed
 from tracking.times import EPOCH
@@ -222,6 +223,8 @@ class ExperimentRuns:
             sink = MetricSink(self.report)
             steps.before_commit(sink.before_commit)
             steps.before_commit(lambda: note_runs_changed([self.experiment.pk]))
+            # At every commit of the chunk: its later ones add metric summaries.
+            steps.before_commit(lambda: register_run_keys([prepared.pk for prepared in kept]))
             steps.on_abort(sink.abort)
             # Every run first: the stream locks the new runs when it opens, and nothing else
             # may query while it is open.

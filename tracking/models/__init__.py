@@ -4,6 +4,7 @@ from .alerts import Alert, AlertRule
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
+from .experiment_keys import ExperimentKey
 from .experiments import Experiment, ExperimentTag
 from .imports import Import
 from .jobs import Job
@@ -20,6 +21,7 @@ __all__ = [
     "Deletion",
     "Environment",
     "Experiment",
+    "ExperimentKey",
     "ExperimentTag",
     "Import",
     "Job",

@@ -3,7 +3,8 @@ chosen param and metric columns.
 
 A page costs the same queries whatever its size and whatever the number of runs:
 
-1. `experiment_keys`: the runs' param and metric keys (the columns one can pick);
+1. `experiment_keys`: the runs' param and metric keys (the columns one can pick), from the
+   experiment's key registry;
 2. the parent links of the nested runs (tag `mlflow.parentRunId`), kept until a run changes as 1. is;
 3. the number of top-level runs that match the filter (for the pager);
 4. the page of top-level runs, filtered and sorted by the database;
@@ -44,7 +45,8 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 
-from tracking.models import Experiment, MetricSummary, Param, Run, RunTag
+from tracking.models import Experiment, ExperimentKey, MetricSummary, Param, Run, RunTag
+from tracking.models.experiments import ACTIVE
 from tracking.run_changes import kept_for_runs
 from tracking.search.runs import filter_and_order_runs
 
@@ -245,14 +247,36 @@ def children_filter(run_id: str) -> str:
 
 
 def experiment_keys(scope: RunScope) -> ExperimentKeys:
-    """The param, metric and (users' own) tag keys the runs have, sorted: kept until a run
-    changes, else one query."""
+    """The param, metric and (users' own) tag keys the runs have, sorted.
+
+    Active runs: the experiments' key registries (`ExperimentKey`, kept current by every
+    write), one query on its index. The runs of a deleted experiment have no registry; their
+    keys are read from the runs, kept until a run changes.
+    """
+    if scope.lifecycle_stage == ACTIVE:
+        return _registered_keys(scope)
     return kept_for_runs(
-        "experiment_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _experiment_keys(scope)
+        "experiment_keys", scope.experiment_pks, scope.lifecycle_stage, (), lambda: _keys_of_runs(scope)
     )
 
 
-def _experiment_keys(scope: RunScope) -> ExperimentKeys:
+def _registered_keys(scope: RunScope) -> ExperimentKeys:
+    keys: dict[str, set[str]] = {
+        ExperimentKey.PARAM: set(),
+        ExperimentKey.METRIC: set(),
+        ExperimentKey.TAG: set(),
+    }
+    # Several experiments (the workspace's runs page) may share a key: a set keeps it once.
+    for kind, key in ExperimentKey.objects.filter(experiment_id__in=scope.experiment_pks).values_list(
+        "kind", "key"
+    ):
+        keys[kind].add(key)
+    return ExperimentKeys(
+        sorted(keys[ExperimentKey.PARAM]), sorted(keys[ExperimentKey.METRIC]), sorted(keys[ExperimentKey.TAG])
+    )
+
+
+def _keys_of_runs(scope: RunScope) -> ExperimentKeys:
     # A join with DISTINCT reads each run's keys from the (run_id, key) unique indexes; SQLite
     # runs it twice as fast as `run_id IN (...) GROUP BY key`.
     key = connection.ops.quote_name("key")

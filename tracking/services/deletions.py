@@ -13,6 +13,7 @@ from django.utils import timezone
 from tracking.deletion.plan import make_plan
 from tracking.deletion.scope import Scope
 from tracking.errors import InvalidParameterValue
+from tracking.key_registry import forget_experiment_keys, prune_run_keys
 from tracking.models import Deletion, Experiment, Run
 from tracking.models.experiments import DELETED
 from tracking.models.work import ACTIVE_STATUSES
@@ -62,9 +63,11 @@ def _hide(scope: Scope) -> None:
     now = timezone.now()
     if scope.kind == Deletion.RUN:
         Run.objects.filter(pk=scope.target.pk).update(lifecycle_stage=DELETED, deleted_at=now)
+        prune_run_keys([scope.target.pk])
     elif scope.kind == Deletion.EXPERIMENT:
         Experiment.objects.filter(pk=scope.target.pk).update(lifecycle_stage=DELETED, updated_at=now)
         Run.objects.filter(experiment_id=scope.target.pk).update(lifecycle_stage=DELETED, deleted_at=now)
+        forget_experiment_keys(scope.target.pk)
 
 
 def active_deletion(kind: str, target_id: int) -> Deletion | None:

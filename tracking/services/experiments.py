@@ -9,6 +9,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
+from tracking.key_registry import forget_experiment_keys, register_experiment_keys
 from tracking.models import Experiment, ExperimentTag, Run, Workspace
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.validation import (
@@ -109,6 +110,10 @@ def _set_stage(experiment: Experiment, stage: str) -> None:
         Experiment.objects.filter(pk=experiment.pk).update(lifecycle_stage=stage, updated_at=now)
         runs = Run.objects.filter(experiment=experiment).exclude(lifecycle_stage=stage)
         runs.update(lifecycle_stage=stage, deleted_at=now if stage == DELETED else None)
+        if stage == DELETED:
+            forget_experiment_keys(experiment.pk)
+        else:
+            register_experiment_keys(experiment.pk)
     experiment.lifecycle_stage = stage
 
 

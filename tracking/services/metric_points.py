@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from django.db import connection, transaction
 
+from tracking.key_registry import METRIC, prune_keys, register_keys, registering_metric_keys
 from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
 from tracking.run_changes import note_runs_changed
 
@@ -43,8 +44,11 @@ def _stored(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def insert_points(run_pk: int, points: list[MetricPoint]) -> Counter[str]:
-    """Inserts the points not stored yet; returns how many were new, per key."""
+def insert_points(
+    run_pk: int, points: list[MetricPoint], *, registering_in: int | None = None
+) -> Counter[str]:
+    """Inserts the points not stored yet; returns how many were new, per key. With
+    `registering_in` (the run's experiment) the points' keys are registered too."""
     q = connection.ops.quote_name
     into = f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
     returning = f" ON CONFLICT DO NOTHING RETURNING {q('key')}"
@@ -53,12 +57,22 @@ def insert_points(run_pk: int, points: list[MetricPoint]) -> Counter[str]:
         if connection.vendor == "postgresql":
             # One array per column: eight parameters whatever the batch size, where a VALUES
             # list would send and parse eight thousand (it measured 2-4 times slower here).
-            columns = list(zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True))
+            columns = [
+                list(c)
+                for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)
+            ]
+            # The keys are registered in the same statement: one round trip (log_metric's latency).
+            registering, registering_params = (
+                ("", []) if registering_in is None else registering_metric_keys(registering_in, _keys(points))
+            )
             cursor.execute(
-                into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning, [list(c) for c in columns]
+                registering + into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning,
+                [*registering_params, *columns],
             )
             inserted.update(key for (key,) in cursor.fetchall())
             return inserted
+        if registering_in is not None:
+            register_keys(registering_in, metrics=_keys(points))
         row = "(" + ", ".join(["%s"] * len(_POINT_COLUMNS)) + ")"
         for start in range(0, len(points), _ROWS_PER_INSERT):
             chunk = points[start : start + _ROWS_PER_INSERT]
@@ -68,6 +82,10 @@ def insert_points(run_pk: int, points: list[MetricPoint]) -> Counter[str]:
             cursor.execute(into + f"VALUES {', '.join([row] * len(chunk))}" + returning, params)
             inserted.update(key for (key,) in cursor.fetchall())
     return inserted
+
+
+def _keys(points: list[MetricPoint]) -> list[str]:
+    return list(dict.fromkeys(point.key for point in points))
 
 
 def _sort_key(point: MetricPoint) -> tuple:
@@ -140,10 +158,11 @@ def update_summaries(run_pk: int, points: list[MetricPoint], new_counts: Counter
         cursor.executemany(_upsert_sql(), rows)
 
 
-def record_points(run_pk: int, points: list[MetricPoint]) -> None:
-    """Stores the points and folds them into the run's summaries (call inside a transaction)."""
+def record_points(run: Run, points: list[MetricPoint]) -> None:
+    """Stores the points, folds them into the run's summaries and registers their keys in the
+    run's experiment (call inside a transaction)."""
     if points:
-        update_summaries(run_pk, points, insert_points(run_pk, points))
+        update_summaries(run.pk, points, insert_points(run.pk, points, registering_in=run.experiment_id))
 
 
 def record_model_points(run: Run, points: list[MetricPoint]) -> None:
@@ -187,5 +206,7 @@ def delete_metric(run_pk: int, key: str) -> int:
     with transaction.atomic():
         removed, _ = Metric.objects.filter(run_id=run_pk, key=key).delete()
         MetricSummary.objects.filter(run_id=run_pk, key=key).delete()
-        note_runs_changed(Run.objects.filter(pk=run_pk).values_list("experiment_id", flat=True))
+        experiment_pk = Run.objects.values_list("experiment_id", flat=True).get(pk=run_pk)
+        prune_keys(experiment_pk, METRIC, [key])
+        note_runs_changed([experiment_pk])
     return removed

@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.key_registry import TAG, prune_keys, prune_run_keys, register_keys, register_run_keys
 from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
@@ -186,6 +187,7 @@ def create_run(
             artifact_uri=f"mlflow-artifacts:/{experiment.number}/{run_uuid}/artifacts",
         )
         RunTag.objects.bulk_create(RunTag(run=run, key=key, value=value) for key, value in tag_values.items())
+        register_keys(experiment.pk, tags=tag_values)
         note_runs_changed([experiment.pk])
     return run
 
@@ -226,12 +228,14 @@ def _warm_charts_later(run_pk: int) -> None:
 def delete_run(*, run: Run) -> None:
     with transaction.atomic():
         Run.objects.filter(pk=run.pk).update(lifecycle_stage=DELETED, deleted_at=timezone.now())
+        prune_run_keys([run.pk])
         note_runs_changed([run.experiment_id])
 
 
 def restore_run(*, run: Run) -> None:
     with transaction.atomic():
         Run.objects.filter(pk=run.pk).update(lifecycle_stage=ACTIVE, deleted_at=None)
+        register_run_keys([run.pk])
         note_runs_changed([run.experiment_id])
 
 
@@ -278,6 +282,7 @@ def log_param(*, run: Run, key: str, value: str) -> None:
     check_key(key, "key", "Param key")
     with transaction.atomic():
         _insert_params(run, {key: truncate(value, MAX_PARAM_VALUE_LENGTH)})
+        register_keys(run.experiment_id, params=[key])
         note_runs_changed([run.experiment_id])
 
 
@@ -286,6 +291,7 @@ def set_tag(*, run: Run, key: str, value: str) -> None:
     check_key(key, "key", "Tag key")
     with transaction.atomic():
         _upsert_tags(run, {key: truncate(value, MAX_TAG_VALUE_LENGTH)})
+        register_keys(run.experiment_id, tags=[key])
         note_runs_changed([run.experiment_id])
 
 
@@ -293,6 +299,8 @@ def delete_tag(*, run: Run, key: str) -> None:
     ensure_active(run)
     with transaction.atomic():
         deleted, _ = RunTag.objects.filter(run=run, key=key).delete()
+        if deleted:
+            prune_keys(run.experiment_id, TAG, [key])
         note_runs_changed([run.experiment_id])
     if not deleted:
         raise ResourceDoesNotExist(f"No tag with name: {key} in run with id {run.uuid}")
@@ -319,7 +327,7 @@ def log_metric(*, run: Run, point: MetricPoint) -> None:
     ensure_active(run)
     check_metrics([point], "")
     with transaction.atomic():
-        record_points(run.pk, [point])
+        record_points(run, [point])
         record_model_points(run, [point])
         note_runs_changed([run.experiment_id])
 
@@ -358,7 +366,8 @@ def log_batch(*, run: Run, batch: Batch) -> None:
             _insert_params(run, params)
         if tags:
             _upsert_tags(run, tags)
-        record_points(run.pk, points)
+        register_keys(run.experiment_id, params=params, tags=tags)
+        record_points(run, points)
         record_model_points(run, points)
         note_runs_changed([run.experiment_id])
 

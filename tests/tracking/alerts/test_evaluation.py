@@ -44,7 +44,7 @@ def stalled_rule(experiment, minutes=10) -> AlertRule:
 
 def log(run, *values: float, key: str = "loss") -> None:
     now = datetime_to_ms(timezone.now())
-    record_points(run.pk, [MetricPoint(key, value, now + i, i) for i, value in enumerate(values)])
+    record_points(run, [MetricPoint(key, value, now + i, i) for i, value in enumerate(values)])
 
 
 def fired(rule) -> list[tuple[str, str]]:
@@ -183,7 +183,7 @@ def test_a_running_run_that_logs_nothing_for_the_minutes_fires_once(experiment):
     quiet = create_run(experiment=experiment, run_name="quiet", start_time=now - timedelta(minutes=3))
     busy = create_run(experiment=experiment, run_name="busy", start_time=now - timedelta(minutes=3))
     assert evaluate_rules(now=now) == 0
-    record_points(busy.pk, [MetricPoint("loss", 1.0, datetime_to_ms(now + timedelta(minutes=5)), 0)])
+    record_points(busy, [MetricPoint("loss", 1.0, datetime_to_ms(now + timedelta(minutes=5)), 0)])
     assert evaluate_rules(now=now + timedelta(minutes=6)) == 0
     assert evaluate_rules(now=now + timedelta(minutes=8)) == 1  # quiet: 11 minutes; busy: 3
     assert fired(rule) == [(quiet.uuid, "run quiet has logged no metric for 10 minutes")]

@@ -7,9 +7,10 @@ from django.utils import timezone
 
 from tests.conftest import ensure_default_workspace
 from tests.integration.mlruns_generator import generate
+from tests.tracking.test_key_registry import held, registered
 from tracking.ingest import runs as runs_module
 from tracking.ingest.importer import run_import
-from tracking.models import Import, Metric, MetricSummary, Param, Run
+from tracking.models import Experiment, Import, Metric, MetricSummary, Param, Run
 from tracking.services.experiments import create_experiment
 from tracking.services.imports import create_import
 from tracking.services.runs import create_run
@@ -191,3 +192,17 @@ def test_a_folder_that_is_no_file_store_fails_with_the_reason(tmp_path):
     assert row.status == "FAILED"
     assert row.error
     assert table_counts()["Run"] == 0
+
+
+def test_an_import_registers_the_keys_of_its_active_runs_in_each_experiment(mlflow_store, settings):
+    settings.IMPORT_CHUNK_RUNS = 2  # several chunks per experiment, each registering its own
+    workspace = ensure_default_workspace()
+
+    row = import_folder(workspace, mlflow_store.root)
+
+    assert row.status == "SUCCEEDED", row.error
+    experiments = Experiment.objects.filter(workspace=workspace, runs__isnull=False).distinct()
+    assert experiments
+    for experiment in experiments:
+        assert registered(experiment) == held(experiment), experiment.name
+    assert any(kind == "param" for experiment in experiments for kind, _ in registered(experiment))

@@ -30,7 +30,7 @@ def experiment(default_workspace):
 def make_run(experiment):
     def make(name: str = "", points: list[MetricPoint] = ()):
         run = create_run(experiment=experiment, run_name=name)
-        record_points(run.pk, list(points))
+        record_points(run, list(points))
         return run
 
     return make
@@ -282,7 +282,7 @@ def test_a_cached_history_is_read_again_once_a_point_is_added(make_run, django_a
 
     with django_assert_max_num_queries(1):
         assert bucketed_history(run, "loss").shown == 2
-    record_points(run.pk, [MetricPoint("loss", 3.0, T0 + 5_000, 2)])
+    record_points(run, [MetricPoint("loss", 3.0, T0 + 5_000, 2)])
 
     assert [b.first for b in bucketed_history(run, "loss").buckets] == [1.0, 2.0, 3.0]
 

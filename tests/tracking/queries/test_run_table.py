@@ -248,6 +248,24 @@ def test_the_experiment_keys_are_its_active_runs_param_and_metric_keys(experimen
     assert experiment_keys(RunScope.of(experiment)) == ExperimentKeys(["depth", "lr"], ["acc", "loss"])
 
 
+def test_the_keys_cost_one_query_even_right_after_a_write(experiment, django_assert_num_queries):
+    run = make_run(experiment, "a", acc=[1.0], lr="0.1")
+    log_batch(run=run, batch=Batch(params=[("depth", "3")], tags=[("team", "a")]))
+
+    with django_assert_num_queries(1):  # the experiment's registry: no run is read
+        keys = experiment_keys(RunScope.of(experiment))
+
+    assert keys == ExperimentKeys(["depth", "lr"], ["acc"], ["team"])
+
+
+def test_a_deleted_experiments_keys_are_those_of_the_runs_deleted_with_it(experiment):
+    make_run(experiment, "a", acc=[1.0], lr="0.1")
+    delete_experiment(experiment=experiment)
+    experiment.refresh_from_db()
+
+    assert experiment_keys(RunScope.of(experiment)) == ExperimentKeys(["lr"], ["acc"])
+
+
 def test_the_default_columns_fill_a_screen_with_both_kinds():
     keys = ExperimentKeys([f"p{i:02}" for i in range(20)], ["acc", "loss"])
 

@@ -24,23 +24,23 @@ def summary(run, key="m") -> tuple:
 
 
 def test_the_summary_follows_the_highest_step_across_writes(run):
-    record_points(run.pk, [MetricPoint("m", 5.0, 100, 2)])
-    record_points(run.pk, [MetricPoint("m", 9.0, 200, 1)])
+    record_points(run, [MetricPoint("m", 5.0, 100, 2)])
+    record_points(run, [MetricPoint("m", 9.0, 200, 1)])
     assert summary(run) == (5.0, 2, 100, 5.0, 9.0, 2)
-    record_points(run.pk, [MetricPoint("m", 1.0, 50, 3), MetricPoint("m", -4.0, 60, 0)])
+    record_points(run, [MetricPoint("m", 1.0, 50, 3), MetricPoint("m", -4.0, 60, 0)])
     assert summary(run) == (1.0, 3, 50, -4.0, 9.0, 4)
 
 
 def test_at_equal_steps_the_later_timestamp_then_the_higher_value_wins(run):
-    record_points(run.pk, [MetricPoint("m", 1.0, 100, 0)])
-    record_points(run.pk, [MetricPoint("m", 0.5, 101, 0)])
+    record_points(run, [MetricPoint("m", 1.0, 100, 0)])
+    record_points(run, [MetricPoint("m", 0.5, 101, 0)])
     assert summary(run)[0] == 0.5
-    record_points(run.pk, [MetricPoint("m", 0.7, 101, 0)])
+    record_points(run, [MetricPoint("m", 0.7, 101, 0)])
     assert summary(run)[0] == 0.7
 
 
 def test_nan_is_stored_as_null_and_left_out_of_min_and_max(run):
-    record_points(run.pk, [MetricPoint("m", 2.0, 0, 0), MetricPoint("m", math.nan, 1, 1)])
+    record_points(run, [MetricPoint("m", 2.0, 0, 0), MetricPoint("m", math.nan, 1, 1)])
     value, step, _, low, high, count = summary(run)
     assert (value, step, low, high, count) == (None, 1, 2.0, 2.0, 2)
     assert list(Metric.objects.filter(run=run).order_by("step").values_list("value", flat=True)) == [
@@ -50,13 +50,13 @@ def test_nan_is_stored_as_null_and_left_out_of_min_and_max(run):
 
 
 def test_infinities_are_kept(run):
-    record_points(run.pk, [MetricPoint("m", math.inf, 0, 0), MetricPoint("m", -math.inf, 0, 1)])
+    record_points(run, [MetricPoint("m", math.inf, 0, 0), MetricPoint("m", -math.inf, 0, 1)])
     value, _, _, low, high, _ = summary(run)
     assert (value, low, high) == (-math.inf, -math.inf, math.inf)
 
 
 def test_integer_and_float_values_mix_in_one_batch(run):
-    record_points(run.pk, [MetricPoint("m", 1, 0, 0), MetricPoint("m", 2.5, 0, 1)])
+    record_points(run, [MetricPoint("m", 1, 0, 0), MetricPoint("m", 2.5, 0, 1)])
     assert sorted(Metric.objects.filter(run=run).values_list("value", flat=True)) == [1.0, 2.5]
 
 

@@ -26,9 +26,7 @@ def run(default_workspace):
 
 
 def log(run, points: int) -> None:
-    record_points(
-        run.pk, [MetricPoint("loss", 1.0 / (1 + i), 1_700_000_000_000 + i, i) for i in range(points)]
-    )
+    record_points(run, [MetricPoint("loss", 1.0 / (1 + i), 1_700_000_000_000 + i, i) for i in range(points)])
 
 
 @pytest.mark.parametrize("status", ["FINISHED", "FAILED", "KILLED"])
