@@ -11,6 +11,11 @@ connection, which the client retries (and batches are idempotent: points are sto
 a time from a socket read 8 KiB at a time, each piece passing through a BytesIO: an artifact
 upload spent most of its time there, slower than MLflow's own server. Here a body read asks its
 reader for everything still missing at once, and the socket is read 64 KiB at a time.
+
+**An upload is received straight into its buffer.** Even read in large pieces, every byte of a
+body was copied three times in Python (into the reader's BytesIO, out of it, and sliced) besides
+the kernel's copy. `Body.readinto(buffer)` (which `tracking.artifacts.iter_chunks` uses) fills
+the caller's buffer with `recv_into` for a body of known length: only the kernel copies.
 """
 
 from __future__ import annotations
@@ -77,6 +82,33 @@ def _receive(socket_unreader: unreader.SocketUnreader) -> bytes:
     return socket_unreader.sock.recv(max(socket_unreader.mxchunk, SOCKET_READ_BYTES))
 
 
+def _read_body_into(request_body: body.Body, buffer) -> int:
+    """Fills `buffer` with the next bytes of the body; 0 at its end (or when the client is gone)."""
+    view = memoryview(buffer).cast("B")
+    reader = request_body.reader
+    kept = request_body.buf.getvalue()  # what an earlier read() took beyond its size
+    if kept or not isinstance(reader, body.LengthReader) or not hasattr(reader.unreader, "sock"):
+        # Chunked bodies, and the rare read after read(): through read(), with its copies.
+        data = _read_body(request_body, len(view))
+        view[: len(data)] = data
+        return len(data)
+    room = min(len(view), reader.length)
+    if room <= 0:
+        return 0
+    # Bytes the request's parser read beyond the headers come first.
+    ahead = reader.unreader.buf.getvalue()
+    if ahead:
+        taken = min(len(ahead), room)
+        view[:taken] = ahead[:taken]
+        reader.unreader.buf = io.BytesIO()
+        reader.unreader.buf.write(ahead[taken:])
+    else:
+        taken = reader.unreader.sock.recv_into(view, room)
+    reader.length -= taken
+    return taken
+
+
 def read_bodies_in_large_pieces() -> None:
     body.Body.read = _read_body
+    body.Body.readinto = _read_body_into
     unreader.SocketUnreader.chunk = _receive

@@ -48,7 +48,7 @@ def create_registered_model(call: ApiCall) -> dict[str, Any]:
         description=call.message.get("description", ""),
         tags=_pairs(call.message.get("tags", [])),
     )
-    return _model_answer(model)
+    return {"registered_model": registered_model_message(model_queries.load_created_registered_model(model))}
 
 
 @rpc("mlflow.GetRegisteredModel")
@@ -156,7 +156,7 @@ def create_model_version(call: ApiCall) -> dict[str, Any]:
         run_link=message.get("run_link", ""),
         description=message.get("description", ""),
     )
-    return _version_answer(version)
+    return {"model_version": model_version_message(version_queries.load_created_model_version(version))}
 
 
 @rpc("mlflow.GetModelVersion")

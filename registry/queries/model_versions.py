@@ -25,6 +25,7 @@ from tracking.search.paging import cut_page, decode_offset
 
 from .records import (
     VersionRecord,
+    created_version_record,
     highest_version,
     search_versions,
     version_by_alias,
@@ -62,6 +63,11 @@ def load_model_version(version: ModelVersion) -> VersionRecord:
     record = version_by_pk(version.pk)
     assert record is not None  # the caller holds the version
     return record
+
+
+def load_created_model_version(version: ModelVersion) -> VersionRecord:
+    """The answer to CreateModelVersion, without a query: see `created_version_record`."""
+    return created_version_record(version)
 
 
 def get_model_version_by_alias(workspace: Workspace, name: str, alias: str) -> VersionRecord:

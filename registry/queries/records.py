@@ -129,6 +129,27 @@ def latest_versions_by_name(
     return with_version_children([_version(row) for row in rows if row[0] is not None])
 
 
+def created_version_record(version: ModelVersion) -> VersionRecord:
+    """A version `create_model_version` has just stored, from the objects in hand (no query): it
+    has the tags it was created with (`tag_list`) and no aliases yet."""
+    return VersionRecord(
+        version.pk,
+        version.registered_model.name,
+        version.version,
+        version.created_at,
+        version.updated_at,
+        version.user_id,
+        version.current_stage,
+        version.description,
+        version.source,
+        version.run_id,
+        version.status,
+        version.status_message,
+        version.run_link,
+        tags=sorted((tag.key, tag.value) for tag in version.tag_list),
+    )
+
+
 def _versions(where: str, params: list) -> list[VersionRecord]:
     sql = (
         f"SELECT {_version_columns()} FROM {_table(ModelVersion)} v "
@@ -173,6 +194,20 @@ def model_by_name(workspace_pk: int, name: str) -> ModelRecord | None:
     record = ModelRecord(*rows[0][:2], _aware(rows[0][2]), _aware(rows[0][3]), *rows[0][4:6])
     record.latest_versions = [_version(row[6:]) for row in rows if row[6] is not None]
     return _with_model_children([record])[0]
+
+
+def created_model_record(model: RegisteredModel) -> ModelRecord:
+    """A model `create_registered_model` has just stored, from the objects in hand (no query): it
+    has the tags it was created with (`tag_list`), and no versions or aliases yet."""
+    return ModelRecord(
+        model.pk,
+        model.name,
+        model.created_at,
+        model.updated_at,
+        model.user_id,
+        model.description,
+        tags=sorted((tag.key, tag.value) for tag in model.tag_list),
+    )
 
 
 def search_models(query: Query, *, limit: int, offset: int) -> list[ModelRecord]:

@@ -20,6 +20,7 @@ from tracking.search.paging import cut_page, decode_offset
 from .records import (
     ModelRecord,
     VersionRecord,
+    created_model_record,
     latest_versions_by_name,
     model_by_name,
     search_models,
@@ -51,6 +52,11 @@ def load_registered_model(model: RegisteredModel) -> ModelRecord:
     record = model_by_name(model.workspace_id, model.name)
     assert record is not None  # the caller holds the model
     return record
+
+
+def load_created_registered_model(model: RegisteredModel) -> ModelRecord:
+    """The answer to CreateRegisteredModel, without a query: see `created_model_record`."""
+    return created_model_record(model)
 
 
 def get_latest_versions(

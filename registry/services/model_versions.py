@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from datetime import datetime
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 
 from registry.mlmodel import ModelFolder, ModelFolderError, read_model_folder
@@ -64,6 +64,9 @@ def create_model_version(
     2. Read the model's folder (outside the transaction): MLmodel, environment, file list.
     3. In one transaction: take the next version number, insert the version and its tags, and
        record the registration on the logged model (`mlflow.modelVersions`, as MLflow does).
+
+    The version comes back with `tag_list` (the tags it was stored with) and its registered model,
+    so its answer can be written without reading anything back.
     """
     tag_values = check_tags(list(tags))
     check_description(description)
@@ -79,10 +82,7 @@ def create_model_version(
     status, message, folder = _read_files(workspace, resolved)
     now = timezone.now()
     with transaction.atomic():
-        RegisteredModel.objects.filter(pk=model.pk).update(
-            last_version_number=F("last_version_number") + 1, updated_at=now
-        )
-        number = RegisteredModel.objects.values_list("last_version_number", flat=True).get(pk=model.pk)
+        number = _take_version_number(model, now)
         version = ModelVersion.objects.create(
             registered_model=model,
             version=number,
@@ -100,13 +100,31 @@ def create_model_version(
             updated_at=now,
             **_kept(folder),
         )
-        ModelVersionTag.objects.bulk_create(
-            ModelVersionTag(version=version, key=key, value=value) for key, value in tag_values.items()
+        version.tag_list = ModelVersionTag.objects.bulk_create(
+            [ModelVersionTag(version=version, key=key, value=value) for key, value in tag_values.items()]
         )
         if resolved.logged_model is not None:
             _record_registration(resolved.logged_model, model.name, number)
     version.registered_model = model
     return version
+
+
+def _take_version_number(model: RegisteredModel, now: datetime) -> int:
+    """The model's next version number, counted and read in one statement.
+
+    The UPDATE locks the model's row until the transaction ends, so two registrations never get
+    the same number; RETURNING (SQLite 3.35+, PostgreSQL) spares the second round trip a
+    SELECT would cost.
+    """
+    table = connection.ops.quote_name(RegisteredModel._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET last_version_number = last_version_number + 1, updated_at = %s "
+            "WHERE id = %s RETURNING last_version_number",
+            [connection.ops.adapt_datetimefield_value(now), model.pk],
+        )
+        (number,) = cursor.fetchone()
+    return number
 
 
 def _read_files(workspace: Workspace, resolved: Source) -> tuple[str, str, ModelFolder | None]:

@@ -15,6 +15,7 @@ from studio.gunicorn_io import (
     ONE_WRITE_BYTES,
     SOCKET_READ_BYTES,
     _read_body,
+    _read_body_into,
     _receive,
     _write_headers_with_body,
 )
@@ -92,6 +93,11 @@ class RecordingPeer:
         piece, self.data = self.data[: min(size, self.per_packet)], self.data[min(size, self.per_packet) :]
         return piece
 
+    def recv_into(self, buffer: memoryview, size: int) -> int:
+        piece = self.recv(size)
+        buffer[: len(piece)] = piece
+        return len(piece)
+
 
 def request_body(data: bytes, *, per_packet: int = 1_000_000, declared: int | None = None):
     peer = RecordingPeer(data, per_packet)
@@ -100,7 +106,17 @@ def request_body(data: bytes, *, per_packet: int = 1_000_000, declared: int | No
     reader = body.LengthReader(source, len(data) if declared is None else declared)
     request = body.Body(reader)
     request.read = lambda size=None: _read_body(request, size)
+    request.readinto = lambda buffer: _read_body_into(request, buffer)
     return request, peer
+
+
+def receive_all(request, buffer_size: int) -> tuple[bytes, list[int]]:
+    """The body as readinto delivers it, and how many bytes each call gave."""
+    buffer, pieces, counts = bytearray(buffer_size), [], []
+    while count := request.readinto(buffer):
+        pieces.append(bytes(buffer[:count]))
+        counts.append(count)
+    return b"".join(pieces), counts
 
 
 def test_a_body_is_read_in_the_sizes_asked_whatever_the_packets():
@@ -145,11 +161,60 @@ def test_a_megabyte_takes_a_few_large_receives_not_a_thousand_small_ones():
     assert len(peer.asked) <= len(data) // SOCKET_READ_BYTES + 1
 
 
+def test_an_upload_is_received_straight_into_the_callers_buffer_one_receive_per_call():
+    data = bytes(range(256)) * 4096  # 1 MiB
+    request, _ = request_body(data, per_packet=60_000)
+
+    received, counts = receive_all(request, 256 * 1024)
+
+    assert received == data
+    assert counts == [60_000] * (len(data) // 60_000) + [len(data) % 60_000]
+    assert request.reader.length == 0 and request.readinto(bytearray(10)) == 0
+
+
+def test_bytes_the_parser_read_beyond_the_headers_come_first():
+    request, _ = request_body(b"body-from-the-socket", declared=len(b"already-read;body-from-the-socket"))
+    request.reader.unreader.unread(b"already-read;")
+
+    received, _ = receive_all(request, 8)
+
+    assert received == b"already-read;body-from-the-socket"
+
+
+def test_a_body_is_received_no_further_than_its_declared_length():
+    request, peer = request_body(b"0123456789next request", declared=10)
+
+    received, _ = receive_all(request, 1024)
+
+    assert received == b"0123456789"
+    assert peer.data == b"next request"  # left on the socket for the next request on the connection
+
+
+def test_readinto_after_a_read_continues_where_the_read_stopped():
+    data = b"a" * 3000 + b"b" * 3000
+    request, _ = request_body(data, per_packet=4096)
+
+    first = request.read(1000)  # the reader took a whole packet; the rest is kept
+    received, _ = receive_all(request, 1024)
+
+    assert first + received == data
+
+
+def test_a_client_gone_mid_upload_gives_zero_as_the_end_of_the_body():
+    request, _ = request_body(b"short", declared=100)
+
+    received, _ = receive_all(request, 64)
+
+    assert received == b"short" and request.reader.length == 95  # the handler sees the shortfall
+
+
 @pytest.fixture
 def gunicorn_io():
     originals = (wsgi.Response.write, body.Body.read, unreader.SocketUnreader.chunk)
     yield
     wsgi.Response.write, body.Body.read, unreader.SocketUnreader.chunk = originals
+    if hasattr(body.Body, "readinto"):
+        del body.Body.readinto
 
 
 def test_the_gunicorn_configuration_that_serve_uses_installs_both(gunicorn_io):
@@ -157,4 +222,5 @@ def test_the_gunicorn_configuration_that_serve_uses_installs_both(gunicorn_io):
 
     assert wsgi.Response.write is _write_headers_with_body
     assert body.Body.read is _read_body
+    assert body.Body.readinto is _read_body_into
     assert unreader.SocketUnreader.chunk is _receive

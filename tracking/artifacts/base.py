@@ -7,6 +7,7 @@ implements the underscored methods and only ever receives clean paths.
 
 from __future__ import annotations
 
+import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -199,7 +200,25 @@ class ArtifactStore(ABC):
 
 
 def iter_chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
-    """Non-empty chunks: CHUNK_SIZE reads from a file-like object, or an iterable's chunks as they come."""
+    """Non-empty chunks: CHUNK_SIZE reads from a file-like object, or an iterable's chunks as they come.
+
+    A stream with `readinto` (an upload's body, a file) fills a new buffer per chunk, which the
+    consumer may keep: one copy fewer than `read`, which builds a bytes object and its pieces.
+    Every chunk is full but the last, so a store writes CHUNK_SIZE at a time whatever the source.
+    """
+    readinto = getattr(stream, "readinto", None)
+    if readinto is not None:
+        try:
+            chunk = _fill(readinto)
+        except (NotImplementedError, io.UnsupportedOperation):
+            pass  # a raw stream that implements read() only: io.RawIOBase has a readinto that fails
+        else:
+            while chunk:
+                yield chunk
+                if len(chunk) < CHUNK_SIZE:
+                    return
+                chunk = _fill(readinto)
+            return
     read = getattr(stream, "read", None)
     if read is not None:
         # A WSGI input answers b"" at its end; a non-blocking reader with nothing left may say None.
@@ -211,6 +230,18 @@ def iter_chunks(stream: BinaryIO | Iterable[bytes]) -> Iterator[bytes]:
             raise TypeError(f"an upload must be made of bytes, not {type(chunk).__name__}")
         if chunk:
             yield bytes(chunk)
+
+
+def _fill(readinto) -> bytearray:
+    """Up to CHUNK_SIZE bytes from `readinto`, fewer only at the end of the stream."""
+    chunk = bytearray(CHUNK_SIZE)
+    filled = 0
+    with memoryview(chunk) as view:
+        # A non-blocking reader with nothing left may say None, as read() may.
+        while filled < CHUNK_SIZE and (count := readinto(view[filled:])):
+            filled += count
+    del chunk[filled:]
+    return chunk
 
 
 def _limited(path: str, chunks: Iterator[bytes], max_bytes: int | None) -> Iterator[bytes]:

@@ -324,3 +324,30 @@ def test_the_workspace_path_prefix_scopes_every_registry_call(client, call, vers
     assert response.status_code == 404
     response = client.get("/ws/team-b/api/2.0/mlflow/model-versions/search")
     assert response.json() == {}
+
+
+def test_the_answer_to_creating_a_version_is_what_reading_it_answers(call, run, model_source):
+    call("POST", "registered-models/create", {"name": "echoed"})
+    tags = [{"key": "z", "value": "last"}, {"key": "a", "value": "first"}, {"key": "z", "value": "wins"}]
+    body = {"name": "echoed", "source": model_source, "run_id": run.uuid, "tags": tags}
+    created = call("POST", "model-versions/create", body)["model_version"]
+    assert created["tags"] == [{"key": "a", "value": "first"}, {"key": "z", "value": "wins"}]
+    assert created == call("GET", "model-versions/get", {"name": "echoed", "version": "1"})["model_version"]
+
+
+def test_the_answer_to_creating_a_model_is_what_reading_it_answers(call):
+    tags = [{"key": "team", "value": "b"}, {"key": "area", "value": "vision"}]
+    body = {"name": "echoed", "description": "why", "tags": tags}
+    created = call("POST", "registered-models/create", body)["registered_model"]
+    assert created == call("GET", "registered-models/get", {"name": "echoed"})["registered_model"]
+
+
+def test_creating_a_model_under_a_taken_name_changes_nothing(call):
+    call("POST", "registered-models/create", {"name": "taken", "description": "first"})
+    message = error(
+        call, "POST", "registered-models/create", {"name": "taken"}, 400, "RESOURCE_ALREADY_EXISTS"
+    )
+    assert message == "Registered Model (name=taken) already exists."
+    assert (
+        call("GET", "registered-models/get", {"name": "taken"})["registered_model"]["description"] == "first"
+    )

@@ -98,3 +98,42 @@ def test_get_latest_versions_and_alias_look_ups_cost_a_few_queries(
     assert [v["version"] for v in model["latest_versions"]] == [str(versions - 1), str(versions)]
     with django_assert_max_num_queries(3):
         get(client, "model-versions/get", {"name": "model-001", "version": "1"})
+
+
+def post(client, path: str, body: dict) -> dict:
+    response = client.post(f"/api/2.0/mlflow/{path}", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.content
+    return response.json()
+
+
+def test_creating_a_registered_model_costs_one_look_up_and_one_insert_per_table(
+    client, workspace, django_assert_max_num_queries
+):
+    post(client, "registered-models/create", {"name": "warm-up"})  # the workspace is cached now
+    # The name's look-up, the model, its tags, and the savepoint pair of the transaction; no read back.
+    with django_assert_max_num_queries(5):
+        body = post(
+            client,
+            "registered-models/create",
+            {"name": "counted", "tags": [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]},
+        )
+    assert body["registered_model"]["name"] == "counted"
+    assert body["registered_model"]["tags"] == [{"key": "a", "value": "1"}, {"key": "b", "value": "2"}]
+
+
+@pytest.mark.parametrize("tags", [[], [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]])
+def test_creating_a_model_version_costs_the_same_few_queries_for_the_first_or_the_hundredth(
+    client, workspace, run, tags, django_assert_max_num_queries
+):
+    source = write_files(workspace, f"{run.artifact_uri}/model", {"MLmodel": "flavors: {}\n"})
+    post(client, "registered-models/create", {"name": "counted"})
+    body = {"name": "counted", "source": source, "run_id": run.uuid, "tags": tags}
+    for _ in range(99):
+        post(client, "model-versions/create", body)
+    # The model, the run, the next number (UPDATE ... RETURNING), the version's row, its tags when
+    # it has some, and the savepoint pair of the transaction; the answer is not read back.
+    with django_assert_max_num_queries(6 + bool(tags)):
+        answer = post(client, "model-versions/create", body)["model_version"]
+    assert (answer["version"], answer["status"], answer["source"]) == ("100", "READY", source)
+    assert answer.get("tags", []) == sorted(tags, key=lambda tag: tag["key"])
+    assert "aliases" not in answer

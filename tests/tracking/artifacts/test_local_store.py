@@ -21,6 +21,7 @@ from tracking.artifacts import (
     register_store_class,
     store_for,
 )
+from tracking.artifacts.base import iter_chunks
 from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
 
 
@@ -278,11 +279,69 @@ class FreshChunks(io.RawIOBase):
         return os.urandom(size) if size else b""
 
 
-@pytest.mark.parametrize("source", ["generator", "file-like"])
+class SocketLike(io.RawIOBase):
+    """An upload's body as the web server hands it: readinto() fills at most `per_call` bytes."""
+
+    def __init__(self, data: bytes, per_call: int = 64 * 1024):
+        self.data, self.position, self.per_call, self.calls = memoryview(data), 0, per_call, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self.calls += 1
+        count = min(len(buffer), self.per_call, len(self.data) - self.position)
+        buffer[:count] = self.data[self.position : self.position + count]
+        self.position += count
+        return count
+
+
+class FreshInto(SocketLike):
+    """`total` random bytes through readinto, never all in memory at once."""
+
+    def __init__(self, total: int):
+        super().__init__(b"", CHUNK_SIZE)
+        self.left = total
+
+    def readinto(self, buffer) -> int:
+        count = min(len(buffer), self.left)
+        buffer[:count] = os.urandom(count)
+        self.left -= count
+        return count
+
+
+def test_an_upload_received_in_small_pieces_is_written_in_full_chunks():
+    data = os.urandom(3 * CHUNK_SIZE + 123)
+    source = SocketLike(data)
+
+    chunks = list(iter_chunks(source))
+
+    assert [len(chunk) for chunk in chunks] == [CHUNK_SIZE] * 3 + [123]
+    assert b"".join(chunks) == data
+    # Each piece is received once, straight into its chunk, and one more call finds the end.
+    assert source.calls == len(data) // source.per_call + 2
+
+
+def test_each_chunk_is_a_buffer_of_its_own_that_the_store_may_keep():
+    chunks = list(iter_chunks(SocketLike(b"a" * CHUNK_SIZE + b"b" * CHUNK_SIZE)))
+
+    assert chunks == [b"a" * CHUNK_SIZE, b"b" * CHUNK_SIZE]
+
+
+def test_a_stream_that_implements_read_only_is_still_read():
+    assert b"".join(iter_chunks(FreshChunks(CHUNK_SIZE + 5))) != b""
+    assert sum(len(chunk) for chunk in iter_chunks(FreshChunks(CHUNK_SIZE + 5))) == CHUNK_SIZE + 5
+
+
+@pytest.mark.parametrize("source", ["generator", "file-like", "readinto"])
 def test_a_large_upload_is_streamed_not_held_in_memory(store, root, source):
     total = 64 * CHUNK_SIZE
     # Each chunk is a new object: a store that kept them all would hold 64 MiB at its peak.
-    stream = (os.urandom(CHUNK_SIZE) for _ in range(64)) if source == "generator" else FreshChunks(total)
+    stream = {
+        "generator": lambda: (os.urandom(CHUNK_SIZE) for _ in range(64)),
+        "file-like": lambda: FreshChunks(total),
+        "readinto": lambda: FreshInto(total),
+    }[source]()
     tracemalloc.start()
     try:
         written = store.save("large.bin", stream)
