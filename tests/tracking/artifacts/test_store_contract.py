@@ -1,5 +1,5 @@
-"""What every artifact store does, whatever keeps the bytes: each test runs on the local disk and on
-a real S3 server (moto). Files are written and checked through the store itself; what only one
+"""What every artifact store does, whatever keeps the bytes: each test runs on the local disk, on
+a real S3 server (moto) and on Azure Blob Storage (Azurite). Files are written and checked through the store itself; what only one
 kind of store has (links on disk, multipart uploads in S3) is tested in that store's own module."""
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from tracking.artifacts import (
     ArtifactNotFound,
     ArtifactStore,
     ArtifactTooLarge,
+    AzureBlobArtifactStore,
     FileInfo,
     LocalArtifactStore,
     S3ArtifactStore,
@@ -23,12 +24,18 @@ from tracking.artifacts import (
 from tracking.errors import InvalidParameterValue
 
 
-@pytest.fixture(params=["local", "s3"])
-def store(request, tmp_path) -> ArtifactStore:
+@pytest.fixture(params=["local", "s3", "azure"])
+def store(request, tmp_path, monkeypatch) -> ArtifactStore:
     if request.param == "local":
         return LocalArtifactStore(tmp_path / "root")
-    request.getfixturevalue("s3_service")
-    return S3ArtifactStore(S3_BUCKET, f"contract/{uuid.uuid4().hex}")
+    if request.param == "s3":
+        request.getfixturevalue("s3_service")
+        return S3ArtifactStore(S3_BUCKET, f"contract/{uuid.uuid4().hex}")
+    azurite = request.getfixturevalue("azurite")
+    for name, value in azurite.environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AZURE_STORAGE_ACCESS_KEY", raising=False)
+    return AzureBlobArtifactStore(f"{azurite.root_uri}/contract-{uuid.uuid4().hex}")
 
 
 def write(store: ArtifactStore, files: dict[str, bytes]) -> None:
@@ -66,7 +73,7 @@ def test_listing_a_folder_gives_paths_relative_to_the_store_root(store):
     assert store.list("1/abc/artifacts/") == store.list("1/abc/artifacts")
 
 
-@pytest.mark.parametrize("prefix", ["missing", "missing/deeper", "file.txt", "file.txt/below", ""])
+@pytest.mark.parametrize("prefix", ["missing", "missing/deeper", "file.txt", "file.txt/below", "fil", ""])
 def test_listing_a_missing_prefix_or_a_file_gives_nothing(store, prefix):
     if prefix:
         write(store, {"file.txt": b"x"})
@@ -218,7 +225,7 @@ def test_deleting_a_folder_removes_it_all_and_returns_the_bytes_freed(store):
     assert not store.exists("run")
 
 
-@pytest.mark.parametrize("path", ["missing", "a/missing", "file.txt/below"])
+@pytest.mark.parametrize("path", ["missing", "a/missing", "file.txt/below", "file"])
 def test_deleting_something_missing_frees_nothing(store, path):
     write(store, {"file.txt": b"x"})
     assert store.delete(path) == 0
