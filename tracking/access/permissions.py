@@ -109,6 +109,11 @@ _READ = [
     "mlflow.GetGatewayGuardrail",
     "mlflow.ListGatewayGuardrails",
     "mlflow.ListEndpointGuardrailConfigs",
+    # The gateway's provider catalog (the UI's ajax routes) and whether secrets can be kept
+    "mlflow.gateway.ListSupportedProviders",
+    "mlflow.gateway.ListSupportedModels",
+    "mlflow.gateway.GetProviderConfig",
+    "mlflow.gateway.GetSecretsConfig",
     # Model registry
     "mlflow.GetRegisteredModel",
     "mlflow.SearchRegisteredModels",
