@@ -107,6 +107,10 @@ SECRET_KEY = _secret_key()
 # ones in STUDIO_SECRETS_PREVIOUS_KEYS and run `manage.py reseal_gateway_secrets`.
 GATEWAY_SECRETS_KEY = env_str("STUDIO_SECRETS_KEY")
 GATEWAY_SECRETS_PREVIOUS_KEYS = env_list("STUDIO_SECRETS_PREVIOUS_KEYS", [])
+if any(0 < len(key) < 16 for key in [GATEWAY_SECRETS_KEY, *GATEWAY_SECRETS_PREVIOUS_KEYS]):
+    CONFIG_ERRORS.append(
+        "STUDIO_SECRETS_KEY (and each of STUDIO_SECRETS_PREVIOUS_KEYS) must be 16 characters or more."
+    )
 # A gateway secret's `api_base` must be a public https:// address unless this allows private ones
 # (a model server on the local network); link-local ones (cloud metadata) never are.
 GATEWAY_ALLOW_PRIVATE_API_BASE = env_bool("STUDIO_GATEWAY_ALLOW_PRIVATE_API_BASE", False)

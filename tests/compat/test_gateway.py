@@ -202,3 +202,25 @@ def test_the_ui_reads_the_provider_catalog(tracking_uri):
     unknown = requests.get(f"{base}/provider-config", params={"provider": "nope"}, timeout=10)
     assert unknown.status_code == 400 and unknown.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert requests.get(f"{base}/secrets/config", timeout=10).json()["secrets_available"] is True
+
+
+def test_the_ui_sees_the_gateway_enabled_and_invocations_name_the_provider(store, tracking_uri):
+    info = requests.get(f"{tracking_uri}/api/3.0/mlflow/server-info", timeout=10).json()
+    assert info["features_enabled"] == {"gateway": True}
+
+    secret = store.create_gateway_secret(
+        secret_name="k", secret_value={"api_key": API_KEY}, provider="anthropic"
+    )
+    definition = store.create_gateway_model_definition(
+        name="claude", secret_id=secret.secret_id, provider="anthropic", model_name="claude-sonnet-4"
+    )
+    store.create_gateway_endpoint(name="chat", model_configs=[primary(definition.model_definition_id)])
+    response = requests.post(
+        f"{tracking_uri}/gateway/chat/mlflow/invocations",
+        json={"messages": [{"role": "user", "content": "hello"}]},
+        timeout=10,
+    )
+    assert response.status_code == 502
+    assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "'anthropic'" in response.json()["message"]
+    assert API_KEY[-8:] not in response.text
