@@ -284,3 +284,34 @@ def test_readers_cannot_invoke_endpoints(client, team, personal_token, auth_on):
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
     assert response.status_code == 403
+
+
+# --- Budget windows (here for want of a better home: they are the gateway's too) ----------------
+
+
+@pytest.mark.parametrize(
+    ("unit", "value", "start", "end"),
+    [
+        ("MINUTES", 15, "2026-12-06T18:15:00", "2026-12-06T18:30:00"),
+        ("HOURS", 2, "2026-12-06T18:00:00", "2026-12-06T20:00:00"),
+        ("DAYS", 1, "2026-12-06T00:00:00", "2026-12-07T00:00:00"),
+        ("WEEKS", 1, "2026-12-06T00:00:00", "2026-12-13T00:00:00"),  # a Sunday, as MLflow's weeks
+        ("MONTHS", 1, "2026-12-01T00:00:00", "2027-01-01T00:00:00"),
+        ("MONTHS", 5, "2026-09-01T00:00:00", "2027-02-01T00:00:00"),  # counted from January 1970
+    ],
+)
+def test_a_budget_window_lines_up_as_mlflows(unit, value, start, end):
+    from datetime import UTC, datetime
+
+    from tracking.queries.gateway import budget_window
+
+    now = datetime(2026, 12, 6, 18, 20, 5, tzinfo=UTC)
+    got = budget_window(unit, value, now)
+    assert [moment.replace(tzinfo=None).isoformat() for moment in got] == [start, end]
+
+
+def test_a_secret_without_fields_is_kept_for_auth_modes_that_need_none(client, default_workspace):
+    body = {"secret_name": "aws", "provider": "bedrock", "auth_config": {"auth_mode": "default_chain"}}
+    answer = api(client, "post", "default", "secrets/create", body).json()["secret"]
+    assert "masked_values" not in answer and answer["auth_config"] == {"auth_mode": "default_chain"}
+    assert gateway.open_secret(GatewaySecret.objects.get(secret_id=answer["secret_id"])) == {}

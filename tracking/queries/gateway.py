@@ -124,6 +124,10 @@ def get_endpoint(workspace: Workspace, *, endpoint_id: str = "", name: str = "")
     return found
 
 
+def endpoint_exists(workspace: Workspace, endpoint_id: str) -> bool:
+    return GatewayEndpoint.objects.filter(workspace=workspace, endpoint_id=endpoint_id).exists()
+
+
 def list_endpoints(workspace: Workspace, *, provider: str = "", secret_id: str = "") -> list[GatewayEndpoint]:
     endpoints = _endpoints(workspace)
     if provider:
@@ -183,20 +187,24 @@ class BudgetWindow:
 
 _FIXED_UNITS = {"MINUTES": timedelta(minutes=1), "HOURS": timedelta(hours=1), "DAYS": timedelta(days=1)}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# Weeks start on Monday; 1970-01-05 was the first Monday after the epoch.
-_FIRST_MONDAY = datetime(1970, 1, 5, tzinfo=UTC)
+# Windows line up as MLflow's: weeks from Sunday 1969-12-28, months from January 1970.
+_FIRST_SUNDAY = datetime(1969, 12, 28, tzinfo=UTC)
 
 
-def _window(unit: str, value: int, now: datetime) -> tuple[datetime, datetime]:
+def _month_start(months_since_1970: int) -> datetime:
+    return datetime(1970 + months_since_1970 // 12, months_since_1970 % 12 + 1, 1, tzinfo=UTC)
+
+
+def budget_window(unit: str, value: int, now: datetime) -> tuple[datetime, datetime]:
+    """The fixed window of `value` units that holds `now`: (start, end)."""
     if unit == "MONTHS":
-        months = now.year * 12 + now.month - 1
+        months = (now.year - 1970) * 12 + now.month - 1
         first = months - months % value
-        start = datetime(first // 12, first % 12 + 1, 1, tzinfo=UTC)
-        last = first + value
-        return start, datetime(last // 12, last % 12 + 1, 1, tzinfo=UTC)
-    origin, length = (
-        (_FIRST_MONDAY, timedelta(weeks=value)) if unit == "WEEKS" else (_EPOCH, _FIXED_UNITS[unit] * value)
-    )
+        return _month_start(first), _month_start(first + value)
+    if unit == "WEEKS":
+        origin, length = _FIRST_SUNDAY, timedelta(weeks=value)
+    else:
+        origin, length = _EPOCH, _FIXED_UNITS[unit] * value
     start = origin + ((now - origin) // length) * length
     return start, start + length
 
@@ -207,6 +215,6 @@ def budget_windows(workspace: Workspace, *, now: datetime) -> list[BudgetWindow]
     policies = GatewayBudgetPolicy.objects.filter(workspace=workspace).order_by("budget_policy_id")
     windows = []
     for policy in policies:
-        start, end = _window(policy.duration_unit, policy.duration_value, now)
+        start, end = budget_window(policy.duration_unit, policy.duration_value, now)
         windows.append(BudgetWindow(policy=policy, start=start, end=end, spend=0.0))
     return windows

@@ -71,9 +71,12 @@ def mask(value: Any) -> str:
 
 
 def _check_secret_value(secret_value: Any) -> dict[str, str]:
-    # The message never quotes a value: only the field names and what is wrong.
-    if not isinstance(secret_value, dict) or not secret_value:
-        raise InvalidParameterValue("Missing value for required parameter 'secret_value'.")
+    # The message never quotes a value: only the field names and what is wrong. An empty one is
+    # allowed: some auth modes hold no secret field (AWS's default credential chain, say).
+    if secret_value is None:
+        return {}
+    if not isinstance(secret_value, dict):
+        raise InvalidParameterValue("secret_value must map field names to string values.")
     if not all(isinstance(key, str) and isinstance(value, str) for key, value in secret_value.items()):
         raise InvalidParameterValue("secret_value must map field names to string values.")
     if reserved := sorted(_DESTINATION_KEYS & set(secret_value)):
@@ -89,7 +92,9 @@ def _check_api_base(url: str) -> None:
     try:
         target = parse_url(url)
         if target.scheme != "https":
-            raise Refused("only https:// URLs are allowed")
+            raise InvalidParameterValue(
+                f"Invalid Gateway secret api_base scheme: '{target.scheme}'. Allowed schemes are: 'https'."
+            )
         try:
             literal = ipaddress.ip_address(target.host)
         except ValueError:
@@ -318,11 +323,20 @@ def _usage_experiment(workspace: Workspace, endpoint_name: str, endpoint_id: str
     )
 
 
-def _set_fallback(endpoint: GatewayEndpoint, fallback: FallbackConfig | None) -> None:
-    if fallback is not None:
-        endpoint.has_fallback_config = True
-        endpoint.fallback_strategy = fallback.strategy
-        endpoint.fallback_max_attempts = fallback.max_attempts
+def _set_fallback(
+    endpoint: GatewayEndpoint, fallback: FallbackConfig | None, model_configs: list[ModelConfig] | None
+) -> None:
+    """As MLflow keeps it: an endpoint has a fallback configuration once one was given or it has
+    fallback models, and new models reset it to what is given with them (or nothing)."""
+    has_fallback_models = model_configs is not None and any(
+        c.linkage_type == "FALLBACK" for c in model_configs
+    )
+    replacing_models = model_configs is not None and endpoint.pk is not None
+    if fallback is None and not has_fallback_models and not replacing_models:
+        return
+    endpoint.has_fallback_config = True
+    endpoint.fallback_strategy = fallback.strategy if fallback else ""
+    endpoint.fallback_max_attempts = fallback.max_attempts if fallback else None
 
 
 def create_endpoint(
@@ -350,7 +364,7 @@ def create_endpoint(
         created_by=created_by,
         updated_by=created_by,
     )
-    _set_fallback(endpoint, fallback)
+    _set_fallback(endpoint, fallback, model_configs)
     mappings = _mappings(endpoint, model_configs, created_by)
     if GatewayEndpoint.objects.filter(workspace=workspace, name=name).exists():
         raise ResourceAlreadyExists(f"Endpoint with name '{name}' already exists")
@@ -386,7 +400,7 @@ def update_endpoint(
         endpoint.usage_tracking = usage_tracking
     if routing_strategy:
         endpoint.routing_strategy = routing_strategy
-    _set_fallback(endpoint, fallback)
+    _set_fallback(endpoint, fallback, model_configs)
     mappings = _mappings(endpoint, model_configs, updated_by) if model_configs else None
     endpoint.updated_at = timezone.now()
     if updated_by:

@@ -445,10 +445,17 @@ def list_gateway_guardrails(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
+def _guarded_endpoint(call: ApiCall) -> None:
+    # MLflow names it plain "Endpoint" on the guardrail routes.
+    endpoint_id = _required(call.message, "endpoint_id")
+    if not queries.endpoint_exists(call.workspace, endpoint_id):
+        raise ResourceDoesNotExist(f"Endpoint not found (endpoint_id='{endpoint_id}')")
+
+
 @rpc("mlflow.AddGuardrailToEndpoint")
 def add_guardrail_to_endpoint(call: ApiCall) -> dict[str, Any]:
     guardrail_id = _required(call.message, "guardrail_id")
-    _endpoint(call)
+    _guarded_endpoint(call)
     raise _no_guardrail(guardrail_id)
 
 
@@ -472,7 +479,7 @@ def update_endpoint_guardrail_config(call: ApiCall) -> dict[str, Any]:
 
 @rpc("mlflow.ListEndpointGuardrailConfigs")
 def list_endpoint_guardrail_configs(call: ApiCall) -> dict[str, Any]:
-    _endpoint(call)
+    _guarded_endpoint(call)
     return {}
 
 
