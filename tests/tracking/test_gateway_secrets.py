@@ -315,3 +315,11 @@ def test_a_secret_without_fields_is_kept_for_auth_modes_that_need_none(client, d
     answer = api(client, "post", "default", "secrets/create", body).json()["secret"]
     assert "masked_values" not in answer and answer["auth_config"] == {"auth_mode": "default_chain"}
     assert gateway.open_secret(GatewaySecret.objects.get(secret_id=answer["secret_id"])) == {}
+
+
+def test_names_longer_than_their_columns_are_refused_before_the_database(client, default_workspace):
+    body = {"secret_name": "k" * 256, "secret_value": {"api_key": API_KEY}}
+    response = api(client, "post", "default", "secrets/create", body)
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "255" in response.json()["message"]
+    assert_no_secret_in(response.content.decode())

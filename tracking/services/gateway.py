@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import CharField, ProtectedError
 from django.utils import timezone
 
 from tracking import gateway_catalog, secrets
@@ -36,6 +36,7 @@ from tracking.models import (
 )
 from tracking.queries import experiments as experiment_queries
 from tracking.queries import gateway as queries
+from tracking.validation import check_length
 
 from . import experiments as experiment_services
 
@@ -50,8 +51,18 @@ def _new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex}"
 
 
+def _fit(*rows: Any) -> None:
+    """INVALID_PARAMETER_VALUE for a text longer than its column holds (PostgreSQL would refuse it)."""
+    for row in rows:
+        for field in row._meta.concrete_fields:
+            value = getattr(row, field.attname)
+            if isinstance(field, CharField) and field.max_length and isinstance(value, str):
+                check_length(f"'{field.name}'", value, field.max_length)
+
+
 def _save_named(row: Any, taken: str) -> Any:
     """Saves a row whose name is unique in its workspace; RESOURCE_ALREADY_EXISTS if taken."""
+    _fit(row)
     try:
         with transaction.atomic():
             row.save()
@@ -180,6 +191,7 @@ def update_secret(
         secret.auth_config = check_auth_config(auth_config) or None
     secret.updated_by = updated_by
     secret.updated_at = timezone.now()
+    _fit(secret)
     secret.save()
     return secret
 
@@ -366,6 +378,7 @@ def create_endpoint(
     )
     _set_fallback(endpoint, fallback, model_configs)
     mappings = _mappings(endpoint, model_configs, created_by)
+    _fit(endpoint, *mappings)
     if GatewayEndpoint.objects.filter(workspace=workspace, name=name).exists():
         raise ResourceAlreadyExists(f"Endpoint with name '{name}' already exists")
     try:
@@ -402,6 +415,7 @@ def update_endpoint(
         endpoint.routing_strategy = routing_strategy
     _set_fallback(endpoint, fallback, model_configs)
     mappings = _mappings(endpoint, model_configs, updated_by) if model_configs else None
+    _fit(endpoint, *(mappings or []))
     endpoint.updated_at = timezone.now()
     if updated_by:
         endpoint.updated_by = updated_by
@@ -432,6 +446,7 @@ def attach_model(
     *, endpoint: GatewayEndpoint, model_config: ModelConfig, created_by: str = ""
 ) -> GatewayEndpointModelMapping:
     (mapping,) = _mappings(endpoint, [model_config], created_by)
+    _fit(mapping)
     try:
         with transaction.atomic():
             mapping.save()
@@ -465,17 +480,20 @@ def create_binding(
             f"Invalid resource_type '{resource_type}'. Must be one of: {', '.join(_RESOURCE_TYPES)}."
         )
     now = timezone.now()
+    binding = GatewayEndpointBinding(
+        endpoint=endpoint,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        created_at=now,
+        updated_at=now,
+        created_by=created_by,
+        updated_by=created_by,
+    )
+    _fit(binding)
     try:
         with transaction.atomic():
-            return GatewayEndpointBinding.objects.create(
-                endpoint=endpoint,
-                resource_type=resource_type,
-                resource_id=resource_id,
-                created_at=now,
-                updated_at=now,
-                created_by=created_by,
-                updated_by=created_by,
-            )
+            binding.save()
+            return binding
     except IntegrityError:
         raise ResourceAlreadyExists(
             f"Endpoint '{endpoint.endpoint_id}' is already bound to {resource_type} '{resource_id}'"
@@ -492,6 +510,7 @@ def delete_binding(*, endpoint: GatewayEndpoint, resource_type: str, resource_id
 
 
 def set_endpoint_tag(*, endpoint: GatewayEndpoint, key: str, value: str) -> None:
+    _fit(GatewayEndpointTag(key=key))
     GatewayEndpointTag.objects.update_or_create(endpoint=endpoint, key=key, defaults={"value": value})
 
 
@@ -537,7 +556,7 @@ def create_budget_policy(
     _check_duration(change.duration_value)
     target = _check_target(workspace, change.target_scope or "", change.target_value)
     now = timezone.now()
-    return GatewayBudgetPolicy.objects.create(
+    policy = GatewayBudgetPolicy(
         workspace=workspace,
         budget_policy_id=_new_id("bp"),
         budget_unit=change.budget_unit,
@@ -552,6 +571,9 @@ def create_budget_policy(
         created_by=created_by,
         updated_by=created_by,
     )
+    _fit(policy)
+    policy.save()
+    return policy
 
 
 def update_budget_policy(
@@ -571,6 +593,7 @@ def update_budget_policy(
     policy.updated_at = timezone.now()
     if updated_by:
         policy.updated_by = updated_by
+    _fit(policy)
     policy.save()
     return policy
 
