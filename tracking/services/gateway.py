@@ -435,11 +435,9 @@ def update_endpoint(
 
 
 def delete_endpoint(*, endpoint: GatewayEndpoint) -> None:
-    with transaction.atomic():
-        GatewayBudgetPolicy.objects.filter(
-            workspace=endpoint.workspace, target_scope="ENDPOINT", target_value=endpoint.endpoint_id
-        ).delete()
-        endpoint.delete()
+    # Its models' links, bindings and tags go with it. Budget policies aimed at it stay, as in
+    # MLflow: they are the owners' to remove or retarget.
+    endpoint.delete()
 
 
 def attach_model(
