@@ -11,10 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from django.http import HttpRequest
 from django.utils import timezone
 
-from tracking import gateway_catalog
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.queries import gateway as queries
 from tracking.services import gateway as services
@@ -29,14 +27,9 @@ from ..gateway_shapes import (
     secret_message,
 )
 from ..responses import page_message
-from ..router import ApiCall, extra_route, rpc
+from ..router import ApiCall, rpc
 
 _ENDPOINT_NAME = re.compile(r"[a-zA-Z0-9_\-.]+")
-
-extra_route("GET", "/mlflow/gateway/supported-providers", 3, "mlflow.gateway.ListSupportedProviders")
-extra_route("GET", "/mlflow/gateway/supported-models", 3, "mlflow.gateway.ListSupportedModels")
-extra_route("GET", "/mlflow/gateway/provider-config", 3, "mlflow.gateway.GetProviderConfig")
-extra_route("GET", "/mlflow/gateway/secrets/config", 3, "mlflow.gateway.GetSecretsConfig")
 
 
 def _required(message: dict[str, Any], name: str) -> Any:
@@ -481,32 +474,3 @@ def update_endpoint_guardrail_config(call: ApiCall) -> dict[str, Any]:
 def list_endpoint_guardrail_configs(call: ApiCall) -> dict[str, Any]:
     _guarded_endpoint(call)
     return {}
-
-
-# --- The UI's provider catalog (ajax routes, not RPCs) ------------------------------------------
-
-
-def _query(request: HttpRequest, name: str) -> str:
-    return request.GET.get(name, "")
-
-
-@rpc("mlflow.gateway.ListSupportedProviders")
-def list_supported_providers(call: ApiCall) -> dict[str, Any]:
-    return {"providers": gateway_catalog.providers()}
-
-
-@rpc("mlflow.gateway.ListSupportedModels")
-def list_supported_models(call: ApiCall) -> dict[str, Any]:
-    return {"models": gateway_catalog.models(_query(call.request, "provider") or None)}
-
-
-@rpc("mlflow.gateway.GetProviderConfig")
-def get_provider_config(call: ApiCall) -> dict[str, Any]:
-    return gateway_catalog.provider_config(_query(call.request, "provider"))
-
-
-@rpc("mlflow.gateway.GetSecretsConfig")
-def get_secrets_config(call: ApiCall) -> dict[str, Any]:
-    from django.conf import settings
-
-    return {"secrets_available": True, "using_default_passphrase": not settings.GATEWAY_SECRETS_KEY}
