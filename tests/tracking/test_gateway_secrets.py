@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 
 from tracking import secrets
+from tracking.errors import ResourceDoesNotExist
 from tracking.models import GatewaySecret
+from tracking.queries.gateway import budget_window
 from tracking.services import gateway
 
 pytestmark = pytest.mark.django_db
@@ -301,10 +304,6 @@ def test_readers_cannot_invoke_endpoints(client, team, personal_token, auth_on):
     ],
 )
 def test_a_budget_window_lines_up_as_mlflows(unit, value, start, end):
-    from datetime import UTC, datetime
-
-    from tracking.queries.gateway import budget_window
-
     now = datetime(2026, 12, 6, 18, 20, 5, tzinfo=UTC)
     got = budget_window(unit, value, now)
     assert [moment.replace(tzinfo=None).isoformat() for moment in got] == [start, end]
@@ -323,3 +322,34 @@ def test_names_longer_than_their_columns_are_refused_before_the_database(client,
     assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert "255" in response.json()["message"]
     assert_no_secret_in(response.content.decode())
+
+
+def test_nothing_can_point_into_another_workspace(team):
+    secret = gateway.create_secret(
+        workspace=team.workspace, name="k", value={"api_key": API_KEY}, provider="openai"
+    )
+    definition = gateway.create_model_definition(
+        workspace=team.workspace, name="m", secret_id=secret.secret_id, provider="openai", model_name="gpt-4o"
+    )
+    endpoint = gateway.create_endpoint(
+        workspace=team.workspace,
+        name="e",
+        usage_tracking=False,
+        model_configs=[gateway.ModelConfig(definition.model_definition_id, "PRIMARY")],
+    )
+    with pytest.raises(ResourceDoesNotExist):
+        gateway.create_endpoint(
+            workspace=team.other,
+            name="e",
+            model_configs=[gateway.ModelConfig(definition.model_definition_id, "PRIMARY")],
+        )
+    with pytest.raises(ResourceDoesNotExist):
+        gateway.create_budget_policy(
+            workspace=team.other,
+            change=gateway.BudgetChange(
+                budget_unit="USD", budget_amount=1.0, duration_unit="DAYS", duration_value=1,
+                target_scope="ENDPOINT", target_value=endpoint.endpoint_id, budget_action="REJECT",
+            ),
+        )  # fmt: skip
+    # The same names are free there.
+    gateway.create_secret(workspace=team.other, name="k", value={"api_key": API_KEY})
