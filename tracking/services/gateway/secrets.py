@@ -49,6 +49,9 @@ def _check_secret_value(secret_value: Any) -> dict[str, str]:
 
 
 def _check_api_base(url: str) -> None:
+    """Public https:// only, as MLflow's rule. A host given as an address is checked now; a name
+    would be resolved and checked at each request sent to it, as the alerts' webhooks are (no
+    request is sent today: see tracking.api.gateway_invocations)."""
     try:
         target = parse_url(url)
         if target.scheme != "https":
