@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import UTC, datetime
 
 import pytest
+from django.core.management import call_command
 
 from tracking import secrets
 from tracking.errors import ResourceDoesNotExist
@@ -85,7 +87,9 @@ def test_after_a_key_rotation_old_secrets_are_found_and_resealed(make_secret, se
     settings.GATEWAY_SECRETS_PREVIOUS_KEYS = ["the-old-key"]
     assert GatewaySecret.objects.exclude(key_id=secrets.current_key_id()).count() == 1
 
-    assert gateway.reseal_secrets() == 1
+    out = io.StringIO()
+    call_command("reseal_gateway_secrets", stdout=out)
+    assert "resealed 1 secret(s)" in out.getvalue() and "0 left on other keys" in out.getvalue()
 
     resealed = GatewaySecret.objects.get(pk=old.pk)
     assert resealed.key_id == secrets.current_key_id() != old.key_id

@@ -5,7 +5,6 @@ A secret is shown by its masked values only; its ciphertext and key id never lea
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from tracking.models import (
@@ -136,11 +135,7 @@ def budget_policy_message(policy: GatewayBudgetPolicy) -> dict[str, Any]:
 def budget_window_message(window: BudgetWindow) -> dict[str, Any]:
     return {
         "budget_policy_id": window.policy.budget_policy_id,
-        "window_start_ms": _ms(window.start),
-        "window_end_ms": _ms(window.end),
+        "window_start_ms": datetime_to_ms(window.start),
+        "window_end_ms": datetime_to_ms(window.end),
         "current_spend": window.spend,
     }
-
-
-def _ms(moment: datetime) -> int:
-    return datetime_to_ms(moment)
