@@ -46,6 +46,15 @@ def check_configuration(app_configs=None, **kwargs) -> list:
                 id="studio.W001",
             )
         )
+    if settings.STUDIO_REQUIRE_AUTH and not settings.GATEWAY_SECRETS_KEY:
+        problems.append(
+            Warning(
+                "STUDIO_SECRETS_KEY is not set: AI gateway secrets are encrypted with a key derived "
+                "from STUDIO_SECRET_KEY, so changing that one makes them unreadable.",
+                hint="Set STUDIO_SECRETS_KEY to a long random string (README.md, Configuration).",
+                id="studio.W002",
+            )
+        )
     return problems
 
 

@@ -101,6 +101,19 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# The AI gateway's provider secrets are encrypted with this key (tracking.secrets). Unset, a key
+# derived from SECRET_KEY is used (and a warning logged): fine on a laptop, but then changing
+# SECRET_KEY makes the stored secrets unreadable. To rotate, set the new key here, list the old
+# ones in STUDIO_SECRETS_PREVIOUS_KEYS and run `manage.py reseal_gateway_secrets`.
+GATEWAY_SECRETS_KEY = env_str("STUDIO_SECRETS_KEY")
+GATEWAY_SECRETS_PREVIOUS_KEYS = env_list("STUDIO_SECRETS_PREVIOUS_KEYS", [])
+if any(0 < len(key) < 16 for key in [GATEWAY_SECRETS_KEY, *GATEWAY_SECRETS_PREVIOUS_KEYS]):
+    CONFIG_ERRORS.append(
+        "STUDIO_SECRETS_KEY (and each of STUDIO_SECRETS_PREVIOUS_KEYS) must be 16 characters or more."
+    )
+# A gateway secret's `api_base` must be a public https:// address unless this allows private ones
+# (a model server on the local network); link-local ones (cloud metadata) never are.
+GATEWAY_ALLOW_PRIVATE_API_BASE = env_bool("STUDIO_GATEWAY_ALLOW_PRIVATE_API_BASE", False)
 DEBUG = env_bool("STUDIO_DEBUG", False)
 ALLOWED_HOSTS = env_list(
     "STUDIO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]", "testserver", STUDIO_HOST]

@@ -8,6 +8,7 @@ the client calls it by the thousand, and takes studio.wsgi's fast lane.
 
 from django.urls import include, path
 
+from tracking.api.gateway_invocations import chat_completions, invoke_endpoint
 from tracking.api.handlers.server import health, version
 from tracking.api.router import dispatch, endpoint_not_found
 
@@ -31,6 +32,11 @@ _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
 urlpatterns = [
     self_checked_route(rf"^{_MLFLOW_API}$", fast_lane(dispatch)),
     self_checked_route(rf"^{_WORKSPACE}{_MLFLOW_API}$", fast_lane(dispatch)),
+    # The AI gateway's invocation routes (MLflow's, outside /api/): they check access themselves.
+    self_checked_route(rf"^(?:{_WORKSPACE})?gateway/mlflow/v1/chat/completions$", chat_completions),
+    self_checked_route(
+        rf"^(?:{_WORKSPACE})?gateway/(?P<endpoint_name>[^/]+)/mlflow/invocations$", invoke_endpoint
+    ),
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),

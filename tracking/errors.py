@@ -90,6 +90,14 @@ class TemporarilyUnavailable(MlflowError):
         self.retry_after = retry_after
 
 
+class ProviderUnreachable(MlflowError):
+    """The AI gateway cannot reach the LLM provider an endpoint forwards to (502, no retry hint:
+    trying again will not help until the set-up changes)."""
+
+    error_code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 502
+
+
 class TooManyRequests(TemporarilyUnavailable):
     error_code = "REQUEST_LIMIT_EXCEEDED"
     http_status = 429

@@ -45,3 +45,11 @@ def test_a_malformed_or_unknown_object_store_root_stops_start_up(settings, monke
     settings.ARTIFACT_ROOT = root
     [problem] = problems_with_the_artifact_root()
     assert problem.startswith(f"STUDIO_ARTIFACT_ROOT={root}: ")
+
+
+def test_a_server_requiring_sign_in_is_warned_to_set_a_secrets_key(settings):
+    settings.STUDIO_REQUIRE_AUTH = True
+    settings.GATEWAY_SECRETS_KEY = ""
+    assert "studio.W002" in [problem.id for problem in check_configuration()]
+    settings.GATEWAY_SECRETS_KEY = "a-long-random-secrets-key"
+    assert "studio.W002" not in [problem.id for problem in check_configuration()]

@@ -109,6 +109,11 @@ _READ = [
     "mlflow.GetGatewayGuardrail",
     "mlflow.ListGatewayGuardrails",
     "mlflow.ListEndpointGuardrailConfigs",
+    # The gateway's provider catalog (the UI's ajax routes) and whether secrets can be kept
+    "mlflow.gateway.ListSupportedProviders",
+    "mlflow.gateway.ListSupportedModels",
+    "mlflow.gateway.GetProviderConfig",
+    "mlflow.gateway.GetSecretsConfig",
     # Model registry
     "mlflow.GetRegisteredModel",
     "mlflow.SearchRegisteredModels",
@@ -195,7 +200,13 @@ _WRITE = [
     "mlflow.DeleteModelVersionTag",
     "mlflow.SetRegisteredModelAlias",
     "mlflow.DeleteRegisteredModelAlias",
+    # Calling a gateway endpoint (tracking.api.gateway_invocations: outside /api/, not a route
+    # of the RPC table; see OUTSIDE_THE_API)
+    "mlflow.gateway.InvokeEndpoint",
 ]
+
+# Operations classified here whose paths are Django URLs of their own rather than API routes.
+OUTSIDE_THE_API = {"mlflow.gateway.InvokeEndpoint"}
 
 _DELETE_OWN = ["mlflow.DeleteRun", "mlflow.RestoreRun"]
 

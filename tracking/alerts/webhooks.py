@@ -83,22 +83,30 @@ def parse_url(url: str) -> Target:
     return Target(parts.scheme, parts.hostname, port or default_port, path)
 
 
-def address_refusal(address: str) -> str:
-    """Why posting to this IP address is refused, or "" when it is allowed."""
+def address_refusal(
+    address: str,
+    *,
+    allow_private: bool | None = None,
+    allowed_by: str = "STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS",
+) -> str:
+    """Why posting to this IP address is refused, or "" when it is allowed (private and loopback
+    ones too when `allow_private`, by default the alerts' setting, says so)."""
+    if allow_private is None:
+        allow_private = settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address):
         embedded = ip.ipv4_mapped or ip.sixtofour
         if embedded is None and ip in _NAT64:
             embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
         if embedded is not None:
-            return address_refusal(str(embedded))
+            return address_refusal(str(embedded), allow_private=allow_private, allowed_by=allowed_by)
     if ip.is_link_local or ip.is_multicast or ip.is_unspecified:
         return f"{ip} is a link-local, multicast or unspecified address"
     if ip.is_global:
         return ""
-    if settings.ALERTS_ALLOW_PRIVATE_WEBHOOKS and (ip.is_private or ip.is_loopback):
+    if allow_private and (ip.is_private or ip.is_loopback):
         return ""
-    return f"{ip} is not a public address (STUDIO_ALERTS_ALLOW_PRIVATE_WEBHOOKS allows private ones)"
+    return f"{ip} is not a public address ({allowed_by} allows private ones)"
 
 
 def check_url(url: str) -> str:

@@ -177,7 +177,9 @@ def check_message(raw: Any, message: str, path: str) -> dict[str, Any]:
             continue
         kind, repeated, _, ref = spec
         value_type = type(value)
-        if repeated:
+        if repeated and kind == "json" and value_type is dict:
+            out[name] = value  # a proto map (string keys, as JSON gives them)
+        elif repeated:
             if value_type is not list:
                 raise _invalid(_join(path, name), value)
             prefix = _join(path, name)
@@ -280,6 +282,9 @@ def _as_float(value: Any) -> float | None:
 
 
 def _invalid(path: str, value: Any) -> InvalidParameterValue:
+    if "secret" in path:
+        # A gateway secret's value is never repeated back, not even in an error.
+        return InvalidParameterValue(f"Invalid value for parameter '{path}' supplied.{_SEE_DOCS}")
     shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
     return InvalidParameterValue(
         f"Invalid value {shown} for parameter '{path}' supplied. "

@@ -28,6 +28,7 @@ from tracking.key_registry import prune_run_keys
 from tracking.models import Deletion, Import, Job, Metric, ResourceGroup, Run
 from tracking.models.work import ACTIVE_STATUSES, LostClaim
 from tracking.services.artifacts import store
+from tracking.services.gateway import delete_workspace_gateway
 from tracking.services.imports import cancel_import
 from tracking.services.jobs import cancel_job
 from tracking.staging import discard, is_staged
@@ -172,6 +173,7 @@ class Purge:
             self._remove([workspace_folder(workspace)])
             self._remove_local(_leftovers(workspace))
             with transaction.atomic():
+                self._count(delete_workspace_gateway(workspace=workspace))
                 # What is left is small: registered models, jobs, imports, members and tokens.
                 self._count(type(workspace).objects.filter(pk=workspace.pk).delete())
                 self.row.report(done=self.row.done + 1, counts=dict(self.counts))

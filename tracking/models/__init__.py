@@ -6,6 +6,15 @@ from .deletions import Deletion
 from .environments import Environment
 from .experiment_keys import ExperimentKey
 from .experiments import Experiment, ExperimentTag
+from .gateway import (
+    GatewayBudgetPolicy,
+    GatewayEndpoint,
+    GatewayEndpointBinding,
+    GatewayEndpointModelMapping,
+    GatewayEndpointTag,
+    GatewayModelDefinition,
+    GatewaySecret,
+)
 from .imports import Import
 from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
@@ -23,6 +32,13 @@ __all__ = [
     "Experiment",
     "ExperimentKey",
     "ExperimentTag",
+    "GatewayBudgetPolicy",
+    "GatewayEndpoint",
+    "GatewayEndpointBinding",
+    "GatewayEndpointModelMapping",
+    "GatewayEndpointTag",
+    "GatewayModelDefinition",
+    "GatewaySecret",
     "Import",
     "Job",
     "LoggedModel",

@@ -21,6 +21,7 @@ from tracking.deletion.scope import resolve
 from tracking.errors import InvalidParameterValue
 from tracking.models import Deletion, Experiment, Metric, MetricSummary, ResourceGroup, Run, Workspace
 from tracking.models.work import FAILED, RUNNING, SUCCEEDED
+from tracking.services import gateway
 from tracking.services.artifacts import proxy_path, save_artifact
 from tracking.services.deletions import request_deletion
 from tracking.services.experiments import create_experiment
@@ -60,7 +61,37 @@ def populate(workspace: Workspace, *, runs: int = 3) -> Experiment:
     create_model_version(
         workspace=workspace, model=registered, source=f"models:/{model.model_id}", model_id=model.model_id
     )
+    set_up_gateway(workspace)
     return experiment
+
+
+def set_up_gateway(workspace: Workspace) -> None:
+    """An AI gateway endpoint with everything that can hang off it."""
+    name = f"gw-{Experiment.objects.count()}"
+    secret = gateway.create_secret(workspace=workspace, name=name, value={"api_key": "sk-0123456789"})
+    definition = gateway.create_model_definition(
+        workspace=workspace, name=name, secret_id=secret.secret_id, provider="openai", model_name="gpt-4o"
+    )
+    endpoint = gateway.create_endpoint(
+        workspace=workspace,
+        name=name,
+        model_configs=[gateway.ModelConfig(definition.model_definition_id, "PRIMARY")],
+        usage_tracking=False,
+    )
+    gateway.set_endpoint_tag(endpoint=endpoint, key="team", value="x")
+    gateway.create_binding(endpoint=endpoint, resource_type="scorer", resource_id="s1")
+    gateway.create_budget_policy(
+        workspace=workspace,
+        change=gateway.BudgetChange(
+            budget_unit="USD",
+            budget_amount=5.0,
+            duration_unit="DAYS",
+            duration_value=1,
+            target_scope="ENDPOINT",
+            target_value=endpoint.endpoint_id,
+            budget_action="ALERT",
+        ),
+    )
 
 
 def path_to_workspace(model, depth: int = 3) -> str | None:

@@ -1,3 +1,14 @@
 """The MLflow RPC handlers; importing this package registers them with the router."""
 
-from . import artifacts, experiments, logged_models, metrics, multipart, runs, server, workspaces  # noqa: F401
+from . import (  # noqa: F401
+    artifacts,
+    experiments,
+    gateway,
+    gateway_catalog,
+    logged_models,
+    metrics,
+    multipart,
+    runs,
+    server,
+    workspaces,
+)

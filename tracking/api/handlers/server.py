@@ -34,4 +34,6 @@ def server_info(call: ApiCall) -> dict[str, Any]:
         "multipart_downloads_enabled": artifacts.direct_downloads_enabled(),
         "artifacts_presigned_only": False,
         "workspaces_enabled": True,
+        # The UI shows its AI gateway pages when this says so (tracking.api.handlers.gateway).
+        "features_enabled": {"gateway": True},
     }
