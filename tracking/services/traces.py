@@ -29,7 +29,7 @@ from tracking.models.traces import (
     STATE_UNSPECIFIED,
     TRACE_STATES,
 )
-from tracking.services.artifacts import workspace_store
+from tracking.services.artifacts import proxy_path, workspace_store
 from tracking.times import ms_to_datetime
 
 logger = logging.getLogger(__name__)
@@ -58,11 +58,6 @@ class TraceInfoInput:
     response_preview: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
-
-
-def trace_folder(experiment: Experiment, trace_id: str) -> str:
-    """Where a trace's files live in its workspace's store (its `mlflow.artifactLocation`)."""
-    return f"{experiment.number}/traces/{trace_id}/artifacts"
 
 
 def _artifact_location(experiment: Experiment, trace_id: str) -> str:
@@ -356,15 +351,32 @@ def purge_traces(*, experiment: Experiment, traces: list[tuple[int, str]]) -> in
     """Removes traces (pk, trace_id) of one experiment: their files first, then their rows."""
     if not traces:
         return 0
-    store = workspace_store(experiment.workspace)
-    for _, trace_id in traces:
-        try:
-            store.delete(f"{experiment.number}/traces/{trace_id}")
-        except Exception:  # a missing folder is fine; a store outage must not keep the rows
-            logger.warning("could not delete the files of trace %s", trace_id, exc_info=True)
     pks = [pk for pk, _ in traces]
+    locations = dict(
+        TraceTag.objects.filter(trace_id__in=pks, key=ARTIFACT_LOCATION_TAG).values_list("trace_id", "value")
+    )
+    files = workspace_store(experiment.workspace)
+    for pk, trace_id in traces:
+        folder = trace_files_folder(locations.get(pk, ""), trace_id)
+        if folder is not None:
+            files.delete(folder)
     with transaction.atomic():
-        for model in (Span, TraceTag, TraceMetadata, TraceRunLink):
-            model.objects.filter(trace_id__in=pks).delete()
-        Trace.objects.filter(pk__in=pks).delete()
+        delete_trace_rows(pks)
     return len(pks)
+
+
+def delete_trace_rows(pks: list[int]) -> tuple[int, dict[str, int]]:
+    """The traces' rows, each table in one statement (spans first: a trace may have thousands)."""
+    for model in (Span, TraceTag, TraceMetadata, TraceRunLink):
+        model.objects.filter(trace_id__in=pks).delete()
+    return Trace.objects.filter(pk__in=pks).delete()
+
+
+def trace_files_folder(artifact_location: str, trace_id: str) -> str | None:
+    """The folder of a trace's files in its workspace's store (`<experiment>/traces/<id>`), when
+    its artifact location is served by us and names it; None for files elsewhere (not ours)."""
+    path = proxy_path(artifact_location)
+    if not path or trace_id not in path.split("/"):
+        return None
+    head, _, tail = path.rpartition("/")
+    return head if tail == "artifacts" and head.endswith(trace_id) else path
