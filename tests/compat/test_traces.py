@@ -227,10 +227,15 @@ def test_otlp_protobuf_and_json_bodies_become_traces(tracing, client, tracking_u
             }
         ]
     }
-    answer = requests.post(f"{tracking_uri}/ws/default/v1/traces", json=document, headers=headers)
+    run_id = client.create_run(experiment_id).info.run_id
+    answer = requests.post(
+        f"{tracking_uri}/ws/default/v1/traces", json=document, headers={**headers, "X-Mlflow-Run-Id": run_id}
+    )
     assert answer.status_code == 200, answer.text
     info = client.get_trace("tr-" + "ef" * 16).info
     assert info.state == "ERROR" and info.tags["mlflow.traceName"] == "json-span"
+    linked = client.search_traces(locations=[experiment_id], filter_string=f"trace.run_id = '{run_id}'")
+    assert [t.info.trace_id for t in linked] == ["tr-" + "ef" * 16]
 
     for hostile, content_type in (
         (b"\xff\x00garbage", "application/x-protobuf"),

@@ -3,6 +3,7 @@ span ingestion at /v1/traces."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -22,6 +23,7 @@ from ..otlp import MAX_BODY_BYTES, Unprocessable, otel_span_json, read_export_re
 from ..router import ApiCall, outside_api_route, rpc
 
 EXPERIMENT_ID_HEADER = "X-Mlflow-Experiment-Id"
+RUN_ID_HEADER = "X-Mlflow-Run-Id"
 OTLP_RPC = "opentelemetry.ExportTraceServiceRequest"
 outside_api_route("POST", "v1/traces", OTLP_RPC)
 
@@ -272,4 +274,11 @@ def export_traces(call: ApiCall) -> HttpResponse:
         request.body, request.content_type or "", request.headers.get("Content-Encoding", "")
     )
     services.log_spans(workspace=call.workspace, experiment=experiment, spans=spans)
+    run_id = request.headers.get(RUN_ID_HEADER)
+    finished = [span.trace_id for span in spans if span.parent_span_id is None]
+    if run_id and finished:
+        # As MLflow's server: the spans are kept even when the run named is not there.
+        with contextlib.suppress(ResourceDoesNotExist, InvalidParameterValue):
+            run = run_queries.get_run(call.workspace, run_id)
+            services.link_traces_to_run(workspace=call.workspace, trace_ids=finished[:100], run=run)
     return HttpResponse(b"", content_type="application/x-protobuf")
