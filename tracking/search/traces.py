@@ -5,7 +5,7 @@
 
 Comparisons are joined by AND, as in MLflow. Identifiers:
 - `trace.` / `attribute(s).`: status, request_id, client_request_id, timestamp(_ms),
-  execution_time(_ms), and the shorthands name (the tag `mlflow.traceName`), run_id (the metadata
+  execution_time(_ms), end_time(_ms), and the shorthands name (the tag `mlflow.traceName`), run_id (the metadata
   `mlflow.sourceRun`; with `=` also a run linked to the trace), prompt = 'name/version' (a prompt
   version the tag `mlflow.linkedPrompts` lists) and text (the spans' JSON);
 - `tag(s).`, `metadata.` / `request_metadata.`;
@@ -41,8 +41,8 @@ _ENTITIES = {
 }
 # Assessments and issues are not kept here: no trace has one, as on a server where none was logged.
 _ASSESSMENT_ENTITIES = {"feedback": "feedback", "expectation": "expectation", "issue": "issue"}
-_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms"}
-_NUMERIC = {"timestamp_ms", "execution_time_ms"}
+_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
+_NUMERIC = {"timestamp_ms", "execution_time_ms", "end_time_ms"}
 _STRING = {"status", "request_id", "client_request_id", "run_id"}
 _AS_TAG = {"name": "mlflow.traceName"}
 _SEARCHABLE = sorted(_NUMERIC | _STRING | set(_ALIASES) | set(_AS_TAG) | {"text", "prompt"})
@@ -244,8 +244,9 @@ def _compare(field: str, op: str, value) -> Q:
 def _condition(comparison: TraceComparison):
     entity, key, op, value = comparison.entity, comparison.key, comparison.op, comparison.value
     if entity == "attribute":
-        if key == "timestamp_ms":
-            return _compare("request_time", op, ms_to_datetime(max(0, int(value)), "timestamp_ms"))  # type: ignore[arg-type]
+        if key in ("timestamp_ms", "end_time_ms"):
+            moment = ms_to_datetime(max(0, int(value)), key)  # type: ignore[arg-type]
+            return _compare("request_time" if key == "timestamp_ms" else "end_time", op, moment)
         field = {
             "execution_time_ms": "execution_duration_ms",
             "status": "state",
@@ -319,6 +320,8 @@ _ORDER_ATTRIBUTES = {
     "timestamp": "request_time",
     "execution_time_ms": "execution_duration_ms",
     "execution_time": "execution_duration_ms",
+    "end_time_ms": "end_time",
+    "end_time": "end_time",
     "status": "state",
     "request_id": "trace_id",
     "experiment_id": "experiment__number",

@@ -164,6 +164,8 @@ def _ids(experiment, **kwargs) -> list[str]:
         (f"trace.timestamp_ms >= {T0_MS + 60_000}", [2, 1]),
         (f"trace.timestamp = {T0_MS}", [0]),
         ("trace.execution_time_ms > 150", [2, 1]),
+        (f"trace.end_time_ms = {T0_MS + 60_000 + 200}", [1]),
+        (f"trace.end_time > {T0_MS + 60_000 + 200}", [2]),
         ("trace.name = 'answer-1'", [1]),
         ("trace.name LIKE 'answer-%'", [2, 1, 0]),
         ("tags.reviewed = 'yes'", [2]),
@@ -197,6 +199,7 @@ def test_it_finds_the_traces_each_filter_describes(experiment, traces, filter_st
     [
         (["timestamp_ms ASC"], [0, 1, 2]),
         (["execution_time DESC"], [2, 1, 0]),
+        (["end_time_ms DESC"], [2, 1, 0]),
         (["status ASC"], [1, 2, 0]),  # ERROR before OK; the newest first among equals
         (["name DESC"], [2, 1, 0]),
         (["attributes.request_id ASC"], [0, 1, 2]),
