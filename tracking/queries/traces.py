@@ -54,6 +54,12 @@ def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceR
     return list(records.values())
 
 
+def trace_spans(trace: Trace) -> list[Span]:
+    """A trace's span rows in order of start (a page drawing the span tree reads `parent_span_id`;
+    `json.loads(span.content)` has the inputs, outputs, attributes and events)."""
+    return list(Span.objects.filter(trace=trace).order_by("start_time_ns", "id"))
+
+
 def traces_by_ids(
     workspace: Workspace, trace_ids: list[str], experiments: list[Experiment] | None = None
 ) -> list[Trace]:

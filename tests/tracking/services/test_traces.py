@@ -9,7 +9,7 @@ import pytest
 
 from tracking.api.otlp import SpanRecord
 from tracking.models import Span, Trace, TraceTag
-from tracking.queries.traces import load_traces
+from tracking.queries.traces import load_traces, trace_spans
 from tracking.services.experiments import create_experiment
 from tracking.services.traces import TraceInfoInput, delete_traces, log_spans, start_trace
 
@@ -101,3 +101,7 @@ def test_reading_traces_with_spans_costs_three_queries_for_one_or_many(
         records = load_traces(traces, with_spans=True)
     assert all(len(record.spans) == 2 and record.tags for record in records)
     assert [span["name"] for span in records[0].spans] == ["root", "child"]  # in order of start
+    assert [(s.name, s.parent_span_id) for s in trace_spans(traces[0])] == [
+        ("root", None),
+        ("child", "0" * 16),
+    ]
