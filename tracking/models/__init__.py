@@ -20,6 +20,7 @@ from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
+from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
@@ -53,6 +54,11 @@ __all__ = [
     "RunInput",
     "RunModelLink",
     "RunTag",
+    "Span",
+    "Trace",
+    "TraceMetadata",
+    "TraceRunLink",
+    "TraceTag",
     "WorkerHeartbeat",
     "Workspace",
 ]

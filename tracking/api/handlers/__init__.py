@@ -10,5 +10,7 @@ from . import (  # noqa: F401
     multipart,
     runs,
     server,
+    traces,
+    traces_v2,
     workspaces,
 )
