@@ -9,7 +9,7 @@ the client calls it by the thousand, and takes studio.wsgi's fast lane.
 from django.urls import include, path
 
 from tracking.api.handlers.server import health, version
-from tracking.api.router import dispatch, endpoint_not_found
+from tracking.api.router import dispatch, endpoint_not_found, otlp_traces
 
 from .accounts import views as accounts_views
 from .api import endpoints as studio_api
@@ -32,6 +32,9 @@ _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
 urlpatterns = [
     self_checked_route(rf"^{_MLFLOW_API}$", fast_lane(dispatch)),
     self_checked_route(rf"^{_WORKSPACE}{_MLFLOW_API}$", fast_lane(dispatch)),
+    # OpenTelemetry's span export (OTLP/HTTP), authorized like the MLflow API it belongs with.
+    self_checked_route(r"^v1/traces$", fast_lane(otlp_traces)),
+    self_checked_route(rf"^{_WORKSPACE}v1/traces$", fast_lane(otlp_traces)),
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),

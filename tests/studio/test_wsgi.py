@@ -35,6 +35,8 @@ REGEX_EXAMPLES = {
     r"^ws/(?P<workspace_name>[a-z0-9-]+)/(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)$": [
         "/ws/default/ajax-api/2.0/mlflow/runs/search"
     ],
+    r"^v1/traces$": ["/v1/traces"],
+    r"^ws/(?P<workspace_name>[a-z0-9-]+)/v1/traces$": ["/ws/default/v1/traces"],
     r"^api/studio/(?P<path>.*)$": ["/api/studio/v2/jobs", "/api/studio/v1/workspaces/default/teleport"],
     r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?:ajax-)?api/(?P<api_path>.*)$": [
         "/ws/default/api/teleport",

@@ -157,6 +157,8 @@ _WRITE = [
     "mlflow.StartTrace",
     "mlflow.EndTrace",
     "mlflow.StartTraceV3",
+    # OpenTelemetry's span export (POST /v1/traces), which MLflow's client sends spans by.
+    "opentelemetry.ExportTraceServiceRequest",
     "mlflow.LinkTracesToRun",
     "mlflow.LinkPromptsToTrace",
     "mlflow.CreateAssessment",

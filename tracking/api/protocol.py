@@ -178,6 +178,9 @@ def check_message(raw: Any, message: str, path: str) -> dict[str, Any]:
         kind, repeated, _, ref = spec
         value_type = type(value)
         if repeated:
+            if value_type is dict and kind == "json":
+                out[name] = value  # a proto map (trace tags and metadata): checked by its handler
+                continue
             if value_type is not list:
                 raise _invalid(_join(path, name), value)
             prefix = _join(path, name)

@@ -74,6 +74,15 @@ def extra_route(method: str, path: str, major: int, name: str) -> None:
     _EXTRA_ROUTES.append((method, path, major, name))
 
 
+# Routes outside /api/ that speak another protocol but are authorized like any RPC (OTLP's
+# /v1/traces): their keys have no "<major>.0/" prefix, so no /api/ path can reach them.
+_OUTSIDE_ROUTES: list[tuple[str, str, str]] = []
+
+
+def outside_api_route(method: str, key: str, name: str) -> None:
+    _OUTSIDE_ROUTES.append((method, key, name))
+
+
 class _RouteTable:
     def __init__(self) -> None:
         self.static: dict[str, dict[str, Route]] = {}
@@ -98,6 +107,9 @@ class _RouteTable:
                     pattern_routes.setdefault(_to_regex(full), {})[method] = route
                 else:
                     self.static.setdefault(full, {})[method] = route
+        for method, key, name in _OUTSIDE_ROUTES:
+            handler, raw = _HANDLERS.get(name, (None, False))
+            self.static.setdefault(key, {})[method] = Route(name, None, handler, raw)
         self.patterns = [(re.compile(regex), routes) for regex, routes in pattern_routes.items()]
         self._built = True
 
@@ -185,3 +197,9 @@ def endpoint_not_found(
 ) -> HttpResponse:
     """Any other path under /api/: the answer MLflow's server gives, whatever the method."""
     return error_response(EndpointNotFound(f"No API endpoint at /{api_path}."))
+
+
+@csrf_exempt
+def otlp_traces(request: HttpRequest, workspace_name: str | None = None) -> HttpResponseBase:
+    """OTLP's /v1/traces: routed, authenticated and authorized as an RPC of the table."""
+    return dispatch(request, "v1/traces", workspace_name)

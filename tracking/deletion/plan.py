@@ -24,6 +24,7 @@ LABELS = {
     "params": "params",
     "tags": "run tags",
     "logged_models": "logged models",
+    "traces": "traces",
     "registered_models": "registered models",
     "model_versions": "model versions",
     "jobs": "jobs",
@@ -45,6 +46,7 @@ def make_plan(scope: Scope) -> dict:
         "params": Param.objects.filter(run__in=runs).count(),
         "tags": RunTag.objects.filter(run__in=runs).count(),
         "logged_models": scope.logged_models().count(),
+        "traces": scope.traces().count(),
     }
     models = scope.registered_models().aggregate(
         models=Count("pk", distinct=True), versions=Count("versions")

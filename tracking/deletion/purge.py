@@ -25,11 +25,20 @@ from django.db import transaction
 
 from tracking.artifacts import ArtifactNotFound
 from tracking.key_registry import prune_run_keys
-from tracking.models import Deletion, Import, Job, Metric, ResourceGroup, Run
+from tracking.models import (
+    Deletion,
+    Import,
+    Job,
+    Metric,
+    ResourceGroup,
+    Run,
+    TraceTag,
+)
 from tracking.models.work import ACTIVE_STATUSES, LostClaim
 from tracking.services.artifacts import store
 from tracking.services.imports import cancel_import
 from tracking.services.jobs import cancel_job
+from tracking.services.traces import ARTIFACT_LOCATION_TAG, delete_trace_rows
 from tracking.staging import discard, is_staged
 
 from .plan import make_plan
@@ -47,6 +56,7 @@ _COUNTED_AS = {
     "Param": "params",
     "RunTag": "tags",
     "LoggedModel": "logged_models",
+    "Trace": "traces",
     "RegisteredModel": "registered_models",
     "ModelVersion": "model_versions",
     "Job": "jobs",
@@ -94,6 +104,7 @@ class Purge:
         self._stop_work_inside(scope)
         self._runs(scope)
         self._logged_models(scope)
+        self._traces(scope)
         self._experiments(scope)
         if scope.whole_workspaces:
             self._workspaces(scope)
@@ -156,6 +167,25 @@ class Purge:
         with transaction.atomic():
             self._count(scope.logged_models().delete())
             self.row.report(done=self.row.done + len(models), counts=dict(self.counts))
+
+    def _traces(self, scope: Scope) -> None:
+        """Traces in chunks, with their spans (which can be many per trace), tags and files."""
+        traces = scope.traces().order_by("pk")
+        while chunk := list(
+            traces.values_list("pk", "trace_id", "workspace_id")[: settings.DELETION_CHUNK_RUNS]
+        ):
+            pks = [pk for pk, *_ in chunk]
+            self.row.report(stage=f"Deleting traces ({self.counts['traces']:,} done)")
+            if not scope.whole_workspaces:
+                locations = dict(
+                    TraceTag.objects.filter(trace_id__in=pks, key=ARTIFACT_LOCATION_TAG).values_list(
+                        "trace_id", "value"
+                    )
+                )
+                self._remove(own_folder(ws, locations.get(pk, ""), trace_id) for pk, trace_id, ws in chunk)
+            with transaction.atomic():
+                self._count(delete_trace_rows(pks))
+                self.row.report(counts=dict(self.counts))
 
     def _experiments(self, scope: Scope) -> None:
         for experiment in scope.experiments().order_by("pk"):

@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from registry.models import ModelVersion, RegisteredModel
 from registry.queries.storage import describe, versions_using
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Deletion, Experiment, LoggedModel, ResourceGroup, Run, Workspace
+from tracking.models import Deletion, Experiment, LoggedModel, ResourceGroup, Run, Trace, Workspace
 from tracking.models.workspaces import DEFAULT_WORKSPACE
 from tracking.services.artifacts import proxy_path, workspace_prefix
 from tracking.services.experiments import artifact_location_for
@@ -55,6 +55,9 @@ class Scope:
         if self.kind == Deletion.EXPERIMENT:
             return Experiment.objects.filter(pk=self.target.pk)
         return Experiment.objects.filter(workspace__in=self.workspaces)
+
+    def traces(self) -> QuerySet[Trace]:
+        return Trace.objects.filter(experiment__in=self.experiments())
 
     def logged_models(self) -> QuerySet[LoggedModel]:
         return LoggedModel.objects.filter(experiment__in=self.experiments())

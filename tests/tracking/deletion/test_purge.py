@@ -15,11 +15,23 @@ from django.utils import timezone
 from registry.models import ModelVersion
 from registry.services.model_versions import create_model_version
 from registry.services.registered_models import create_registered_model
+from tracking.api.otlp import SpanRecord
 from tracking.deletion import purge
 from tracking.deletion.plan import make_plan
 from tracking.deletion.scope import resolve
 from tracking.errors import InvalidParameterValue
-from tracking.models import Deletion, Experiment, Metric, MetricSummary, ResourceGroup, Run, Workspace
+from tracking.models import (
+    Deletion,
+    Experiment,
+    Metric,
+    MetricSummary,
+    ResourceGroup,
+    Run,
+    Span,
+    Trace,
+    TraceTag,
+    Workspace,
+)
 from tracking.models.work import FAILED, RUNNING, SUCCEEDED
 from tracking.services.artifacts import proxy_path, save_artifact
 from tracking.services.deletions import request_deletion
@@ -27,6 +39,7 @@ from tracking.services.experiments import create_experiment
 from tracking.services.logged_models import create_logged_model
 from tracking.services.metric_points import MetricPoint, delete_metric
 from tracking.services.runs import Batch, create_run, log_batch
+from tracking.services.traces import log_spans
 from tracking.services.workspaces import create_workspace
 
 T0 = 1_700_000_000_000
@@ -51,8 +64,24 @@ def make_run(experiment, *, points: int = 30, files: int = 2) -> Run:
     return run
 
 
+def make_trace(experiment, number: int = 1) -> Trace:
+    """A trace of two spans, with its span file as an older client uploads it."""
+    trace_id = f"tr-{experiment.workspace_id:08x}{experiment.number:08x}{number:016x}"
+    spans = [
+        SpanRecord(trace_id, f"{i:016x}", None if i == 0 else f"{0:016x}", f"s{i}", "CHAIN", "OK",
+                   T0 * 1_000_000 + i, T0 * 1_000_000 + 10 + i, {"name": f"s{i}", "attributes": {}})
+        for i in range(2)
+    ]  # fmt: skip
+    log_spans(workspace=experiment.workspace, experiment=experiment, spans=spans)
+    trace = Trace.objects.get(workspace=experiment.workspace, trace_id=trace_id)
+    location = TraceTag.objects.get(trace=trace, key="mlflow.artifactLocation").value
+    save(experiment.workspace, location, "traces.json", b'{"spans": []}')
+    return trace
+
+
 def populate(workspace: Workspace, *, runs: int = 3) -> Experiment:
     experiment = create_experiment(workspace=workspace, name=f"exp-{Experiment.objects.count()}")
+    make_trace(experiment)
     made = [make_run(experiment) for _ in range(runs)]
     model = create_logged_model(experiment=experiment, name="model", source_run_id=made[0].uuid)
     save(workspace, model.artifact_location, "MLmodel", b"flavors: {}\n")
@@ -124,8 +153,9 @@ def test_the_dry_run_counts_what_a_resource_group_holds(doomed_group):
     assert plan["metric_points"] == 6 * 30
     assert plan["params"] == 6 and plan["tags"] >= 6
     assert plan["logged_models"] == 2 and plan["registered_models"] == 2 and plan["model_versions"] == 2
-    assert plan["files"] == 6 * 2 + 2
-    assert plan["bytes"] == 6 * 2 * 10 + 2 * len(b"flavors: {}\n")
+    assert plan["traces"] == 2
+    assert plan["files"] == 6 * 2 + 2 + 2
+    assert plan["bytes"] == 6 * 2 * 10 + 2 * len(b"flavors: {}\n") + 2 * len(b'{"spans": []}')
     assert plan["blockers"] == []
 
 
@@ -149,7 +179,7 @@ def test_deleting_a_resource_group_leaves_no_row_and_no_file_of_it(
     assert all(not (artifact_root / f"workspaces/{pk}").exists() for pk in ids)
     # What it reports having removed is what the dry run announced.
     for key in ("workspaces", "experiments", "runs", "metric_points", "params", "logged_models",
-                "registered_models", "model_versions", "files", "bytes", "resource_groups"):  # fmt: skip
+                "registered_models", "model_versions", "files", "bytes", "resource_groups", "traces"):  # fmt: skip
         assert row.counts.get(key) == row.plan[key], key
     assert row.done == row.total
     # Everything outside it is untouched.
@@ -232,6 +262,7 @@ def test_deleting_an_experiment_removes_its_runs_models_and_folder_and_frees_its
 ):
     doomed = create_experiment(workspace=default_workspace, name="doomed")
     runs = [make_run(doomed) for _ in range(2)]
+    traces = [make_trace(doomed, number) for number in range(3)]
     create_logged_model(experiment=doomed, name="m")
     other = populate(default_workspace, runs=1)
     folder = artifact_root / f"workspaces/{default_workspace.pk}/{doomed.number}"
@@ -246,7 +277,12 @@ def test_deleting_an_experiment_removes_its_runs_models_and_folder_and_frees_its
     assert not Run.objects.filter(pk__in=[run.pk for run in runs]).exists()
     assert not Metric.objects.filter(run_id__in=[run.pk for run in runs]).exists()
     assert not folder.exists()
+    assert not Trace.objects.filter(pk__in=[trace.pk for trace in traces]).exists()
+    assert not Span.objects.filter(trace_id__in=[trace.pk for trace in traces]).exists()
+    assert row.counts["traces"] == 3
     assert Run.objects.filter(experiment=other).count() == 1
+    assert Trace.objects.filter(experiment=other).count() == 1
+    assert Span.objects.filter(trace__experiment=other).count() == 2
     # MLflow's delete is soft and keeps the name taken; ours frees it.
     assert create_experiment(workspace=default_workspace, name="doomed").name == "doomed"
 

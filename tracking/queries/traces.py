@@ -1,0 +1,89 @@
+"""Reading traces: one by id, many by id, a search page, and their spans; always in a workspace."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import QuerySet
+
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.models import Experiment, Span, Trace, TraceMetadata, TraceTag, Workspace
+from tracking.search.paging import cut_page, decode_offset
+from tracking.search.traces import filter_traces, order_traces, parse_trace_filter
+
+MAX_RESULTS_LIMIT = 500
+MAX_BATCH_IDS = 100
+
+
+@dataclass
+class TraceRecord:
+    trace: Trace
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, str] = field(default_factory=dict)
+    spans: list[dict[str, Any]] | None = None  # MLflow's span JSON, when asked for
+
+
+def get_trace(workspace: Workspace, trace_id: str) -> Trace:
+    trace = Trace.objects.select_related("experiment").filter(workspace=workspace, trace_id=trace_id).first()
+    if trace is None:
+        raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+    return trace
+
+
+def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceRecord]:
+    """The traces with their tags and metadata (and spans): three or four queries in all."""
+    records = {trace.pk: TraceRecord(trace) for trace in traces}
+    for trace_pk, key, value in TraceTag.objects.filter(trace_id__in=records).values_list(
+        "trace_id", "key", "value"
+    ):
+        records[trace_pk].tags[key] = value
+    for trace_pk, key, value in TraceMetadata.objects.filter(trace_id__in=records).values_list(
+        "trace_id", "key", "value"
+    ):
+        records[trace_pk].metadata[key] = value
+    if with_spans:
+        for record in records.values():
+            record.spans = []
+        spans = Span.objects.filter(trace_id__in=records).order_by("trace_id", "start_time_ns", "id")
+        for trace_pk, content in spans.values_list("trace_id", "content"):
+            records[trace_pk].spans.append(json.loads(content))  # type: ignore[union-attr]
+    return list(records.values())
+
+
+def traces_by_ids(
+    workspace: Workspace, trace_ids: list[str], experiments: list[Experiment] | None = None
+) -> list[Trace]:
+    if len(trace_ids) > MAX_BATCH_IDS:
+        raise InvalidParameterValue(f"At most {MAX_BATCH_IDS} trace ids may be fetched at once.")
+    found = Trace.objects.select_related("experiment").filter(workspace=workspace, trace_id__in=trace_ids)
+    if experiments is not None:
+        found = found.filter(experiment__in=experiments)
+    by_id = {trace.trace_id: trace for trace in found}
+    return [by_id[trace_id] for trace_id in dict.fromkeys(trace_ids) if trace_id in by_id]
+
+
+def search_traces(
+    workspace: Workspace,
+    experiments: list[Experiment],
+    *,
+    filter_string: str | None = None,
+    order_by: list[str] | None = None,
+    max_results: int = 100,
+    page_token: str | None = None,
+) -> tuple[list[TraceRecord], str | None]:
+    """A page of the experiments' traces that match the filter (MLflow's search_traces grammar),
+    newest first unless `order_by` says otherwise, and the next page's token."""
+    if max_results < 1 or max_results > MAX_RESULTS_LIMIT:
+        raise InvalidParameterValue(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be between 1 and "
+            f"{MAX_RESULTS_LIMIT}."
+        )
+    offset = decode_offset(page_token)
+    queryset: QuerySet = Trace.objects.select_related("experiment").filter(
+        workspace=workspace, experiment__in=experiments
+    )
+    queryset = order_traces(filter_traces(queryset, parse_trace_filter(filter_string)), order_by)
+    rows, token = cut_page(list(queryset[offset : offset + max_results + 1]), offset, max_results)
+    return load_traces(rows), token

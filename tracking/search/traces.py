@@ -1,0 +1,334 @@
+"""Trace search: MLflow's `search_traces` filter and order_by, as conditions on a Trace queryset.
+
+    trace.status = 'OK' AND trace.timestamp_ms > 1700000000000 AND tags.topic = 'billing'
+    metadata.`mlflow.user` = 'ana' AND span.type = 'LLM' AND trace.text ILIKE '%refund%'
+
+Comparisons are joined by AND, as in MLflow. Identifiers: `trace.` / `attribute(s).` (status,
+request_id, client_request_id, timestamp(_ms), execution_time(_ms), and the shorthands name ->
+the tag `mlflow.traceName`, run_id -> the source run or a linked run, prompt -> the tag
+`mlflow.linkedPrompts`, text -> the spans' JSON), `tag(s).`, `metadata.` / `request_metadata.`,
+and `span.` (name, type, status, content, attributes.<key>).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
+
+from tracking.errors import InvalidParameterValue
+from tracking.models import Span, TraceMetadata, TraceRunLink, TraceTag
+from tracking.search.condition_sql import LOOKUPS
+from tracking.search.tokens import Token, is_quoted, number_value, path_parts, tokenize, unquote
+from tracking.times import ms_to_datetime
+
+MAX_FILTER_LENGTH = 20_000
+MAX_COMPARISONS = 40
+
+_ENTITIES = {
+    "attribute": "attribute",
+    "attributes": "attribute",
+    "trace": "attribute",
+    "tag": "tag",
+    "tags": "tag",
+    "metadata": "metadata",
+    "request_metadata": "metadata",
+    "span": "span",
+}
+_UNSUPPORTED_ENTITIES = {"feedback", "expectation", "issue"}
+_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms"}
+_NUMERIC = {"timestamp_ms", "execution_time_ms"}
+_STRING = {"status", "request_id", "client_request_id", "run_id"}
+_AS_TAG = {"name": "mlflow.traceName", "prompt": "mlflow.linkedPrompts"}
+_SEARCHABLE = sorted(_NUMERIC | _STRING | set(_ALIASES) | set(_AS_TAG) | {"text"})
+
+STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "RLIKE"}
+LIST_OPS = {"IN", "NOT IN"}
+NULL_OPS = {"IS NULL", "IS NOT NULL"}
+NUMERIC_OPS = {"=", "!=", "<", "<=", ">", ">="}
+_SPAN_FIELDS = {"name": "name", "type": "span_type", "status": "status"}
+SOURCE_RUN_METADATA = "mlflow.sourceRun"
+
+_LOOKUP = {**LOOKUPS, "RLIKE": "regex"}
+
+
+@dataclass(frozen=True)
+class TraceComparison:
+    entity: str  # "attribute" | "tag" | "metadata" | "span" | "run" | "text"
+    key: str
+    op: str
+    value: str | int | float | tuple[str, ...] | None
+
+
+def parse_trace_filter(filter_string: str | None) -> list[TraceComparison]:
+    """The comparisons a filter requires, all of them; INVALID_PARAMETER_VALUE for anything else."""
+    if not filter_string:
+        return []
+    if len(filter_string) > MAX_FILTER_LENGTH:
+        raise InvalidParameterValue(f"The filter has more than {MAX_FILTER_LENGTH} characters.")
+    tokens = tokenize(filter_string, "filter")
+    comparisons: list[TraceComparison] = []
+    pos = 0
+    while True:
+        comparison, pos = _comparison(tokens, pos, filter_string)
+        comparisons.append(comparison)
+        if len(comparisons) > MAX_COMPARISONS:
+            raise InvalidParameterValue(f"A filter may have at most {MAX_COMPARISONS} comparisons.")
+        if pos >= len(tokens):
+            return comparisons
+        if tokens[pos].word != "AND":
+            raise InvalidParameterValue(
+                f"Invalid filter '{filter_string}': expected AND at position {tokens[pos].pos}, "
+                f"found '{tokens[pos].text}'."
+            )
+        pos += 1
+
+
+def _comparison(tokens: list[Token], pos: int, source: str) -> tuple[TraceComparison, int]:
+    if pos >= len(tokens) or tokens[pos].kind != "path":
+        raise InvalidParameterValue(f"Invalid filter '{source}': expected an identifier.")
+    entity, key = _identifier(tokens[pos])
+    op, pos = _operator(tokens, pos + 1, source)
+    entity, key = _mapped(entity, key)
+    _check_op(entity, key, op)
+    if op in NULL_OPS:
+        return TraceComparison(entity, key, op, None), pos
+    if op in LIST_OPS:
+        values, pos = _value_list(tokens, pos, source)
+        return TraceComparison(entity, key, op, values), pos
+    if pos >= len(tokens):
+        raise InvalidParameterValue(f"Invalid filter '{source}': a value is missing.")
+    token = tokens[pos]
+    if entity == "attribute" and key in _NUMERIC:
+        if token.kind != "number":
+            raise InvalidParameterValue(f"Invalid value {token.text} for numeric attribute '{key}'.")
+        return TraceComparison(entity, key, op, number_value(token.text)), pos + 1
+    if token.kind != "string" or (not token.text.startswith("'") and not token.text.startswith('"')):
+        raise InvalidParameterValue(
+            f"Expected a quoted string value for {entity} (e.g. 'my-value'). Got value {token.text}"
+        )
+    return TraceComparison(entity, key, op, unquote(token.text)), pos + 1
+
+
+def _identifier(token: Token) -> tuple[str, str]:
+    parts = [unquote(part) if is_quoted(part) else part for part in path_parts(token.text)]
+    if len(parts) == 1:
+        return "attribute", parts[0]
+    prefix = parts[0]
+    if prefix in _UNSUPPORTED_ENTITIES:
+        raise InvalidParameterValue(f"Filtering traces by {prefix} is not supported by this server.")
+    entity = _ENTITIES.get(prefix)
+    if entity is None:
+        raise InvalidParameterValue(
+            f"Invalid entity type '{prefix}'. Valid values are {sorted({*_ENTITIES, *_UNSUPPORTED_ENTITIES})}"
+        )
+    key = ".".join(parts[1:])
+    if not key:
+        raise InvalidParameterValue(f"Invalid identifier '{token.text}'.")
+    return entity, key
+
+
+def _mapped(entity: str, key: str) -> tuple[str, str]:
+    if entity != "attribute":
+        return entity, key
+    key = _ALIASES.get(key, key)
+    if key in _AS_TAG:
+        return "tag", _AS_TAG[key]
+    if key == "run_id":
+        return "run", key
+    if key == "text":
+        return "text", key
+    if key not in _NUMERIC | _STRING:
+        raise InvalidParameterValue(f"Invalid attribute key '{key}' specified. Valid keys are {_SEARCHABLE}")
+    return entity, key
+
+
+def _operator(tokens: list[Token], pos: int, source: str) -> tuple[str, int]:
+    if pos >= len(tokens):
+        raise InvalidParameterValue(f"Invalid filter '{source}': a comparator is missing.")
+    token = tokens[pos]
+    if token.kind == "op" and token.text in NUMERIC_OPS:
+        return token.text, pos + 1
+    words = [t.word for t in tokens[pos : pos + 3]]
+    if words[:1] in (["LIKE"], ["ILIKE"], ["RLIKE"], ["IN"]):
+        return words[0], pos + 1  # type: ignore[return-value]
+    if words[:2] == ["NOT", "IN"]:
+        return "NOT IN", pos + 2
+    if words[:2] == ["IS", "NULL"]:
+        return "IS NULL", pos + 2
+    if words[:3] == ["IS", "NOT", "NULL"]:
+        return "IS NOT NULL", pos + 3
+    raise InvalidParameterValue(f"Invalid comparator '{token.text}' in filter '{source}'.")
+
+
+def _check_op(entity: str, key: str, op: str) -> None:
+    if entity == "attribute":
+        allowed = NUMERIC_OPS if key in _NUMERIC else STRING_OPS | LIST_OPS
+    elif entity in ("tag", "metadata"):
+        allowed = STRING_OPS | NULL_OPS | (LIST_OPS if key == "mlflow.traceName" else set())
+    elif entity == "run":
+        allowed = {"=", "!=", "IN", "NOT IN"}
+    elif entity == "text":
+        allowed = {"LIKE", "ILIKE"}
+    else:
+        if key == "content":
+            allowed = {"LIKE", "ILIKE"}
+        elif key in _SPAN_FIELDS or (key.startswith("attributes.") and len(key) > len("attributes.")):
+            allowed = STRING_OPS | LIST_OPS
+        else:
+            raise InvalidParameterValue(
+                f"Invalid span attribute '{key}'. Supported attributes: name, status, type, attributes.<attribute_name>."
+            )
+    if op not in allowed:
+        raise InvalidParameterValue(
+            f"Invalid comparator '{op}' for {entity} '{key}': use one of {sorted(allowed)}."
+        )
+
+
+def _value_list(tokens: list[Token], pos: int, source: str) -> tuple[tuple[str, ...], int]:
+    if pos >= len(tokens) or tokens[pos].text != "(":
+        raise InvalidParameterValue(
+            f"Invalid filter '{source}': IN takes a parenthesised list of quoted strings."
+        )
+    values: list[str] = []
+    pos += 1
+    while pos < len(tokens):
+        token = tokens[pos]
+        if token.kind != "string":
+            break
+        values.append(unquote(token.text))
+        pos += 1
+        if pos < len(tokens) and tokens[pos].text == ",":
+            pos += 1
+            continue
+        if pos < len(tokens) and tokens[pos].text == ")":
+            return tuple(values), pos + 1
+        break
+    raise InvalidParameterValue(
+        f"Invalid filter '{source}': IN takes a parenthesised list of quoted strings."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# SQL
+
+
+def _compare(field: str, op: str, value) -> Q:
+    if op == "!=":
+        return ~Q(**{field: value})
+    if op == "NOT IN":
+        return ~Q(**{f"{field}__in": value})
+    return Q(**{f"{field}__{_LOOKUP[op]}": value})
+
+
+def _condition(comparison: TraceComparison):
+    entity, key, op, value = comparison.entity, comparison.key, comparison.op, comparison.value
+    if entity == "attribute":
+        if key == "timestamp_ms":
+            return _compare("request_time", op, ms_to_datetime(max(0, int(value)), "timestamp_ms"))  # type: ignore[arg-type]
+        field = {
+            "execution_time_ms": "execution_duration_ms",
+            "status": "state",
+            "request_id": "trace_id",
+        }.get(key, key)
+        return _compare(field, op, value)
+    if entity in ("tag", "metadata"):
+        rows = (TraceTag if entity == "tag" else TraceMetadata).objects.filter(trace=OuterRef("pk"), key=key)
+        if op == "IS NULL":
+            return ~Exists(rows)
+        if op == "IS NOT NULL":
+            return Exists(rows)
+        return Exists(rows.filter(_compare("value", op, value)))
+    if entity == "run":
+        values = value if op in LIST_OPS else (value,)
+        linked = Exists(TraceRunLink.objects.filter(trace=OuterRef("pk"), run_id__in=values)) | Exists(
+            TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA, value__in=values)
+        )
+        return ~linked if op in ("!=", "NOT IN") else linked
+    spans = Span.objects.filter(trace=OuterRef("pk"))
+    if entity == "text" or key == "content":
+        return Exists(spans.filter(_compare("content", op, value)))
+    if key in _SPAN_FIELDS:
+        return Exists(spans.filter(_compare(_SPAN_FIELDS[key], op, value)))
+    return Exists(spans.filter(_attribute_q(key[len("attributes.") :], op, value)))
+
+
+def _attribute_q(name: str, op: str, value) -> Q:
+    """A span attribute's value, matched in the span's JSON, where values are JSON text."""
+    key = json.dumps(name, ensure_ascii=False)
+
+    def one(text: str) -> Q:
+        # A string is stored JSON-encoded twice ("\"gpt\""); a number or boolean once.
+        encoded = json.dumps(json.dumps(text, ensure_ascii=False), ensure_ascii=False)
+        return Q(content__contains=f"{key}: {encoded}") | Q(content__contains=f"{key}: {json.dumps(text)}")
+
+    if op in ("=", "!="):
+        found = one(value)
+        return ~found if op == "!=" else found
+    if op in LIST_OPS:
+        found = Q()
+        for item in value:
+            found |= one(item)
+        return ~found if op == "NOT IN" else found
+    # LIKE and friends: the pattern applies to the JSON-encoded value inside the span's JSON.
+    prefix = f"%{key}: %"
+    return Q(**{f"content__{_LOOKUP[op]}": prefix + value}) if op != "RLIKE" else Q(content__regex=value)
+
+
+def filter_traces(queryset: QuerySet, comparisons: list[TraceComparison]) -> QuerySet:
+    for comparison in comparisons:
+        queryset = queryset.filter(_condition(comparison))
+    return queryset
+
+
+_ORDER_ATTRIBUTES = {
+    "timestamp_ms": "request_time",
+    "timestamp": "request_time",
+    "execution_time_ms": "execution_duration_ms",
+    "execution_time": "execution_duration_ms",
+    "status": "state",
+    "request_id": "trace_id",
+    "experiment_id": "experiment__number",
+}
+
+
+def order_traces(queryset: QuerySet, order_by: list[str] | None) -> QuerySet:
+    """MLflow's order: the keys given, then newest first, then by id."""
+    ordering = []
+    fields = set()
+    for index, clause in enumerate(order_by or []):
+        words = clause.strip().split()
+        if not words or len(words) > 2 or (len(words) == 2 and words[1].upper() not in ("ASC", "DESC")):
+            raise InvalidParameterValue(f"Invalid order_by clause '{clause}'.")
+        ascending = len(words) == 1 or words[1].upper() == "ASC"
+        parts = [unquote(p) if is_quoted(p) else p for p in path_parts(words[0])]
+        if len(parts) == 2 and parts[0] in ("attribute", "attributes", "trace"):
+            parts = parts[1:]
+        key = parts[0] if len(parts) == 1 else None
+        if key in ("name", "run_id"):
+            model, row_key = (
+                (TraceTag, "mlflow.traceName") if key == "name" else (TraceMetadata, SOURCE_RUN_METADATA)
+            )
+            alias = f"_order_{index}"
+            queryset = queryset.annotate(
+                **{
+                    alias: Subquery(
+                        model.objects.filter(trace=OuterRef("pk"), key=row_key).values("value")[:1]
+                    )
+                }
+            )
+            field = alias
+        elif key in _ORDER_ATTRIBUTES:
+            field = _ORDER_ATTRIBUTES[key]
+        else:
+            raise InvalidParameterValue(
+                f"Invalid order_by entity or key in '{clause}': order by {sorted(_ORDER_ATTRIBUTES)}, name or run_id."
+            )
+        fields.add(field)
+        ordering.append(F(field).asc(nulls_first=True) if ascending else F(field).desc(nulls_last=True))
+    if "request_time" not in fields:
+        ordering.append(F("request_time").desc())
+    if "trace_id" not in fields:
+        ordering.append(F("trace_id").asc())
+    return queryset.order_by(*ordering)
