@@ -34,7 +34,7 @@ STATUS_NAMES = {"STATUS_CODE_OK": "OK", "STATUS_CODE_ERROR": "ERROR", "STATUS_CO
 class SpanEvent:
     name: str
     at: str  # offset from the trace's start, as people read it
-    attributes: str  # pretty JSON, "" when none
+    attributes: list[tuple[str, str]]  # each value as text (a stack trace keeps its lines)
 
 
 @dataclass(slots=True)
@@ -59,6 +59,24 @@ class SpanRow:
     @property
     def indent(self) -> int:
         return min(self.depth, MAX_INDENT)
+
+    @property
+    def label_place(self) -> str:
+        """Where the bar's duration goes: after the bar, else before it (a bar ending near the
+        trace's end leaves no room after it), else inside it (a bar as long as the trace)."""
+        if self.end_pct <= 80:
+            return "after"
+        return "before" if self.offset_pct >= 15 else "inside"
+
+    @property
+    def end_pct(self) -> float:
+        return round(self.offset_pct + self.width_pct, 3)
+
+    @property
+    def label_right_pct(self) -> float:
+        """Where a label before or inside the bar ends, from the timeline's right end."""
+        edge = self.offset_pct if self.label_place == "before" else self.end_pct
+        return round(100 - edge, 3)
 
 
 def span_rows(spans: list[Span]) -> list[SpanRow]:
@@ -135,7 +153,9 @@ def _event(event: dict, origin: int) -> SpanEvent:
     return SpanEvent(
         name=_text(event.get("name")),
         at=format_nanoseconds(_int(event.get("time_unix_nano")) - origin),
-        attributes=_pretty(_decoded_values(attributes)) if attributes else "",
+        attributes=[(_text(key), pretty_json(value)) for key, value in sorted(attributes.items())]
+        if isinstance(attributes, dict)
+        else [],
     )
 
 
@@ -167,14 +187,10 @@ def _decoded(value: Any) -> Any:
     return value
 
 
-def _decoded_values(attributes: Any) -> Any:
-    if isinstance(attributes, dict):
-        return {key: _decoded(value) for key, value in attributes.items()}
-    return attributes
-
-
 def format_nanoseconds(nanoseconds: int) -> str:
     """A span's offset or length as people read it: 12 µs, 340 ms, 1.25 s, 2m 05s."""
+    if nanoseconds == 0:
+        return "0"
     if nanoseconds < 1_000_000:
         return f"{nanoseconds / 1000:.0f} µs" if nanoseconds >= 1000 else f"{nanoseconds} ns"
     milliseconds = nanoseconds / 1_000_000

@@ -28,6 +28,7 @@ from tracking.queries.trace_pages import DEFAULT_SORT, SORTS, STATES, TracePage,
 # A trace of more spans lists this many (the first by start time), and says so.
 MAX_SPANS_SHOWN = 1000
 _SYSTEM_TAG_PREFIX = "mlflow."
+STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STATE_UNSPECIFIED": "Unknown"}
 
 
 @require_GET
@@ -49,14 +50,15 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
     context.update(
         tab="traces",
         listing=listing,
-        rows=[(row, format_milliseconds(row.execution_duration_ms)) for row in listing.rows]
-        if listing
-        else [],
+        rows=[
+            (row, format_milliseconds(row.execution_duration_ms), STATE_LABELS.get(row.state, row.state))
+            for row in (listing.rows if listing else [])
+        ],
         traces_url=_traces_url(workspace, exp),
         error=error,
         filter_string=filter_string,
         state=state,
-        states=STATES,
+        states=[(choice, STATE_LABELS[choice]) for choice in STATES],
         sort=sort,
         sort_links={
             "time": _query(request, sort="time" if sort == "-time" else "-time", page=None),
@@ -92,12 +94,11 @@ def trace(request: HttpRequest, workspace: Workspace, experiment_id: str, trace_
             "selected": selected,
             "ticks": timeline_ticks(shown),
             "hidden_spans": max(len(detail.spans) - MAX_SPANS_SHOWN, 0),
-            "user_tags": [
-                (key, value) for key, value in detail.tags if not key.startswith(_SYSTEM_TAG_PREFIX)
-            ],
-            "system_tags": [(key, value) for key, value in detail.tags if key.startswith(_SYSTEM_TAG_PREFIX)],
+            "tags": _split(detail.tags),
+            "metadata": _split(detail.metadata),
             "traces_url": _traces_url(workspace, exp),
             "duration": format_milliseconds(detail.trace.execution_duration_ms),
+            "state_label": STATE_LABELS.get(detail.trace.state, detail.trace.state),
         },
     )
 
@@ -112,12 +113,24 @@ urlpatterns = [
 ]
 
 
+def _split(pairs: list[tuple[str, str]]) -> dict:
+    """The user's keys, and those MLflow records itself (`mlflow.`), each list in key order."""
+    return {
+        "count": len(pairs),
+        "user": [(key, value) for key, value in pairs if not key.startswith(_SYSTEM_TAG_PREFIX)],
+        "system": [(key, value) for key, value in pairs if key.startswith(_SYSTEM_TAG_PREFIX)],
+    }
+
+
 def _traces_url(workspace: Workspace, exp: Experiment) -> str:
     return f"/ws/{workspace.name}/experiments/{exp.experiment_id}/traces/"
 
 
 def format_milliseconds(milliseconds: int | None) -> str:
-    return "—" if milliseconds is None else format_nanoseconds(milliseconds * 1_000_000)
+    """A trace's execution time (MLflow keeps whole milliseconds: 0 is any time under one)."""
+    if milliseconds is None:
+        return "—"
+    return "< 1 ms" if milliseconds == 0 else format_nanoseconds(milliseconds * 1_000_000)
 
 
 def _experiment_context(workspace: Workspace, exp: Experiment) -> dict:

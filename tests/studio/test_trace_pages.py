@@ -176,6 +176,24 @@ def test_the_table_filters_by_state(client, experiment, chat):
     assert len(listed(client.get(traces_url(experiment, "?state=nope")))) == 2
 
 
+def test_the_table_filters_with_mlflows_trace_grammar(client, experiment, chat):
+    make_trace(experiment, "tr-dev", name="summarize", tags=[("env", "dev")], duration=900)
+
+    assert listed(client.get(traces_url(experiment, "?filter=tags.env+%3D+%27dev%27"))) == ["tr-dev"]
+    by_name = "?filter=trace.name+%3D+%27chat%27+AND+trace.execution_time_ms+<+100"
+    assert listed(client.get(traces_url(experiment, by_name))) == [chat.trace_id]
+    assert listed(client.get(traces_url(experiment, "?filter=span.type+%3D+%27LLM%27"))) == [chat.trace_id]
+
+
+def test_a_bad_filter_is_explained_not_a_server_error(client, experiment, chat):
+    response = client.get(traces_url(experiment, "?filter=trace.nope+%3D+1"))
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Invalid filter." in html and "nope" in html
+    assert listed(response) == []
+
+
 def test_the_table_pages_by_fifty_and_counts_no_further_than_its_limit(client, experiment, settings):
     Trace.objects.bulk_create(
         Trace(

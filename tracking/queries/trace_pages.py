@@ -9,7 +9,8 @@ A page of the table costs the same queries however many traces the experiment ha
    `mlflow.traceName`) and the run it came from (the metadata `mlflow.sourceRun`) as subqueries;
 3. the tags of the page's traces, and 4. the names of their runs.
 
-The filter is MLflow's trace filter grammar, through the same search as `SearchTracesV3`.
+The filter and the sorts are MLflow's `search_traces` grammar, through the same search as
+`SearchTracesV3` (`tracking.search.traces`).
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import F, OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from tracking.errors import ResourceDoesNotExist
 from tracking.models import Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from tracking.models.traces import TRACE_STATES
+from tracking.search.traces import filter_traces, order_traces, parse_trace_filter
 
 PAGE_SIZE = 50
 COUNT_LIMIT = 10_000
@@ -29,12 +31,12 @@ TRACE_NAME_TAG = "mlflow.traceName"
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
 # Tags MLflow sets itself are not chips in the table (the trace page lists them all).
 SYSTEM_PREFIX = "mlflow."
-# The table's sorts: the URL's name -> the order of the rows.
+# The table's sorts: the URL's name -> MLflow's order_by (the ties: newest first, then by id).
 SORTS = {
-    "-time": [F("request_time").desc(), F("id").desc()],
-    "time": [F("request_time").asc(), F("id").asc()],
-    "-duration": [F("execution_duration_ms").desc(nulls_last=True), F("request_time").desc(), F("id").desc()],
-    "duration": [F("execution_duration_ms").asc(nulls_last=True), F("request_time").desc(), F("id").desc()],
+    "-time": ["timestamp_ms DESC"],
+    "time": ["timestamp_ms ASC"],
+    "-duration": ["execution_time_ms DESC"],
+    "duration": ["execution_time_ms ASC"],
 }
 DEFAULT_SORT = "-time"
 STATES = [state for state in TRACE_STATES if state != "STATE_UNSPECIFIED"]
@@ -99,7 +101,8 @@ def trace_page(
         linked_run=Subquery(
             TraceRunLink.objects.filter(trace=OuterRef("pk")).order_by("pk").values("run_id")[:1]
         ),
-    ).order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT]))
+    )
+    named = order_traces(named, SORTS.get(sort, SORTS[DEFAULT_SORT]))
     traces_on_page = list(
         named.values_list(
             "pk",
@@ -160,9 +163,7 @@ def _matching(experiment: Experiment, filter_string: str, state: str) -> QuerySe
     if state in STATES:
         traces = traces.filter(state=state)
     if filter_string:
-        from tracking.search.traces import filter_traces  # TODO: the backend's search
-
-        traces = filter_traces(traces, filter_string)
+        traces = filter_traces(traces, parse_trace_filter(filter_string))
     return traces
 
 
