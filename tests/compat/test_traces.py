@@ -137,6 +137,43 @@ def test_traces_link_to_a_run_and_search_by_it(tracing, client):
     assert [t.info.trace_id for t in found] == [trace_id]
 
 
+def test_a_trace_whose_spans_are_a_file_reads_back_and_deletes_with_it(tracing, client, artifact_root):
+    """What a client does where the server keeps no spans: StartTraceV3, then the spans as a file
+    in the trace's artifact folder, through the artifact proxy."""
+    from mlflow.entities import TraceInfo, TraceLocation, TraceState
+    from mlflow.tracing.client import TracingClient
+
+    experiment_id = tracing.set_experiment("files").experiment_id
+    spans_of = client.get_trace(_traced(tracing, "source", 4)).data
+    tracing_client = TracingClient(tracing.get_tracking_uri())
+    info = tracing_client.start_trace(
+        TraceInfo(
+            trace_id=TRACE_ID,
+            trace_location=TraceLocation.from_experiment_id(experiment_id),
+            request_time=int(time.time() * 1000),
+            state=TraceState.OK,
+            execution_duration=7,
+            trace_metadata={"origin": "file"},
+            tags={"mlflow.traceName": "from-file"},
+        )
+    )
+    assert "mlflow.trace.spansLocation" not in info.tags
+    assert (
+        info.tags["mlflow.artifactLocation"]
+        == f"mlflow-artifacts:/{experiment_id}/traces/{TRACE_ID}/artifacts"
+    )
+    tracing_client._upload_trace_data(info, spans_of)
+    stored = f"{experiment_id}/traces/{TRACE_ID}/artifacts/traces.json"
+    assert artifact_root.exists(stored)
+
+    trace = client.get_trace(TRACE_ID)
+    assert trace.info.execution_duration == 7 and trace.info.trace_metadata["origin"] == "file"
+    assert sorted(span.name for span in trace.data.spans) == ["retrieve", "source"]
+
+    assert client.delete_traces(experiment_id, trace_ids=[TRACE_ID]) == 1
+    assert not artifact_root.exists(stored)
+
+
 def _otlp_request(trace_hex: str, experiment_id: str):
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -190,10 +227,15 @@ def test_otlp_protobuf_and_json_bodies_become_traces(tracing, client, tracking_u
             }
         ]
     }
-    answer = requests.post(f"{tracking_uri}/ws/default/v1/traces", json=document, headers=headers)
+    run_id = client.create_run(experiment_id).info.run_id
+    answer = requests.post(
+        f"{tracking_uri}/ws/default/v1/traces", json=document, headers={**headers, "X-Mlflow-Run-Id": run_id}
+    )
     assert answer.status_code == 200, answer.text
     info = client.get_trace("tr-" + "ef" * 16).info
     assert info.state == "ERROR" and info.tags["mlflow.traceName"] == "json-span"
+    linked = client.search_traces(locations=[experiment_id], filter_string=f"trace.run_id = '{run_id}'")
+    assert [t.info.trace_id for t in linked] == ["tr-" + "ef" * 16]
 
     for hostile, content_type in (
         (b"\xff\x00garbage", "application/x-protobuf"),
@@ -210,7 +252,7 @@ def test_otlp_protobuf_and_json_bodies_become_traces(tracing, client, tracking_u
     answer = requests.post(
         f"{tracking_uri}/v1/traces", data=body, headers={"Content-Type": "application/x-protobuf"}
     )
-    assert answer.status_code == 400
+    assert answer.status_code == 422  # no experiment header, as MLflow's server answers
     answer = requests.post(
         f"{tracking_uri}/v1/traces",
         data=body,

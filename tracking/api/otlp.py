@@ -39,8 +39,9 @@ _STATUS = {Status.STATUS_CODE_OK: "OK", Status.STATUS_CODE_ERROR: "ERROR"}
 _STATUS_NAMES = {"OK": "STATUS_CODE_OK", "ERROR": "STATUS_CODE_ERROR", "UNSET": "STATUS_CODE_UNSET"}
 
 
-class UnprocessableSpan(MlflowError):
-    """A span that parses but cannot be an MLflow span (MLflow's server answers 422)."""
+class Unprocessable(MlflowError):
+    """A request that parses but cannot be taken: a span that cannot be an MLflow span, a missing
+    experiment header (MLflow's server answers 422 to both)."""
 
     error_code = "INVALID_PARAMETER_VALUE"
     http_status = 422
@@ -125,7 +126,7 @@ def _hex_ids_to_base64(data: Any) -> Any:
 
 def _record(span: OtelSpan, resource: dict[str, Any]) -> SpanRecord:
     if len(span.trace_id) != 16 or len(span.span_id) != 8 or len(span.parent_span_id) not in (0, 8):
-        raise UnprocessableSpan("Cannot convert OpenTelemetry span to MLflow span")
+        raise Unprocessable("Cannot convert OpenTelemetry span to MLflow span")
     trace_id = "tr-" + span.trace_id.hex()
     attributes = {attr.key: _dump(_value(attr.value)) for attr in span.attributes}
     # The trace's id is derived from the OpenTelemetry one, never taken from the sender.
@@ -222,9 +223,7 @@ def otel_span_json(content: dict[str, Any]) -> dict[str, Any]:
             "time_unix_nano": event.get("timestamp") or 0,
             "name": event.get("name", ""),
         }
-        event_attributes = [
-            {"key": key, "value": _any_value(value)} for key, value in (event.get("attributes") or {}).items()
-        ]
+        event_attributes = [_key_value(key, value) for key, value in (event.get("attributes") or {}).items()]
         if event_attributes:
             shaped["attributes"] = event_attributes
         events.append(shaped)
@@ -236,6 +235,11 @@ def otel_span_json(content: dict[str, Any]) -> dict[str, Any]:
         shaped_status["message"] = status["message"]
     span["status"] = shaped_status
     return span
+
+
+def _key_value(key: str, value: Any) -> dict[str, Any]:
+    # A None value has no AnyValue: MLflow's server leaves "value" out.
+    return {"key": key} if value is None else {"key": key, "value": _any_value(value)}
 
 
 def _any_value(value: Any) -> dict[str, Any]:

@@ -145,7 +145,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name="trace",
-            index=models.Index(fields=["experiment", "-request_time", "-id"], name="trace_experiment_newest"),
+            index=models.Index(fields=["experiment", "-request_time", "trace_id"], name="trace_experiment_newest"),
         ),
         migrations.AddIndex(
             model_name="trace",

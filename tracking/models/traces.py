@@ -49,7 +49,7 @@ class Trace(models.Model):
         indexes = [
             # An experiment's traces newest first (the default order of SearchTraces), and the
             # deletion of its traces older than a time.
-            models.Index(fields=["experiment", "-request_time", "-id"], name="trace_experiment_newest"),
+            models.Index(fields=["experiment", "-request_time", "trace_id"], name="trace_experiment_newest"),
             models.Index(fields=["experiment", "state", "-request_time"], name="trace_experiment_state"),
         ]
 

@@ -25,8 +25,12 @@ class TraceRecord:
     spans: list[dict[str, Any]] | None = None  # MLflow's span JSON, when asked for
 
 
+def find_trace(workspace: Workspace, trace_id: str) -> Trace | None:
+    return Trace.objects.select_related("experiment").filter(workspace=workspace, trace_id=trace_id).first()
+
+
 def get_trace(workspace: Workspace, trace_id: str) -> Trace:
-    trace = Trace.objects.select_related("experiment").filter(workspace=workspace, trace_id=trace_id).first()
+    trace = find_trace(workspace, trace_id)
     if trace is None:
         raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
     return trace

@@ -36,7 +36,8 @@ _ENTITIES = {
     "request_metadata": "metadata",
     "span": "span",
 }
-_UNSUPPORTED_ENTITIES = {"feedback", "expectation", "issue"}
+# Assessments and issues are not kept here: no trace has one, as on a server where none was logged.
+_ASSESSMENT_ENTITIES = {"feedback": "feedback", "expectation": "expectation", "issue": "issue"}
 _ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms"}
 _NUMERIC = {"timestamp_ms", "execution_time_ms"}
 _STRING = {"status", "request_id", "client_request_id", "run_id"}
@@ -100,6 +101,8 @@ def _comparison(tokens: list[Token], pos: int, source: str) -> tuple[TraceCompar
     if pos >= len(tokens):
         raise InvalidParameterValue(f"Invalid filter '{source}': a value is missing.")
     token = tokens[pos]
+    if entity in _ASSESSMENT_ENTITIES and token.kind == "number":
+        return TraceComparison(entity, key, op, number_value(token.text)), pos + 1
     if entity == "attribute" and key in _NUMERIC:
         if token.kind != "number":
             raise InvalidParameterValue(f"Invalid value {token.text} for numeric attribute '{key}'.")
@@ -116,12 +119,10 @@ def _identifier(token: Token) -> tuple[str, str]:
     if len(parts) == 1:
         return "attribute", parts[0]
     prefix = parts[0]
-    if prefix in _UNSUPPORTED_ENTITIES:
-        raise InvalidParameterValue(f"Filtering traces by {prefix} is not supported by this server.")
-    entity = _ENTITIES.get(prefix)
+    entity = _ENTITIES.get(prefix) or _ASSESSMENT_ENTITIES.get(prefix)
     if entity is None:
         raise InvalidParameterValue(
-            f"Invalid entity type '{prefix}'. Valid values are {sorted({*_ENTITIES, *_UNSUPPORTED_ENTITIES})}"
+            f"Invalid entity type '{prefix}'. Valid values are {sorted({*_ENTITIES, *_ASSESSMENT_ENTITIES})}"
         )
     key = ".".join(parts[1:])
     if not key:
@@ -166,11 +167,13 @@ def _check_op(entity: str, key: str, op: str) -> None:
     if entity == "attribute":
         allowed = NUMERIC_OPS if key in _NUMERIC else STRING_OPS | LIST_OPS
     elif entity in ("tag", "metadata"):
-        allowed = STRING_OPS | NULL_OPS | (LIST_OPS if key == "mlflow.traceName" else set())
+        allowed = STRING_OPS | NULL_OPS
     elif entity == "run":
         allowed = {"=", "!=", "IN", "NOT IN"}
     elif entity == "text":
         allowed = {"LIKE", "ILIKE"}
+    elif entity in _ASSESSMENT_ENTITIES:
+        allowed = NUMERIC_OPS | STRING_OPS | NULL_OPS if entity != "issue" else {"="}
     else:
         if key == "content":
             allowed = {"LIKE", "ILIKE"}
@@ -240,6 +243,8 @@ def _condition(comparison: TraceComparison):
         if op == "IS NOT NULL":
             return Exists(rows)
         return Exists(rows.filter(_compare("value", op, value)))
+    if entity in _ASSESSMENT_ENTITIES:
+        return Q() if op == "IS NULL" else Q(pk__in=[])
     if entity == "run":
         values = value if op in LIST_OPS else (value,)
         linked = Exists(TraceRunLink.objects.filter(trace=OuterRef("pk"), run_id__in=values)) | Exists(

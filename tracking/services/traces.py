@@ -136,10 +136,8 @@ def start_trace(*, workspace: Workspace, experiment: Experiment, info: TraceInfo
         trace = Trace.objects.select_for_update().filter(workspace=workspace, trace_id=info.trace_id).first()
         if trace is None:
             trace = _new_trace(workspace, experiment, info.trace_id, **fields)
-        if trace.experiment_id != experiment.pk:
-            raise InvalidParameterValue(
-                f"Trace '{info.trace_id}' belongs to another experiment than {experiment.experiment_id}."
-            )
+        # The info is authoritative, its experiment included (as in MLflow's store).
+        trace.experiment = experiment
         for name, value in fields.items():
             if value is not None or name in ("client_request_id", "execution_duration_ms"):
                 setattr(trace, name, value)
@@ -166,9 +164,9 @@ def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list) -> i
     with transaction.atomic():
         traces = {
             trace.trace_id: trace
-            for trace in Trace.objects.select_for_update().filter(
-                workspace=workspace, trace_id__in=list(by_trace)
-            )
+            for trace in Trace.objects.select_for_update(of=("self",))
+            .select_related("experiment")
+            .filter(workspace=workspace, trace_id__in=list(by_trace))
         }
         for trace_id, trace_spans in by_trace.items():
             trace = traces.get(trace_id)
@@ -179,10 +177,6 @@ def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list) -> i
                     trace_id,
                     request_time=_ns_to_datetime(min(s.start_time_ns for s in trace_spans)),
                     state=IN_PROGRESS,
-                )
-            elif trace.experiment_id != experiment.pk:
-                raise InvalidParameterValue(
-                    f"Trace '{trace_id}' belongs to another experiment than {experiment.experiment_id}."
                 )
         trace_pks = {trace_id: traces[trace_id].pk for trace_id in by_trace}
         stale = [(trace_pks[s.trace_id], s.span_id) for s in spans]
@@ -210,9 +204,10 @@ def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list) -> i
         )
         for trace_id, trace_spans in by_trace.items():
             trace = traces[trace_id]
+            # Spans of a known trace join it in its own experiment, whichever the sender named.
             tags = {
                 SPANS_LOCATION_TAG: TRACKING_STORE,
-                ARTIFACT_LOCATION_TAG: _artifact_location(experiment, trace_id),
+                ARTIFACT_LOCATION_TAG: _artifact_location(trace.experiment, trace_id),
             }
             _upsert(TraceTag, trace, tags, replace=True)
             _upsert(TraceTag, trace, _tags_from_spans(trace_spans), replace=False)
@@ -326,12 +321,12 @@ def delete_traces(
     if trace_ids:
         if max_timestamp_millis is not None or max_traces is not None:
             raise InvalidParameterValue(
-                "Only one of `request_ids` or `max_timestamp_millis` should be specified. Got both."
+                "Only one of `max_timestamp_millis` and `trace_ids` can be specified."
             )
         doomed = Trace.objects.filter(workspace=workspace, experiment=experiment, trace_id__in=trace_ids)
     else:
         if max_timestamp_millis is None:
-            raise InvalidParameterValue("Either `max_timestamp_millis` or `request_ids` must be specified.")
+            raise InvalidParameterValue("Either `max_timestamp_millis` or `trace_ids` must be specified.")
         if max_traces is not None and max_traces <= 0:
             raise InvalidParameterValue(
                 f"Invalid value {max_traces} for parameter 'max_traces': must be positive."

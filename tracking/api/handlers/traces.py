@@ -3,13 +3,14 @@ span ingestion at /v1/traces."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Any
 
 from django.http import HttpResponse
 
-from tracking.errors import InvalidParameterValue, RequestTooLarge
+from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
 from tracking.models import Trace
 from tracking.queries import experiments as experiment_queries
 from tracking.queries import runs as run_queries
@@ -18,10 +19,11 @@ from tracking.queries.traces import TraceRecord
 from tracking.services import traces as services
 from tracking.times import ms_to_datetime
 
-from ..otlp import MAX_BODY_BYTES, otel_span_json, read_export_request
+from ..otlp import MAX_BODY_BYTES, Unprocessable, otel_span_json, read_export_request
 from ..router import ApiCall, outside_api_route, rpc
 
 EXPERIMENT_ID_HEADER = "X-Mlflow-Experiment-Id"
+RUN_ID_HEADER = "X-Mlflow-Run-Id"
 OTLP_RPC = "opentelemetry.ExportTraceServiceRequest"
 outside_api_route("POST", "v1/traces", OTLP_RPC)
 
@@ -161,7 +163,10 @@ def get_trace_info_v3(call: ApiCall) -> dict[str, Any]:
 
 @rpc("mlflow.GetTrace")
 def get_trace(call: ApiCall) -> dict[str, Any]:
-    trace = queries.get_trace(call.workspace, call.message["trace_id"])
+    trace_id = call.message["trace_id"]
+    trace = queries.find_trace(call.workspace, trace_id)
+    if trace is None:  # worded as MLflow's server words it here
+        raise ResourceDoesNotExist(f"Trace with ID {trace_id} is not found.")
     return {"trace": _trace_json(queries.load_traces([trace], with_spans=True)[0])}
 
 
@@ -261,7 +266,7 @@ def export_traces(call: ApiCall) -> HttpResponse:
     request = call.request
     experiment_id = request.headers.get(EXPERIMENT_ID_HEADER)
     if not experiment_id:
-        raise InvalidParameterValue(f"Missing required header {EXPERIMENT_ID_HEADER}.")
+        raise Unprocessable(f"Missing required header {EXPERIMENT_ID_HEADER}.")
     experiment = experiment_queries.get_experiment(call.workspace, experiment_id)
     if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
         raise RequestTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
@@ -269,4 +274,11 @@ def export_traces(call: ApiCall) -> HttpResponse:
         request.body, request.content_type or "", request.headers.get("Content-Encoding", "")
     )
     services.log_spans(workspace=call.workspace, experiment=experiment, spans=spans)
+    run_id = request.headers.get(RUN_ID_HEADER)
+    finished = [span.trace_id for span in spans if span.parent_span_id is None]
+    if run_id and finished:
+        # As MLflow's server: the spans are kept even when the run named is not there.
+        with contextlib.suppress(ResourceDoesNotExist, InvalidParameterValue):
+            run = run_queries.get_run(call.workspace, run_id)
+            services.link_traces_to_run(workspace=call.workspace, trace_ids=finished[:100], run=run)
     return HttpResponse(b"", content_type="application/x-protobuf")
