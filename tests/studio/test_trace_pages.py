@@ -266,7 +266,7 @@ def test_the_table_costs_the_same_queries_for_3_or_60_traces(
                 metadata=[("mlflow.sourceRun", run.uuid)],
             )
         # workspace (+ resource group), experiment, its tags, its alert counts; the count, the
-        # page, its tags and its runs
+        # page, its names and tags, its runs, their names
         with django_assert_max_num_queries(10):
             response = client.get(traces_url(experiment, "?sort=-duration&state=OK"))
         assert len(listed(response)) == min(count, PAGE_SIZE)

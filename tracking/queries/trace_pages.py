@@ -5,12 +5,12 @@ A page of the table costs the same queries however many traces the experiment ha
 
 1. the number of traces that match, counted no further than `COUNT_LIMIT` (the pager says
    "10,000+" past it: an exact count of a filtered 100,000 would cost more than the page);
-2. the page of traces, filtered and sorted by the database, each with its name (the tag
-   `mlflow.traceName`) and the run it came from (the metadata `mlflow.sourceRun`) as subqueries;
-3. the tags of the page's traces, and 4. the names of their runs.
+2. the page of traces, filtered and sorted by the database;
+3. the page's names (the tag `mlflow.traceName`) and user tags, 4. the runs its traces came from
+   (the metadata `mlflow.sourceRun`) or were linked to, and 5. those runs' names.
 
-The filter and the sorts are MLflow's `search_traces` grammar, through the same search as
-`SearchTracesV3` (`tracking.search.traces`).
+The filter is MLflow's `search_traces` grammar, through the same search as `SearchTracesV3`
+(`tracking.search.traces`).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from tracking.errors import ResourceDoesNotExist
 from tracking.models import Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from tracking.models.traces import TRACE_STATES
-from tracking.search.traces import filter_traces, order_traces, parse_trace_filter
+from tracking.search.traces import filter_traces, parse_trace_filter
 
 PAGE_SIZE = 50
 COUNT_LIMIT = 10_000
@@ -31,12 +31,23 @@ TRACE_NAME_TAG = "mlflow.traceName"
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
 # Tags MLflow sets itself are not chips in the table (the trace page lists them all).
 SYSTEM_PREFIX = "mlflow."
-# The table's sorts: the URL's name -> MLflow's order_by (the ties: newest first, then by id).
+# The table's sorts: the URL's name -> the order of the rows. Newest first is the index
+# `trace_experiment_newest` read forwards (and oldest first, backwards): a page is read off the
+# index without sorting the experiment's traces. (MLflow's `timestamp_ms DESC` says NULLS LAST,
+# which PostgreSQL cannot read off that index: on 100,000 traces, 0.05 ms against 100.)
 SORTS = {
-    "-time": ["timestamp_ms DESC"],
-    "time": ["timestamp_ms ASC"],
-    "-duration": ["execution_time_ms DESC"],
-    "duration": ["execution_time_ms ASC"],
+    "-time": [F("request_time").desc(), F("trace_id").asc()],
+    "time": [F("request_time").asc(), F("trace_id").desc()],
+    "-duration": [
+        F("execution_duration_ms").desc(nulls_last=True),
+        F("request_time").desc(),
+        F("trace_id").asc(),
+    ],
+    "duration": [
+        F("execution_duration_ms").asc(nulls_last=True),
+        F("request_time").desc(),
+        F("trace_id").asc(),
+    ],
 }
 DEFAULT_SORT = "-time"
 STATES = [state for state in TRACE_STATES if state != "STATE_UNSPECIFIED"]
@@ -51,7 +62,7 @@ class TraceRow:
     execution_duration_ms: int | None
     request_preview: str
     response_preview: str
-    run_id: str | None
+    run_id: str | None = None
     run_name: str | None = None  # None: no such run in the workspace (not linked then)
     tags: list[tuple[str, str]] = field(default_factory=list)
 
@@ -93,63 +104,31 @@ def trace_page(
     traces = _matching(experiment, filter_string, state)
     counted = traces.order_by().values("pk")[: COUNT_LIMIT + 1].count()
     offset = (page - 1) * PAGE_SIZE
-    named = traces.annotate(
-        name=Subquery(TraceTag.objects.filter(trace=OuterRef("pk"), key=TRACE_NAME_TAG).values("value")[:1]),
-        source_run=Subquery(
-            TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA).values("value")[:1]
-        ),
-        linked_run=Subquery(
-            TraceRunLink.objects.filter(trace=OuterRef("pk")).order_by("pk").values("run_id")[:1]
-        ),
-    )
-    named = order_traces(named, SORTS.get(sort, SORTS[DEFAULT_SORT]))
-    traces_on_page = list(
-        named.values_list(
-            "pk",
-            "trace_id",
-            "name",
-            "state",
-            "request_time",
-            "execution_duration_ms",
-            "request_preview",
-            "response_preview",
-            "source_run",
-            "linked_run",
-        )[offset : offset + PAGE_SIZE]
-    )
+    # The page first, then what it shows beyond the trace's own columns: subqueries in the page's
+    # query would be computed for every trace the database sorts, not for the 50 it keeps.
+    on_page = traces.order_by(*SORTS.get(sort, SORTS[DEFAULT_SORT])).values_list(
+        "pk",
+        "trace_id",
+        "state",
+        "request_time",
+        "execution_duration_ms",
+        "request_preview",
+        "response_preview",
+    )[offset : offset + PAGE_SIZE]
     rows = {
         pk: TraceRow(
             trace_id=trace_id,
-            name=name or "",
+            name="",
             state=state_value,
             request_time=request_time,
             execution_duration_ms=duration,
             request_preview=request_preview or "",
             response_preview=response_preview or "",
-            run_id=source_run or linked_run,
         )
-        for (
-            pk,
-            trace_id,
-            name,
-            state_value,
-            request_time,
-            duration,
-            request_preview,
-            response_preview,
-            source_run,
-            linked_run,
-        ) in traces_on_page
+        for pk, trace_id, state_value, request_time, duration, request_preview, response_preview in on_page
     }
     if rows:
-        for trace_pk, key, value in (
-            TraceTag.objects.filter(trace_id__in=rows)
-            .exclude(key__startswith=SYSTEM_PREFIX)
-            .order_by("key")
-            .values_list("trace_id", "key", "value")
-        ):
-            rows[trace_pk].tags.append((key, value))
-        _name_runs(experiment, list(rows.values()))
+        _add_tags_and_runs(experiment, rows)
     return TracePage(
         rows=list(rows.values()),
         page=page,
@@ -165,6 +144,31 @@ def _matching(experiment: Experiment, filter_string: str, state: str) -> QuerySe
     if filter_string:
         traces = filter_traces(traces, parse_trace_filter(filter_string))
     return traces
+
+
+def _add_tags_and_runs(experiment: Experiment, rows: dict[int, TraceRow]) -> None:
+    """The rows' names and user tags (one query), the runs they came from or were linked to (one
+    query), and those runs' names (one query)."""
+    for trace_pk, key, value in (
+        TraceTag.objects.filter(trace_id__in=rows)
+        .filter(Q(key=TRACE_NAME_TAG) | ~Q(key__startswith=SYSTEM_PREFIX))
+        .order_by("key")
+        .values_list("trace_id", "key", "value")
+    ):
+        if key == TRACE_NAME_TAG:
+            rows[trace_pk].name = value
+        else:
+            rows[trace_pk].tags.append((key, value))
+    runs = Trace.objects.filter(pk__in=rows).values_list(
+        "pk",
+        Subquery(
+            TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA).values("value")[:1]
+        ),
+        Subquery(TraceRunLink.objects.filter(trace=OuterRef("pk")).order_by("pk").values("run_id")[:1]),
+    )
+    for trace_pk, source_run, linked_run in runs:
+        rows[trace_pk].run_id = source_run or linked_run
+    _name_runs(experiment, list(rows.values()))
 
 
 def _name_runs(experiment: Experiment, rows: list[TraceRow]) -> None:
