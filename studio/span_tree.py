@@ -55,6 +55,7 @@ class SpanRow:
     outputs: str | None = None
     attributes: list[tuple[str, str]] = field(default_factory=list)
     events: list[SpanEvent] = field(default_factory=list)
+    details_shown: bool = True  # False: the page leaves them out (keep_details_within)
 
     @property
     def indent(self) -> int:
@@ -114,6 +115,23 @@ def span_rows(spans: list[Span]) -> list[SpanRow]:
             rows.append(row)
             stack.extend((kid, [*ancestors, span.span_id]) for kid in reversed(kids))
     return rows
+
+
+def keep_details_within(rows: list[SpanRow], budget: int, *, selected: SpanRow | None) -> None:
+    """Leaves out the details of the spans past `budget` characters of them in tree order, the
+    selected span's always kept: a trace of many large spans stays a page a browser opens."""
+    spent = _detail_size(selected) if selected else 0
+    for row in rows:
+        if row is selected:
+            continue
+        spent += _detail_size(row)
+        row.details_shown = spent <= budget
+
+
+def _detail_size(row: SpanRow) -> int:
+    values = [row.inputs or "", row.outputs or "", *(value for _, value in row.attributes)]
+    values += [value for event in row.events for _, value in event.attributes]
+    return sum(map(len, values))
 
 
 def _end(span: Span) -> int:

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET
 from studio.lookups import experiment_or_404
 from studio.pages import page_number
 from studio.routing import workspace_route
-from studio.span_tree import format_nanoseconds, span_rows, timeline_ticks
+from studio.span_tree import format_nanoseconds, keep_details_within, span_rows, timeline_ticks
 from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, Workspace
@@ -27,6 +27,9 @@ from tracking.queries.trace_pages import DEFAULT_SORT, SORTS, STATES, TracePage,
 
 # A trace of more spans lists this many (the first by start time), and says so.
 MAX_SPANS_SHOWN = 1000
+# The spans' details (inputs, outputs, ...) a page carries at most; past it, a span's details are
+# one click away (the page again, with that span selected).
+MAX_DETAIL_CHARS = 2_000_000
 _SYSTEM_TAG_PREFIX = "mlflow."
 STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STATE_UNSPECIFIED": "Unknown"}
 
@@ -74,13 +77,13 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
 def trace(request: HttpRequest, workspace: Workspace, experiment_id: str, trace_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
     try:
-        detail = trace_detail(exp, trace_id)
+        detail = trace_detail(exp, trace_id, max_spans=MAX_SPANS_SHOWN)
     except ResourceDoesNotExist:
         raise Http404(f"No trace {trace_id!r}") from None
-    shown = detail.spans[:MAX_SPANS_SHOWN]
-    rows = span_rows(shown)
+    rows = span_rows(detail.spans)
     chosen = request.GET.get("span", "")
     selected = next((row for row in rows if row.span_id == chosen), rows[0] if rows else None)
+    keep_details_within(rows, MAX_DETAIL_CHARS, selected=selected)
     return render(
         request,
         "studio/traces/detail.html",
@@ -92,8 +95,8 @@ def trace(request: HttpRequest, workspace: Workspace, experiment_id: str, trace_
             "trace": detail.trace,
             "spans": rows,
             "selected": selected,
-            "ticks": timeline_ticks(shown),
-            "hidden_spans": max(len(detail.spans) - MAX_SPANS_SHOWN, 0),
+            "ticks": timeline_ticks(detail.spans),
+            "hidden_spans": detail.span_count - len(detail.spans),
             "tags": _split(detail.tags),
             "metadata": _split(detail.metadata),
             "traces_url": _traces_url(workspace, exp),

@@ -361,6 +361,29 @@ def test_the_trace_page_costs_a_fixed_number_of_queries(client, experiment, djan
     assert response.content.decode().count('role="treeitem"') == 79
 
 
+def test_a_trace_of_many_spans_lists_the_first_and_says_how_many_more(client, experiment, monkeypatch):
+    monkeypatch.setattr("studio.views.traces.MAX_SPANS_SHOWN", 3)
+    spans = [span(f"{i:016x}", f"s{i}", start_ms=i, end_ms=i + 1) for i in range(1, 6)]
+    trace = make_trace(experiment, "tr-wide", spans=spans)
+
+    html = client.get(trace_url(experiment, trace.trace_id)).content.decode()
+
+    assert html.count('role="treeitem"') == 3
+    assert "The first 3 spans are shown; 2 more are not." in html
+
+
+def test_past_the_pages_budget_a_spans_details_are_a_click_away(client, experiment, monkeypatch):
+    monkeypatch.setattr("studio.views.traces.MAX_DETAIL_CHARS", 7_000)
+    spans = [span(f"{i:016x}", f"s{i}", start_ms=i, end_ms=i + 1, inputs="x" * 3_000) for i in range(1, 4)]
+    trace = make_trace(experiment, "tr-heavy", spans=spans)
+
+    html = client.get(trace_url(experiment, trace.trace_id, "?span=0000000000000003")).content.decode()
+
+    # The selected span keeps its details, then the first in tree order while the budget lasts.
+    assert html.count('data-field="inputs"') == 2
+    assert 'href="?span=0000000000000002" data-load="full"' in html
+
+
 def test_it_returns_404_for_an_unknown_trace(client, experiment, chat):
     assert client.get(trace_url(experiment, "tr-nope")).status_code == 404
 

@@ -194,11 +194,12 @@ class TraceDetail:
     tags: list[tuple[str, str]]
     metadata: list[tuple[str, str]]
     runs: list[tuple[str, str | None]]  # (run id, its name; None when not a run of the workspace)
+    span_count: int  # all the trace's spans, `spans` being the first `max_spans` of them
 
 
-def trace_detail(experiment: Experiment, trace_id: str) -> TraceDetail:
-    """One trace of the experiment with its spans (start order), tags, metadata and runs;
-    ResourceDoesNotExist when the experiment has no such trace."""
+def trace_detail(experiment: Experiment, trace_id: str, *, max_spans: int = 1000) -> TraceDetail:
+    """One trace of the experiment with its tags, metadata, runs and first `max_spans` spans by
+    start time; ResourceDoesNotExist when the experiment has no such trace."""
     trace = Trace.objects.filter(experiment=experiment, trace_id=trace_id).first()
     if trace is None:
         raise ResourceDoesNotExist(f"Trace with ID {trace_id!r} not found.")
@@ -219,10 +220,12 @@ def trace_detail(experiment: Experiment, trace_id: str) -> TraceDetail:
         if run_ids
         else {}
     )
+    spans = list(Span.objects.filter(trace=trace).order_by("start_time_ns", "pk")[: max_spans + 1])
     return TraceDetail(
         trace=trace,
         name=dict(tags).get(TRACE_NAME_TAG, ""),
-        spans=list(Span.objects.filter(trace=trace).order_by("start_time_ns", "pk")),
+        spans=spans[:max_spans],
+        span_count=len(spans) if len(spans) <= max_spans else Span.objects.filter(trace=trace).count(),
         tags=tags,
         metadata=metadata,
         runs=[(run_id, (names[run_id] or run_id) if run_id in names else None) for run_id in run_ids],
