@@ -127,6 +127,9 @@ def _hex_ids_to_base64(data: Any) -> Any:
 def _record(span: OtelSpan, resource: dict[str, Any]) -> SpanRecord:
     if len(span.trace_id) != 16 or len(span.span_id) != 8 or len(span.parent_span_id) not in (0, 8):
         raise Unprocessable("Cannot convert OpenTelemetry span to MLflow span")
+    if "\x00" in span.name:
+        # No database column can hold NUL (PostgreSQL refuses it); the span's JSON escapes it.
+        raise InvalidParameterValue("Span names cannot contain NUL characters.")
     trace_id = "tr-" + span.trace_id.hex()
     attributes = {attr.key: _dump(_value(attr.value)) for attr in span.attributes}
     # The trace's id is derived from the OpenTelemetry one, never taken from the sender.

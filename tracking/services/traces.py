@@ -124,6 +124,8 @@ def start_trace(*, workspace: Workspace, experiment: Experiment, info: TraceInfo
         raise InvalidParameterValue(f"Invalid trace state {info.state!r}.")
     for key, value in {**info.tags, **info.metadata}.items():
         _check_tag(key, value)
+    if info.client_request_id is not None and len(info.client_request_id) > 250:
+        raise InvalidParameterValue("The client_request_id may have at most 250 characters.")
     fields = {
         "client_request_id": info.client_request_id,
         "request_time": info.request_time,
@@ -239,14 +241,14 @@ def _tags_from_spans(spans: list) -> dict[str, str]:
             continue
         for key, value in span.attributes.items():
             if key.startswith(TRACE_TAG_PREFIX) and len(key) > len(TRACE_TAG_PREFIX):
-                decoded = _loaded(value)
-                tags[key[len(TRACE_TAG_PREFIX) :][:250]] = str(decoded)[:MAX_TAG_VALUE_CHARS]
+                tags[key[len(TRACE_TAG_PREFIX) :][:250]] = str(_loaded(value))[:MAX_TAG_VALUE_CHARS]
         for key, value in span.resource.items():
             if not key.startswith(("telemetry.sdk.", "mlflow.")) and key:
                 text = value if isinstance(value, str) else json.dumps(value)
                 tags.setdefault(key[:250], text[:MAX_TAG_VALUE_CHARS])
         tags.setdefault(TRACE_NAME_TAG, span.name[:MAX_TAG_VALUE_CHARS])
-    return tags
+    # Values from a sender's attributes: none may hold NUL, which no database column can.
+    return {key: value for key, value in tags.items() if "\x00" not in key + value}
 
 
 def _loaded(text: str):

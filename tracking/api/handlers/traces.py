@@ -8,6 +8,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse
 
 from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
@@ -19,7 +20,7 @@ from tracking.queries.traces import TraceRecord
 from tracking.services import traces as services
 from tracking.times import ms_to_datetime
 
-from ..otlp import MAX_BODY_BYTES, Unprocessable, otel_span_json, read_export_request
+from ..otlp import Unprocessable, otel_span_json, read_export_request
 from ..router import ApiCall, outside_api_route, rpc
 
 EXPERIMENT_ID_HEADER = "X-Mlflow-Experiment-Id"
@@ -268,8 +269,12 @@ def export_traces(call: ApiCall) -> HttpResponse:
     if not experiment_id:
         raise Unprocessable(f"Missing required header {EXPERIMENT_ID_HEADER}.")
     experiment = experiment_queries.get_experiment(call.workspace, experiment_id)
-    if int(request.META.get("CONTENT_LENGTH") or 0) > MAX_BODY_BYTES:
-        raise RequestTooLarge(f"The request body exceeds {MAX_BODY_BYTES} bytes.")
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.TRACKING_MAX_REQUEST_BYTES:
+        raise RequestTooLarge(
+            f"The request body has {length} bytes; this server accepts at most "
+            f"{settings.TRACKING_MAX_REQUEST_BYTES} (STUDIO_MAX_REQUEST_BYTES)."
+        )
     spans = read_export_request(
         request.body, request.content_type or "", request.headers.get("Content-Encoding", "")
     )
