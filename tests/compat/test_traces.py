@@ -174,6 +174,26 @@ def test_a_trace_whose_spans_are_a_file_reads_back_and_deletes_with_it(tracing, 
     assert not artifact_root.exists(stored)
 
 
+def test_mlflow_2_trace_rpcs_start_end_get_and_search(tracing, client):
+    """What a client older than 3.3 sends, and a newer one falls back to."""
+    from mlflow.entities.trace_status import TraceStatus
+    from mlflow.protos.service_pb2 import SearchTraces
+    from mlflow.utils.proto_json_utils import message_to_json
+
+    experiment_id = tracing.set_experiment("v2").experiment_id
+    store = client._tracking_client.store
+    started = store.deprecated_start_trace_v2(experiment_id, 1_700_000_000_000, {"a": "b"}, {"t": "v"})
+    assert started.status == TraceStatus.IN_PROGRESS and started.tags["t"] == "v"
+    ended = store.deprecated_end_trace_v2(
+        started.request_id, 1_700_000_000_500, TraceStatus.OK, {"c": "d"}, {}
+    )
+    assert ended.execution_time_ms == 500 and ended.request_metadata == {"a": "b", "c": "d"}
+    info = store.get_trace_info(started.request_id)
+    assert info.state.value == "OK" and info.execution_duration == 500
+    found = store._call_endpoint(SearchTraces, message_to_json(SearchTraces(experiment_ids=[experiment_id])))
+    assert [t.request_id for t in found.traces] == [started.request_id]
+
+
 def _otlp_request(trace_hex: str, experiment_id: str):
     from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 

@@ -39,13 +39,11 @@ def get_trace(workspace: Workspace, trace_id: str) -> Trace:
 def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceRecord]:
     """The traces with their tags and metadata (and spans): three or four queries in all."""
     records = {trace.pk: TraceRecord(trace) for trace in traces}
-    for trace_pk, key, value in TraceTag.objects.filter(trace_id__in=records).values_list(
-        "trace_id", "key", "value"
-    ):
+    tags = TraceTag.objects.filter(trace_id__in=records).order_by("id")
+    for trace_pk, key, value in tags.values_list("trace_id", "key", "value"):
         records[trace_pk].tags[key] = value
-    for trace_pk, key, value in TraceMetadata.objects.filter(trace_id__in=records).values_list(
-        "trace_id", "key", "value"
-    ):
+    metadata = TraceMetadata.objects.filter(trace_id__in=records).order_by("id")
+    for trace_pk, key, value in metadata.values_list("trace_id", "key", "value"):
         records[trace_pk].metadata[key] = value
     if with_spans:
         for record in records.values():

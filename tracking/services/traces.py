@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -30,7 +31,7 @@ from tracking.models.traces import (
     TRACE_STATES,
 )
 from tracking.services.artifacts import proxy_path, workspace_store
-from tracking.times import ms_to_datetime
+from tracking.times import datetime_to_ms, ms_to_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,55 @@ def start_trace(*, workspace: Workspace, experiment: Experiment, info: TraceInfo
         tags = {**info.tags, ARTIFACT_LOCATION_TAG: _artifact_location(experiment, info.trace_id)}
         _upsert(TraceTag, trace, tags, replace=True)
         _upsert(TraceMetadata, trace, {**info.metadata, INFO_FINALIZED: "true"}, replace=True)
+    return trace
+
+
+def start_trace_v2(
+    *,
+    workspace: Workspace,
+    experiment: Experiment,
+    request_time: datetime,
+    metadata: dict[str, str],
+    tags: dict[str, str],
+) -> Trace:
+    """MLflow 2's StartTrace: a trace begun now (IN_PROGRESS), its id made here (a uuid's hex)."""
+    _active(experiment)
+    for key, value in {**tags, **metadata}.items():
+        _check_tag(key, value)
+    trace_id = uuid.uuid4().hex
+    with transaction.atomic():
+        trace = Trace.objects.create(
+            workspace=workspace,
+            experiment=experiment,
+            trace_id=trace_id,
+            request_time=request_time,
+            execution_duration_ms=0,
+            state=IN_PROGRESS,
+        )
+        _upsert(
+            TraceTag,
+            trace,
+            {**tags, ARTIFACT_LOCATION_TAG: _artifact_location(experiment, trace_id)},
+            replace=True,
+        )
+        _upsert(TraceMetadata, trace, metadata, replace=True)
+    return trace
+
+
+def end_trace_v2(
+    *, trace: Trace, end_time_ms: int, state: str, metadata: dict[str, str], tags: dict[str, str]
+) -> Trace:
+    """MLflow 2's EndTrace: the trace's length and state, its metadata and tags merged in."""
+    if state not in TRACE_STATES:
+        raise InvalidParameterValue(f"Invalid trace status {state!r}.")
+    for key, value in {**tags, **metadata}.items():
+        _check_tag(key, value)
+    with transaction.atomic():
+        trace.execution_duration_ms = max(0, end_time_ms - datetime_to_ms(trace.request_time))
+        trace.state = state
+        trace.save(update_fields=["execution_duration_ms", "state"])
+        _upsert(TraceTag, trace, tags, replace=True)
+        _upsert(TraceMetadata, trace, metadata, replace=True)
     return trace
 
 

@@ -1,3 +1,15 @@
 """The MLflow RPC handlers; importing this package registers them with the router."""
 
-from . import artifacts, experiments, logged_models, metrics, multipart, runs, server, traces, workspaces  # noqa: F401
+# ruff: noqa: F401
+from . import (
+    artifacts,
+    experiments,
+    logged_models,
+    metrics,
+    multipart,
+    runs,
+    server,
+    traces,
+    traces_v2,
+    workspaces,
+)

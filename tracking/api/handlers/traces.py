@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -192,12 +193,9 @@ def batch_get_trace_infos(call: ApiCall) -> dict[str, Any]:
     return {"trace_infos": [trace_info_json(record) for record in queries.load_traces(traces)]}
 
 
-@rpc("mlflow.SearchTracesV3")
-def search_traces_v3(call: ApiCall) -> dict[str, Any]:
+def search_page(call: ApiCall, experiments: list, shape: Callable[[TraceRecord], dict]) -> dict[str, Any]:
+    """A page of SearchTraces (either version), each trace shaped by `shape`."""
     message = call.message
-    experiments = [_experiment_of(call, location) for location in message.get("locations") or []]
-    if not experiments:
-        raise InvalidParameterValue("At least one location (an experiment) must be specified.")
     records, token = queries.search_traces(
         call.workspace,
         experiments,
@@ -206,10 +204,18 @@ def search_traces_v3(call: ApiCall) -> dict[str, Any]:
         max_results=message.get("max_results", 100),
         page_token=message.get("page_token"),
     )
-    response: dict[str, Any] = {"traces": [trace_info_json(record) for record in records]}
+    response: dict[str, Any] = {"traces": [shape(record) for record in records]}
     if token:
         response["next_page_token"] = token
     return response
+
+
+@rpc("mlflow.SearchTracesV3")
+def search_traces_v3(call: ApiCall) -> dict[str, Any]:
+    experiments = [_experiment_of(call, location) for location in call.message.get("locations") or []]
+    if not experiments:
+        raise InvalidParameterValue("At least one location (an experiment) must be specified.")
+    return search_page(call, experiments, trace_info_json)
 
 
 @rpc("mlflow.SetTraceTag")
