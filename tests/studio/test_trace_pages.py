@@ -159,6 +159,15 @@ def test_the_table_lists_traces_newest_first_with_their_state_previews_and_tags(
     assert "2 traces" in html
 
 
+def test_a_trace_of_many_tags_shows_six_chips_and_how_many_more(client, experiment):
+    make_trace(experiment, "tr-tagged", tags=[(f"k{i}", "v") for i in range(9)])
+
+    html = client.get(traces_url(experiment)).content.decode()
+
+    assert html.count('<span class="chip"') == 6
+    assert '<span class="muted more-tags">+3</span>' in html
+
+
 def test_the_table_sorts_by_execution_time_both_ways(client, experiment):
     for trace_id, duration in (("tr-fast", 5), ("tr-slow", 900), ("tr-mid", 80)):
         make_trace(experiment, trace_id, duration=duration)

@@ -150,7 +150,7 @@ def _add_tags_and_runs(experiment: Experiment, rows: dict[int, TraceRow]) -> Non
     """The rows' names and user tags (one query), the runs they came from or were linked to (one
     query), and those runs' names (one query)."""
     for trace_pk, key, value in (
-        TraceTag.objects.filter(trace_id__in=rows)
+        TraceTag.objects.filter(trace_id__in=list(rows))
         .filter(Q(key=TRACE_NAME_TAG) | ~Q(key__startswith=SYSTEM_PREFIX))
         .order_by("key")
         .values_list("trace_id", "key", "value")
@@ -159,7 +159,7 @@ def _add_tags_and_runs(experiment: Experiment, rows: dict[int, TraceRow]) -> Non
             rows[trace_pk].name = value
         else:
             rows[trace_pk].tags.append((key, value))
-    runs = Trace.objects.filter(pk__in=rows).values_list(
+    runs = Trace.objects.filter(pk__in=list(rows)).values_list(
         "pk",
         Subquery(
             TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA).values("value")[:1]
