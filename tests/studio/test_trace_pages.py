@@ -245,6 +245,17 @@ def test_the_table_links_a_trace_to_its_run(client, experiment):
     assert f'href="/ws/default/runs/{"f" * 32}/"' not in html
 
 
+def test_a_runs_tabs_link_to_the_traces_of_the_run(client, experiment):
+    run = create_run(experiment=experiment, run_name="eval-run")
+    make_trace(experiment, "tr-of-run", metadata=[("mlflow.sourceRun", run.uuid)])
+    make_trace(experiment, "tr-other")
+
+    html = client.get(f"/ws/default/runs/{run.uuid}/").content.decode()
+    link = re.search(r'<a href="([^"]+/traces/[^"]+)"[^>]*>Traces</a>', html)[1]
+
+    assert listed(client.get(link.replace("&amp;", "&"))) == ["tr-of-run"]
+
+
 def test_a_hostile_trace_is_shown_as_text_in_the_table(client, experiment):
     make_trace(
         experiment,
