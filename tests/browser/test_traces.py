@@ -151,6 +151,11 @@ def test_the_traces_tab_lists_filters_and_opens_a_trace(page, deployed, logged, 
     expect(detail.locator("[data-field=outputs]")).to_contain_text('"content": "Refunds take 5 days."')
     expect(detail.locator(".attributes")).to_contain_text("gpt-4o-mini")
     screenshot(page, "trace-view")
+    # The arrow keys walk the spans in view.
+    page.keyboard.press("ArrowDown")
+    expect(detail.locator(".span-title")).to_have_text("lookup_order")
+    page.keyboard.press("ArrowUp")
+    expect(detail.locator(".span-title")).to_have_text("call_llm")
     assert dialogs == []
 
 
