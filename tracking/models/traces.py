@@ -9,6 +9,8 @@ columns that searches filter on (name, type, status, times) and the whole span a
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.db import models
 
 from .experiments import Experiment
@@ -38,6 +40,8 @@ class Trace(models.Model):
     # When the trace started (the root span's start), to the millisecond.
     request_time = models.DateTimeField()
     execution_duration_ms = models.BigIntegerField(null=True)
+    # request_time + execution_duration_ms, kept by save() so that searches can compare it.
+    end_time = models.DateTimeField(null=True)
     state = models.CharField(max_length=17, choices=[(s, s) for s in TRACE_STATES], default=STATE_UNSPECIFIED)
     request_preview = models.TextField(null=True)
     response_preview = models.TextField(null=True)
@@ -55,6 +59,16 @@ class Trace(models.Model):
 
     def __str__(self) -> str:
         return self.trace_id
+
+    def save(self, *args, **kwargs) -> None:
+        self.end_time = (
+            None
+            if self.execution_duration_ms is None
+            else self.request_time + timedelta(milliseconds=self.execution_duration_ms)
+        )
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "end_time"}
+        super().save(*args, **kwargs)
 
 
 class TraceTag(models.Model):

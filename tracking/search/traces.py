@@ -3,11 +3,14 @@
     trace.status = 'OK' AND trace.timestamp_ms > 1700000000000 AND tags.topic = 'billing'
     metadata.`mlflow.user` = 'ana' AND span.type = 'LLM' AND trace.text ILIKE '%refund%'
 
-Comparisons are joined by AND, as in MLflow. Identifiers: `trace.` / `attribute(s).` (status,
-request_id, client_request_id, timestamp(_ms), execution_time(_ms), and the shorthands name ->
-the tag `mlflow.traceName`, run_id -> the source run or a linked run, prompt -> the tag
-`mlflow.linkedPrompts`, text -> the spans' JSON), `tag(s).`, `metadata.` / `request_metadata.`,
-and `span.` (name, type, status, content, attributes.<key>).
+Comparisons are joined by AND, as in MLflow. Identifiers:
+- `trace.` / `attribute(s).`: status, request_id, client_request_id, timestamp(_ms),
+  execution_time(_ms), end_time(_ms), and the shorthands name (the tag `mlflow.traceName`), run_id (the metadata
+  `mlflow.sourceRun`; with `=` also a run linked to the trace), prompt = 'name/version' (a prompt
+  version the tag `mlflow.linkedPrompts` lists) and text (the spans' JSON);
+- `tag(s).`, `metadata.` / `request_metadata.`;
+- `span.`: name, type, status, content, attributes.<key>;
+- `feedback.`, `expectation.`, `issue.`: no trace here has one, as on a server where none was logged.
 """
 
 from __future__ import annotations
@@ -38,11 +41,12 @@ _ENTITIES = {
 }
 # Assessments and issues are not kept here: no trace has one, as on a server where none was logged.
 _ASSESSMENT_ENTITIES = {"feedback": "feedback", "expectation": "expectation", "issue": "issue"}
-_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms"}
-_NUMERIC = {"timestamp_ms", "execution_time_ms"}
+_ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
+_NUMERIC = {"timestamp_ms", "execution_time_ms", "end_time_ms"}
 _STRING = {"status", "request_id", "client_request_id", "run_id"}
-_AS_TAG = {"name": "mlflow.traceName", "prompt": "mlflow.linkedPrompts"}
-_SEARCHABLE = sorted(_NUMERIC | _STRING | set(_ALIASES) | set(_AS_TAG) | {"text"})
+_AS_TAG = {"name": "mlflow.traceName"}
+_SEARCHABLE = sorted(_NUMERIC | _STRING | set(_ALIASES) | set(_AS_TAG) | {"text", "prompt"})
+LINKED_PROMPTS_TAG = "mlflow.linkedPrompts"
 
 STRING_OPS = {"=", "!=", "LIKE", "ILIKE", "RLIKE"}
 LIST_OPS = {"IN", "NOT IN"}
@@ -56,7 +60,7 @@ _LOOKUP = {**LOOKUPS, "RLIKE": "regex"}
 
 @dataclass(frozen=True)
 class TraceComparison:
-    entity: str  # "attribute" | "tag" | "metadata" | "span" | "run" | "text"
+    entity: str  # "attribute" | "tag" | "metadata" | "span" | "run" | "text" | "prompt" | an assessment
     key: str
     op: str
     value: str | int | float | tuple[str, ...] | None
@@ -111,7 +115,15 @@ def _comparison(tokens: list[Token], pos: int, source: str) -> tuple[TraceCompar
         raise InvalidParameterValue(
             f"Expected a quoted string value for {entity} (e.g. 'my-value'). Got value {token.text}"
         )
-    return TraceComparison(entity, key, op, unquote(token.text)), pos + 1
+    text = unquote(token.text)
+    if entity == "prompt" and text.count("/") != 1:
+        raise InvalidParameterValue(
+            f"Invalid prompts filter value '{text}'. Expected format: prompt = \"name/version\""
+        )
+    if entity == "metadata" and key == SOURCE_RUN_METADATA and op == "=":
+        # The run's own traces and those linked to it (LinkTracesToRun), as MLflow's server finds.
+        return TraceComparison("run", key, op, text), pos + 1
+    return TraceComparison(entity, key, op, text), pos + 1
 
 
 def _identifier(token: Token) -> tuple[str, str]:
@@ -131,13 +143,17 @@ def _identifier(token: Token) -> tuple[str, str]:
 
 
 def _mapped(entity: str, key: str) -> tuple[str, str]:
+    if entity == "tag" and key == LINKED_PROMPTS_TAG:
+        return "prompt", key
     if entity != "attribute":
         return entity, key
     key = _ALIASES.get(key, key)
     if key in _AS_TAG:
         return "tag", _AS_TAG[key]
     if key == "run_id":
-        return "run", key
+        return "metadata", SOURCE_RUN_METADATA
+    if key == "prompt":
+        return "prompt", LINKED_PROMPTS_TAG
     if key == "text":
         return "text", key
     if key not in _NUMERIC | _STRING:
@@ -168,8 +184,8 @@ def _check_op(entity: str, key: str, op: str) -> None:
         allowed = NUMERIC_OPS if key in _NUMERIC else STRING_OPS | LIST_OPS
     elif entity in ("tag", "metadata"):
         allowed = STRING_OPS | NULL_OPS
-    elif entity == "run":
-        allowed = {"=", "!=", "IN", "NOT IN"}
+    elif entity == "prompt":
+        allowed = {"="}
     elif entity == "text":
         allowed = {"LIKE", "ILIKE"}
     elif entity in _ASSESSMENT_ENTITIES:
@@ -228,8 +244,9 @@ def _compare(field: str, op: str, value) -> Q:
 def _condition(comparison: TraceComparison):
     entity, key, op, value = comparison.entity, comparison.key, comparison.op, comparison.value
     if entity == "attribute":
-        if key == "timestamp_ms":
-            return _compare("request_time", op, ms_to_datetime(max(0, int(value)), "timestamp_ms"))  # type: ignore[arg-type]
+        if key in ("timestamp_ms", "end_time_ms"):
+            moment = ms_to_datetime(max(0, int(value)), key)  # type: ignore[arg-type]
+            return _compare("request_time" if key == "timestamp_ms" else "end_time", op, moment)
         field = {
             "execution_time_ms": "execution_duration_ms",
             "status": "state",
@@ -246,11 +263,14 @@ def _condition(comparison: TraceComparison):
     if entity in _ASSESSMENT_ENTITIES:
         return Q() if op == "IS NULL" else Q(pk__in=[])
     if entity == "run":
-        values = value if op in LIST_OPS else (value,)
-        linked = Exists(TraceRunLink.objects.filter(trace=OuterRef("pk"), run_id__in=values)) | Exists(
-            TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA, value__in=values)
+        return Exists(TraceRunLink.objects.filter(trace=OuterRef("pk"), run_id=value)) | Exists(
+            TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA, value=value)
         )
-        return ~linked if op in ("!=", "NOT IN") else linked
+    if entity == "prompt":
+        # A prompt version linked to the trace, as the tag lists them ([{"name", "version"}]).
+        name, version = value.split("/")
+        listed = json.dumps({"name": name, "version": version})[1:-1]
+        return Exists(TraceTag.objects.filter(trace=OuterRef("pk"), key=key, value__contains=listed))
     spans = Span.objects.filter(trace=OuterRef("pk"))
     if entity == "text" or key == "content":
         return Exists(spans.filter(_compare("content", op, value)))
@@ -276,9 +296,17 @@ def _attribute_q(name: str, op: str, value) -> Q:
         for item in value:
             found |= one(item)
         return ~found if op == "NOT IN" else found
-    # LIKE and friends: the pattern applies to the JSON-encoded value inside the span's JSON.
-    prefix = f"%{key}: %"
-    return Q(**{f"content__{_LOOKUP[op]}": prefix + value}) if op != "RLIKE" else Q(content__regex=value)
+    # Patterns read the span's JSON as MLflow's server reads it, so that a pattern written for it
+    # finds the same spans here: LIKE '%"<name>"<pattern>%', and a regular expression anchored on
+    # the JSON-encoded value (`^` at its opening quote, `$` at its closing one).
+    if op == "RLIKE":
+        body, opening, closing = value, '"\\\\".*', ""
+        if body.startswith("^"):
+            body, opening = body[1:], '"\\\\"'
+        if body.endswith("$"):
+            body, closing = body[:-1], '\\\\"'
+        return Q(content__regex=f'"{name}": {opening}{body}{closing}')
+    return Q(**{f"content__{_LOOKUP[op]}": f'%"{name}"{value}%'})
 
 
 def filter_traces(queryset: QuerySet, comparisons: list[TraceComparison]) -> QuerySet:
@@ -292,6 +320,8 @@ _ORDER_ATTRIBUTES = {
     "timestamp": "request_time",
     "execution_time_ms": "execution_duration_ms",
     "execution_time": "execution_duration_ms",
+    "end_time_ms": "end_time",
+    "end_time": "end_time",
     "status": "state",
     "request_id": "trace_id",
     "experiment_id": "experiment__number",
