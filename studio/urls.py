@@ -25,6 +25,7 @@ from .views import images as image_views
 from .views import imports as import_views
 from .views import jobs as job_views
 from .views import saved_views as saved_view_views
+from .views import traces as trace_views
 
 _MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)"
 _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
@@ -63,5 +64,6 @@ urlpatterns += deletion_views.urlpatterns
 urlpatterns += alert_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
 urlpatterns += saved_view_views.urlpatterns
+urlpatterns += trace_views.urlpatterns
 
 handler404 = "studio.views.home.not_found"

@@ -1,0 +1,164 @@
+"""Studio pages: an experiment's Traces tab (a paged, filtered table of its traces) and a trace's
+page (its spans as a tree with a timing waterfall, each span's inputs, outputs, attributes and
+events, the trace's tags, metadata and runs).
+
+Everything a trace carries is the client's text, shown escaped by the templates: no value is
+marked safe, and the page's script only shows and hides what the server rendered. The reads are
+`tracking.queries.trace_pages`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from studio.lookups import experiment_or_404
+from studio.pages import page_number
+from studio.routing import workspace_route
+from studio.span_tree import format_nanoseconds, keep_details_within, span_rows, timeline_ticks
+from tracking.alerts.queries import experiment_alert_counts
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.models import Experiment, Workspace
+from tracking.queries.experiments import experiment_tags
+from tracking.queries.trace_pages import DEFAULT_SORT, SORTS, STATES, TracePage, trace_detail, trace_page
+
+# A trace of more spans lists this many (the first by start time), and says so.
+MAX_SPANS_SHOWN = 1000
+# The spans' details (inputs, outputs, ...) a page carries at most; past it, a span's details are
+# one click away (the page again, with that span selected).
+MAX_DETAIL_CHARS = 2_000_000
+_SYSTEM_TAG_PREFIX = "mlflow."
+STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STATE_UNSPECIFIED": "Unknown"}
+
+
+@require_GET
+def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
+    exp = experiment_or_404(workspace, experiment_id)
+    filter_string = request.GET.get("filter", "").strip()
+    state = request.GET.get("state", "")
+    state = state if state in STATES else ""
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    sort = sort if sort in SORTS else DEFAULT_SORT
+    error = listing = None
+    try:
+        listing = trace_page(
+            exp, filter_string=filter_string, state=state, sort=sort, page=page_number(request)
+        )
+    except InvalidParameterValue as exc:
+        error = exc.message
+    context = _experiment_context(workspace, exp)
+    context.update(
+        tab="traces",
+        listing=listing,
+        rows=[
+            (row, format_milliseconds(row.execution_duration_ms), STATE_LABELS.get(row.state, row.state))
+            for row in (listing.rows if listing else [])
+        ],
+        traces_url=_traces_url(workspace, exp),
+        error=error,
+        filter_string=filter_string,
+        state=state,
+        states=[(choice, STATE_LABELS[choice]) for choice in STATES],
+        sort=sort,
+        sort_links={
+            "time": _query(request, sort="time" if sort == "-time" else "-time", page=None),
+            "duration": _query(request, sort="duration" if sort == "-duration" else "-duration", page=None),
+        },
+        clear_url=_query(request, filter=None, state=None, page=None),
+        **_pager(request, listing),
+    )
+    return render(request, "studio/traces/list.html", context)
+
+
+@require_GET
+def trace(request: HttpRequest, workspace: Workspace, experiment_id: str, trace_id: str) -> HttpResponse:
+    exp = experiment_or_404(workspace, experiment_id)
+    try:
+        detail = trace_detail(exp, trace_id, max_spans=MAX_SPANS_SHOWN)
+    except ResourceDoesNotExist:
+        raise Http404(f"No trace {trace_id!r}") from None
+    rows = span_rows(detail.spans)
+    chosen = request.GET.get("span", "")
+    selected = next((row for row in rows if row.span_id == chosen), rows[0] if rows else None)
+    keep_details_within(rows, MAX_DETAIL_CHARS, selected=selected)
+    return render(
+        request,
+        "studio/traces/detail.html",
+        {
+            "workspace": workspace,
+            "area": "experiments",
+            "experiment": exp,
+            "detail": detail,
+            "trace": detail.trace,
+            "spans": rows,
+            "selected": selected,
+            "ticks": timeline_ticks(detail.spans),
+            "hidden_spans": detail.span_count - len(detail.spans),
+            "tags": _split(detail.tags),
+            "metadata": _split(detail.metadata),
+            "traces_url": _traces_url(workspace, exp),
+            "duration": format_milliseconds(detail.trace.execution_duration_ms),
+            "state_label": STATE_LABELS.get(detail.trace.state, detail.trace.state),
+        },
+    )
+
+
+urlpatterns = [
+    workspace_route(
+        "ws/<slug:workspace>/experiments/<str:experiment_id>/traces/", traces, name="experiment-traces"
+    ),
+    workspace_route(
+        "ws/<slug:workspace>/experiments/<str:experiment_id>/traces/<str:trace_id>/", trace, name="trace"
+    ),
+]
+
+
+def _split(pairs: list[tuple[str, str]]) -> dict:
+    """The user's keys, and those MLflow records itself (`mlflow.`), each list in key order."""
+    return {
+        "count": len(pairs),
+        "user": [(key, value) for key, value in pairs if not key.startswith(_SYSTEM_TAG_PREFIX)],
+        "system": [(key, value) for key, value in pairs if key.startswith(_SYSTEM_TAG_PREFIX)],
+    }
+
+
+def _traces_url(workspace: Workspace, exp: Experiment) -> str:
+    return f"/ws/{workspace.name}/experiments/{exp.experiment_id}/traces/"
+
+
+def format_milliseconds(milliseconds: int | None) -> str:
+    """A trace's execution time (MLflow keeps whole milliseconds: 0 is any time under one)."""
+    if milliseconds is None:
+        return "—"
+    return "< 1 ms" if milliseconds == 0 else format_nanoseconds(milliseconds * 1_000_000)
+
+
+def _experiment_context(workspace: Workspace, exp: Experiment) -> dict:
+    """What the experiment's header shows above each of its tabs."""
+    tags = experiment_tags([exp]).get(exp.pk, [])
+    return {
+        "workspace": workspace,
+        "area": "experiments",
+        "experiment": exp,
+        "tags": [(key, value) for key, value in tags if not key.startswith(_SYSTEM_TAG_PREFIX)],
+        "alert_counts": experiment_alert_counts(exp),
+    }
+
+
+def _pager(request: HttpRequest, listing: TracePage | None) -> dict:
+    if listing is None:
+        return {"previous_url": None, "next_url": None}
+    return {
+        "previous_url": _query(request, page=listing.page - 1) if listing.page > 1 else None,
+        "next_url": _query(request, page=listing.page + 1) if listing.has_next else None,
+    }
+
+
+def _query(request: HttpRequest, **changes: str | int | None) -> str:
+    """This page's URL with some query parameters changed (None removes one)."""
+    query = {key: value for key, value in request.GET.items() if key not in changes}
+    query.update({key: str(value) for key, value in changes.items() if value is not None})
+    return f"{request.path}?{urlencode(query)}" if query else request.path
