@@ -4,13 +4,21 @@ from .alerts import Alert, AlertRule
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
+from .evaluation_datasets import (
+    EvaluationDataset,
+    EvaluationDatasetExperiment,
+    EvaluationDatasetRecord,
+    EvaluationDatasetTag,
+)
 from .experiment_keys import ExperimentKey
 from .experiments import Experiment, ExperimentTag
 from .imports import Import
+from .issues import Issue
 from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
+from .scorers import Scorer, ScorerVersion
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
@@ -20,10 +28,15 @@ __all__ = [
     "Dataset",
     "Deletion",
     "Environment",
+    "EvaluationDataset",
+    "EvaluationDatasetExperiment",
+    "EvaluationDatasetRecord",
+    "EvaluationDatasetTag",
     "Experiment",
     "ExperimentKey",
     "ExperimentTag",
     "Import",
+    "Issue",
     "Job",
     "LoggedModel",
     "LoggedModelMetric",
@@ -37,6 +50,8 @@ __all__ = [
     "RunInput",
     "RunModelLink",
     "RunTag",
+    "Scorer",
+    "ScorerVersion",
     "WorkerHeartbeat",
     "Workspace",
 ]

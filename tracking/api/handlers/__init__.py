@@ -1,3 +1,15 @@
 """The MLflow RPC handlers; importing this package registers them with the router."""
 
-from . import artifacts, experiments, logged_models, metrics, multipart, runs, server, workspaces  # noqa: F401
+from . import (  # noqa: F401
+    artifacts,
+    evaluation_datasets,
+    experiments,
+    issues,
+    logged_models,
+    metrics,
+    multipart,
+    runs,
+    scorers,
+    server,
+    workspaces,
+)
