@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Count, Sum
 
 from tracking.artifacts import ArtifactNotFound
-from tracking.models import Deletion, Import, Job, MetricSummary, Param, RunTag
+from tracking.models import Deletion, EvaluationDatasetRecord, Import, Job, MetricSummary, Param, RunTag
 from tracking.services.artifacts import store
 
 from .scope import Scope, experiment_folder, own_folder, workspace_folder
@@ -24,6 +24,10 @@ LABELS = {
     "params": "params",
     "tags": "run tags",
     "logged_models": "logged models",
+    "evaluation_datasets": "evaluation datasets",
+    "dataset_records": "evaluation dataset records",
+    "scorers": "scorers",
+    "issues": "issues",
     "registered_models": "registered models",
     "model_versions": "model versions",
     "jobs": "jobs",
@@ -45,6 +49,12 @@ def make_plan(scope: Scope) -> dict:
         "params": Param.objects.filter(run__in=runs).count(),
         "tags": RunTag.objects.filter(run__in=runs).count(),
         "logged_models": scope.logged_models().count(),
+        "evaluation_datasets": scope.evaluation_datasets().count(),
+        "dataset_records": EvaluationDatasetRecord.objects.filter(
+            dataset__in=scope.evaluation_datasets()
+        ).count(),
+        "scorers": scope.scorers().count(),
+        "issues": scope.issues().count(),
     }
     models = scope.registered_models().aggregate(
         models=Count("pk", distinct=True), versions=Count("versions")
