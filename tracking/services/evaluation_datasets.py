@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import (
@@ -28,7 +27,7 @@ from tracking.models import (
     Experiment,
     Workspace,
 )
-from tracking.times import datetime_to_ms
+from tracking.times import datetime_to_ms, now_to_the_ms
 
 MLFLOW_USER = "mlflow.user"
 MAX_NAME_LENGTH = 255
@@ -84,7 +83,7 @@ def create_evaluation_dataset(
             f"The dataset name has {len(name)} characters; at most {MAX_NAME_LENGTH} are accepted."
         )
     checked_tags = _checked_tags(tags or {}, "tags")
-    now = timezone.now()
+    now = now_to_the_ms()
     creator = _user(checked_tags.get(MLFLOW_USER))
     with transaction.atomic():
         dataset = EvaluationDataset.objects.create(
@@ -144,7 +143,7 @@ def _touch(dataset: EvaluationDataset, now: datetime, **changes: Any) -> None:
 
 
 def add_dataset_to_experiments(*, dataset: EvaluationDataset, experiments: list[Experiment]) -> None:
-    now = timezone.now()
+    now = now_to_the_ms()
     with transaction.atomic():
         _link(dataset, experiments, now)
         _touch(dataset, now)
@@ -152,7 +151,7 @@ def add_dataset_to_experiments(*, dataset: EvaluationDataset, experiments: list[
 
 def remove_dataset_from_experiments(*, dataset: EvaluationDataset, experiments: list[Experiment]) -> None:
     """Idempotent, as in MLflow: an experiment the dataset is not associated with is passed over."""
-    now = timezone.now()
+    now = now_to_the_ms()
     with transaction.atomic():
         removed, _ = EvaluationDatasetExperiment.objects.filter(
             dataset=dataset, experiment__in=[e.pk for e in experiments]
@@ -287,7 +286,7 @@ def upsert_dataset_records(*, dataset: EvaluationDataset, records: Any) -> tuple
         )
     checked = [_checked_record(raw, index) for index, raw in enumerate(records)]
     hashes = [_input_hash(record["inputs"]) for record in checked]
-    now = timezone.now()
+    now = now_to_the_ms()
     with transaction.atomic():
         # Lock the dataset row: two upserts of the same inputs must not both insert them.
         dataset = EvaluationDataset.objects.select_for_update().get(pk=dataset.pk)
@@ -353,5 +352,5 @@ def delete_dataset_records(*, dataset: EvaluationDataset, record_ids: list[str])
         ).delete()
         if deleted:
             count = EvaluationDatasetRecord.objects.filter(dataset=dataset).count()
-            _touch(dataset, timezone.now(), profile=json.dumps({"num_records": count}) if count else None)
+            _touch(dataset, now_to_the_ms(), profile=json.dumps({"num_records": count}) if count else None)
     return deleted

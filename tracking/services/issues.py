@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.utils import timezone
-
 from tracking.errors import InvalidParameterValue
 from tracking.models import Experiment, Issue, Run
 from tracking.models.issues import PENDING, SEVERITIES, STATUSES
+from tracking.times import now_to_the_ms
 
 MAX_NAME_LENGTH = 250
 MAX_CREATED_BY_LENGTH = 255
@@ -65,7 +64,7 @@ def create_issue(
         )
     if created_by and len(created_by) > MAX_CREATED_BY_LENGTH:
         raise InvalidParameterValue(f"'created_by' is longer than {MAX_CREATED_BY_LENGTH} characters.")
-    now = timezone.now()
+    now = now_to_the_ms()
     return Issue.objects.create(
         issue_id=f"iss-{uuid.uuid4().hex}",
         experiment=experiment,
@@ -91,7 +90,7 @@ def update_issue(
     severity: str | None = None,
 ) -> Issue:
     """Changes the fields given (an empty string leaves a field as it is, as in MLflow)."""
-    changes: dict[str, object] = {"updated_at": timezone.now()}
+    changes: dict[str, object] = {"updated_at": now_to_the_ms()}
     if name:
         changes["name"] = _check_name(name)
     if description:

@@ -12,10 +12,10 @@ import uuid
 import orjson
 from django.db import transaction
 from django.db.models import Max
-from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, Scorer, ScorerVersion
+from tracking.times import now_to_the_ms
 
 MAX_NAME_LENGTH = 256
 
@@ -52,7 +52,7 @@ def register_scorer(*, experiment: Experiment, name: str, serialized_scorer: str
             scorer=scorer,
             version=(latest or 0) + 1,
             serialized_scorer=serialized_scorer,
-            created_at=timezone.now(),
+            created_at=now_to_the_ms(),
         )
     version.scorer = scorer
     return version
