@@ -237,3 +237,45 @@ def test_an_upsert_is_capped_with_a_clear_error(genai):
     assert excinfo.value.error_code == "INVALID_PARAMETER_VALUE"
     assert "at most 10000 records" in excinfo.value.message
     assert datasets.get_dataset(dataset_id=dataset.dataset_id).profile is None
+
+
+@pytest.fixture
+def signed_in(deployed_with_sign_in, team, personal_token, monkeypatch):
+    """`use(persona, workspace)`: the client from now on speaks as that persona, with a token."""
+    for name in ("MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+
+    def use(persona: str, workspace=None) -> None:
+        monkeypatch.setenv(
+            "MLFLOW_TRACKING_TOKEN", personal_token(team.user(persona), workspace or team.workspace)
+        )
+
+    return use
+
+
+def test_a_reader_reads_but_cannot_write_and_another_workspace_sees_nothing(
+    signed_in, deployed_with_sign_in, team
+):
+    from mlflow import MlflowClient
+
+    from tracking.access.models import Membership, Role
+
+    team_a = MlflowClient(f"{deployed_with_sign_in.url}/ws/team-a")
+    signed_in("contributor")
+    dataset = team_a.create_dataset(name="owned")
+    team_a.set_dataset_tags(dataset.dataset_id, {"k": "v"})
+
+    signed_in("reader")
+    assert team_a.get_dataset(dataset.dataset_id).name == "owned"
+    assert [d.name for d in team_a.search_datasets()] == ["owned"]
+    assert error_of(lambda: team_a.create_dataset(name="mine"))[0] == "PERMISSION_DENIED"
+    assert error_of(lambda: team_a.set_dataset_tags(dataset.dataset_id, {"k": "w"}))[0] == "PERMISSION_DENIED"
+    signed_in("contributor")
+    assert error_of(lambda: team_a.delete_dataset(dataset.dataset_id))[0] == "PERMISSION_DENIED"
+
+    Membership.objects.create(user=team.outsider, workspace=team.other, role=Role.OWNER)
+    signed_in("outsider", team.other)
+    team_b = MlflowClient(f"{deployed_with_sign_in.url}/ws/team-b")
+    assert error_of(lambda: team_b.get_dataset(dataset.dataset_id)) == ("RESOURCE_DOES_NOT_EXIST", 404)
+    assert list(team_b.search_datasets()) == []
+    assert error_of(lambda: team_a.get_dataset(dataset.dataset_id))[0] == "RESOURCE_DOES_NOT_EXIST"

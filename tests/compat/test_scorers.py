@@ -141,3 +141,35 @@ def test_bad_scorer_requests_get_400_or_404(client, fluent):
     ):
         assert answer.status_code == 400, answer.text
         assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_a_reader_lists_scorers_but_cannot_register_and_an_outsider_sees_none(
+    deployed_with_sign_in, team, personal_token, monkeypatch
+):
+    from mlflow import MlflowClient
+    from mlflow.store.tracking.rest_store import RestStore
+    from mlflow.utils.rest_utils import MlflowHostCreds
+
+    from tracking.access.models import Membership, Role
+
+    def store_as(persona: str, workspace) -> RestStore:
+        token = personal_token(team.user(persona), workspace)
+        uri = f"{deployed_with_sign_in.url}/ws/{workspace.name}"
+        return RestStore(lambda: MlflowHostCreds(uri, token=token))
+
+    monkeypatch.delenv("MLFLOW_TRACKING_TOKEN", raising=False)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", personal_token(team.contributor, team.workspace))
+    experiment_id = MlflowClient(f"{deployed_with_sign_in.url}/ws/team-a").create_experiment("judged")
+    store_as("contributor", team.workspace).register_scorer(experiment_id, "judge", '{"name": "judge"}')
+
+    reader = store_as("reader", team.workspace)
+    assert [s.scorer_name for s in reader.list_scorers(experiment_id)] == ["judge"]
+    assert error_code(lambda: reader.register_scorer(experiment_id, "mine", "{}")) == "PERMISSION_DENIED"
+    contributor = store_as("contributor", team.workspace)
+    assert error_code(lambda: contributor.delete_scorer(experiment_id, "judge")) == "PERMISSION_DENIED"
+
+    Membership.objects.create(user=team.outsider, workspace=team.other, role=Role.OWNER)
+    outsider = store_as("outsider", team.other)
+    assert error_code(lambda: outsider.get_scorer(experiment_id, "judge")) == "RESOURCE_DOES_NOT_EXIST"
+    assert experiment_id != "0"  # so no experiment of team-b has its id
+    assert error_code(lambda: outsider.list_scorers(experiment_id)) == "RESOURCE_DOES_NOT_EXIST"
