@@ -16,6 +16,8 @@ from tracking.validation import check_max_results
 def parse_experiment_number(experiment_id: str) -> int:
     try:
         number = int(experiment_id)
+        if not -(2**63) <= number < 2**63:  # beyond the column, as no experiment has such an id
+            raise ValueError(number)
     except (TypeError, ValueError):
         raise InvalidParameterValue(
             f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
