@@ -115,7 +115,7 @@ def test_bad_issue_requests_get_400_or_404(store, client, fluent, make_workspace
     assert answer.status_code == 404 and answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     MlflowClient(other_uri).create_experiment("theirs")
     found = requests.post(f"{other_uri}/api/3.0/mlflow/issues/search", json={}, timeout=10).json()
-    assert found == {}
+    assert "issues" not in found
 
 
 def test_a_reader_reads_issues_but_cannot_create_and_an_outsider_sees_none(

@@ -37,14 +37,18 @@ class DatasetView:
     experiment_ids: list[str] = field(default_factory=list)
 
 
-def load_evaluation_datasets(datasets: list[EvaluationDataset]) -> list[DatasetView]:
-    """Tags and experiment ids of several datasets, in two queries."""
+def load_evaluation_datasets(
+    datasets: list[EvaluationDataset], *, with_experiment_ids: bool = False
+) -> list[DatasetView]:
+    """Tags (and experiment ids when asked) of several datasets, a query for each."""
     views = {dataset.pk: DatasetView(dataset) for dataset in datasets}
     if not views:
         return []
     tags = EvaluationDatasetTag.objects.filter(dataset_id__in=list(views)).order_by("key")
     for dataset_pk, key, value in tags.values_list("dataset_id", "key", "value"):
         views[dataset_pk].tags[key] = value
+    if not with_experiment_ids:
+        return [views[dataset.pk] for dataset in datasets]
     links = EvaluationDatasetExperiment.objects.filter(dataset_id__in=list(views)).order_by(
         "experiment__number"
     )
@@ -54,7 +58,7 @@ def load_evaluation_datasets(datasets: list[EvaluationDataset]) -> list[DatasetV
 
 
 def dataset_experiment_ids(dataset: EvaluationDataset) -> list[str]:
-    return load_evaluation_datasets([dataset])[0].experiment_ids
+    return load_evaluation_datasets([dataset], with_experiment_ids=True)[0].experiment_ids
 
 
 @dataclass

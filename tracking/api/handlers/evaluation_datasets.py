@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import orjson
-
-from tracking.models import EvaluationDatasetRecord
+from tracking.models import EvaluationDataset, EvaluationDatasetRecord
 from tracking.queries import evaluation_datasets as queries
 from tracking.queries.experiments import existing_experiments, get_experiments
 from tracking.services import evaluation_datasets as services
@@ -22,7 +21,8 @@ def dataset_message(view: queries.DatasetView) -> dict[str, Any]:
     message: dict[str, Any] = {
         "dataset_id": dataset.dataset_id,
         "name": dataset.name,
-        "tags": orjson.dumps(view.tags).decode(),
+        # Written as MLflow's server writes these JSON strings (json.dumps), byte for byte.
+        "tags": json.dumps(view.tags),
         "digest": dataset.digest,
         "created_time": datetime_to_ms(dataset.created_at),
         "last_update_time": datetime_to_ms(dataset.updated_at),
@@ -61,12 +61,15 @@ def record_dict(record: EvaluationDatasetRecord, dataset_id: str) -> dict[str, A
     return found | {name: value for name, value in optional.items() if value is not None}
 
 
-def _dataset(call: ApiCall):
+def _dataset(call: ApiCall) -> EvaluationDataset:
     return queries.get_evaluation_dataset(call.workspace, call.message["dataset_id"])
 
 
-def _answer(call: ApiCall, dataset) -> dict[str, Any]:
-    return {"dataset": dataset_message(queries.load_evaluation_datasets([dataset])[0])}
+def _answer(dataset: EvaluationDataset, *, with_experiment_ids: bool = False) -> dict[str, Any]:
+    # As MLflow: only a new dataset's answer lists its experiments; the client asks for them
+    # (GetDatasetExperimentIds) when it needs them.
+    [view] = queries.load_evaluation_datasets([dataset], with_experiment_ids=with_experiment_ids)
+    return {"dataset": dataset_message(view)}
 
 
 @rpc("mlflow.CreateDataset")
@@ -79,12 +82,12 @@ def create_dataset(call: ApiCall) -> dict[str, Any]:
         tags=tags,
         experiments=get_experiments(call.workspace, message.get("experiment_ids", [])),
     )
-    return _answer(call, dataset)
+    return _answer(dataset, with_experiment_ids=True)
 
 
 @rpc("mlflow.GetDataset")
 def get_dataset(call: ApiCall) -> dict[str, Any]:
-    return _answer(call, _dataset(call))
+    return _answer(_dataset(call))
 
 
 @rpc("mlflow.DeleteDataset")
@@ -136,7 +139,7 @@ def get_dataset_records(call: ApiCall) -> dict[str, Any]:
     records, next_token = queries.dataset_records_page(
         dataset, max_results=call.message.get("max_results"), page_token=call.message.get("page_token")
     )
-    answer = {"records": orjson.dumps([record_dict(r, dataset.dataset_id) for r in records]).decode()}
+    answer = {"records": json.dumps([record_dict(r, dataset.dataset_id) for r in records])}
     if next_token:
         answer["next_page_token"] = next_token
     return answer
@@ -162,7 +165,7 @@ def add_dataset_to_experiments(call: ApiCall) -> dict[str, Any]:
     dataset = _dataset(call)
     experiments = get_experiments(call.workspace, call.message.get("experiment_ids", []))
     services.add_dataset_to_experiments(dataset=dataset, experiments=experiments)
-    return _answer(call, dataset)
+    return _answer(dataset)
 
 
 @rpc("mlflow.RemoveDatasetFromExperiments")
@@ -171,4 +174,4 @@ def remove_dataset_from_experiments(call: ApiCall) -> dict[str, Any]:
     # Ids of no experiment here are passed over (idempotent, as in MLflow), but must be ids.
     experiments = existing_experiments(call.workspace, call.message.get("experiment_ids", []))
     services.remove_dataset_from_experiments(dataset=dataset, experiments=experiments)
-    return _answer(call, dataset)
+    return _answer(dataset)

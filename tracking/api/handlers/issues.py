@@ -84,4 +84,6 @@ def search_issues(call: ApiCall) -> dict[str, Any]:
     )
     # Traces are not kept by this server, so no trace is linked to an issue: the count asked for is 0.
     trace_count = 0 if message.get("include_trace_count") else None
-    return page_message("issues", [issue_message(i, trace_count) for i in page.issues], page.next_page_token)
+    answer = page_message("issues", [issue_message(i, trace_count) for i in page.issues], None)
+    # MLflow's server always writes the token, empty on the last page.
+    return answer | {"next_page_token": page.next_page_token or ""}
