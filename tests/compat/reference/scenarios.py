@@ -1773,6 +1773,10 @@ def v3(method, name, path, **kw):
     return step(name, method, f"{API3}/{path}", **kw)
 
 
+def dataset_search(name, filter_string, **kw):
+    return v3("POST", name, "datasets/search", json={"filter_string": filter_string}, **kw)
+
+
 scenario(
     "genai_datasets",
     [
@@ -1805,27 +1809,11 @@ scenario(
         ),
         v3("PATCH", "set tags", "datasets/{dataset_id}/tags", json={"tags": '{"stage": "dev"}'}),
         v3("DELETE", "delete tag", "datasets/{dataset_id}/tags/team"),
-        v3(
-            "POST",
-            "search by name",
-            "datasets/search",
-            json={"filter_string": "name = 'qa-{uniq}'"},
-            capture={"digest2": "datasets.0.digest"},
-        ),
-        v3(
-            "POST",
-            "search by tag",
-            "datasets/search",
-            json={"filter_string": "tags.stage = 'dev' AND name LIKE 'qa-{uniq}'"},
-        ),
-        v3("POST", "search bad attribute", "datasets/search", json={"filter_string": "digest = 'x'"}),
+        dataset_search("search by name", "name = 'qa-{uniq}'", capture={"digest2": "datasets.0.digest"}),
+        dataset_search("search by tag", "tags.stage = 'dev' AND name LIKE 'qa-{uniq}'"),
+        dataset_search("search bad attribute", "digest = 'x'"),
         v3("POST", "search bad order_by", "datasets/search", json={"order_by": ["digest DESC"]}),
-        v3(
-            "POST",
-            "search created_time float",
-            "datasets/search",
-            json={"filter_string": "created_time > 1.5"},
-        ),
+        dataset_search("search created_time float", "created_time > 1.5"),
         v3("POST", "upsert records not json", "datasets/{dataset_id}/records", json={"records": "not json"}),
         v3("POST", "upsert records missing", "datasets/{dataset_id}/records", json={}),
         v3("POST", "create without name", "datasets/create", json={}),
