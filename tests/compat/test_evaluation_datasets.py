@@ -171,9 +171,11 @@ def error_of_message(call) -> str:
     return excinfo.value.message
 
 
-def test_missing_datasets_are_404_everywhere(genai):
+def test_missing_datasets_are_404_everywhere(genai, tracking_uri):
     datasets, store = genai
     missing = "d-0123456789abcdef0123456789abcdef"
+    answer = requests.get(f"{tracking_uri}/api/3.0/mlflow/datasets/{missing}/records", timeout=10)
+    assert answer.status_code == 404 and answer.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
     for call in (
         lambda: datasets.get_dataset(dataset_id=missing),
         lambda: store.upsert_dataset_records(missing, [{"inputs": {"q": 1}}]),

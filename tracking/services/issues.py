@@ -38,7 +38,8 @@ def _check_name(name: str) -> str:
     return name
 
 
-def _check_list(items: list[str], field: str) -> list[str] | None:
+def _check_list(items: list[str] | None, field: str) -> list[str] | None:
+    items = items or []
     if len(items) > MAX_LIST_ITEMS:
         raise InvalidParameterValue(
             f"'{field}' has {len(items)} items; at most {MAX_LIST_ITEMS} are accepted."
@@ -53,8 +54,8 @@ def create_issue(
     description: str,
     status: str | None = None,
     severity: str | None = None,
-    root_causes: list[str] = (),  # type: ignore[assignment]
-    categories: list[str] = (),  # type: ignore[assignment]
+    root_causes: list[str] | None = None,
+    categories: list[str] | None = None,
     source_run: Run | None = None,
     created_by: str | None = None,
 ) -> Issue:
