@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import (
@@ -267,6 +267,47 @@ def _merged_schema(schema_text: str | None, records: list[dict[str, Any]]) -> st
     return json.dumps(schema)
 
 
+def _update_merged(rows: list[EvaluationDatasetRecord], now: datetime) -> None:
+    """One UPDATE for all the merged records, their new values passed as one JSON document.
+
+    (Django's bulk_update writes a CASE with a branch per row, which the database walks for
+    every row: 10,000 records took over a minute on PostgreSQL.)
+    """
+    if not rows:
+        return
+    table = connection.ops.quote_name(EvaluationDatasetRecord._meta.db_table)
+    if connection.vendor == "postgresql":
+        values = [
+            {"pk": r.pk, "outputs": r.outputs, "expectations": r.expectations, "tags": r.tags,
+             "by": r.last_updated_by}
+            for r in rows
+        ]  # fmt: skip
+        sql = (
+            f"UPDATE {table} AS t SET outputs = v.outputs, expectations = v.expectations, tags = v.tags, "
+            "last_updated_by = v.by, updated_at = %s "
+            "FROM jsonb_to_recordset(%s::jsonb) AS v(pk bigint, outputs jsonb, expectations jsonb, tags jsonb, by text) "
+            "WHERE t.id = v.pk"
+        )
+    else:
+        # SQLite keeps JSON as text: each value goes as its JSON text, NULL for None, as Django stores it.
+        def text(value: Any) -> str | None:
+            return None if value is None else json.dumps(value)
+
+        values = [
+            {"pk": r.pk, "outputs": text(r.outputs), "expectations": text(r.expectations), "tags": text(r.tags),
+             "by": r.last_updated_by}
+            for r in rows
+        ]  # fmt: skip
+        sql = (
+            f"UPDATE {table} SET outputs = json_extract(v.value, '$.outputs'), "
+            "expectations = json_extract(v.value, '$.expectations'), tags = json_extract(v.value, '$.tags'), "
+            "last_updated_by = json_extract(v.value, '$.by'), updated_at = %s "
+            f"FROM json_each(%s) AS v WHERE {table}.id = json_extract(v.value, '$.pk')"
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [connection.ops.adapt_datetimefield_value(now), json.dumps(values)])
+
+
 def upsert_dataset_records(*, dataset: EvaluationDataset, records: Any) -> tuple[int, int]:
     """(inserted, updated): a record whose inputs the dataset already holds is merged into it.
 
@@ -328,10 +369,7 @@ def upsert_dataset_records(*, dataset: EvaluationDataset, records: Any) -> tuple
             )
             inserted += 1
         EvaluationDatasetRecord.objects.bulk_create(new.values())
-        if changed:
-            EvaluationDatasetRecord.objects.bulk_update(
-                changed.values(), ["outputs", "expectations", "tags", "updated_at", "last_updated_by"]
-            )
+        _update_merged(list(changed.values()), now)
         count = EvaluationDatasetRecord.objects.filter(dataset=dataset).count()
         touched: dict[str, Any] = {
             "schema": _merged_schema(dataset.schema, checked),
