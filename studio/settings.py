@@ -473,6 +473,9 @@ if not CACHE_URL.startswith(("redis://", "rediss://")):
 # experiment/run tags can be larger, so leave room).
 TRACKING_MAX_REQUEST_BYTES = env_int("STUDIO_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKING_MAX_REQUEST_BYTES
+# Most records one upsert into an evaluation dataset may carry (MLflow's client sends a whole
+# merge_records() in one request): each is checked and written in the request.
+DATASET_MAX_RECORDS_PER_UPSERT = env_int("STUDIO_MAX_DATASET_RECORDS_PER_UPSERT", 10_000)
 # Largest single artifact file an upload may write (413 beyond); uploads stream to disk.
 ARTIFACT_MAX_UPLOAD_BYTES = env_int("STUDIO_MAX_ARTIFACT_BYTES", 50 * 1024**3)
 # On an object store (S3), downloads go straight to the store: the server answers with a redirect

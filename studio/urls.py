@@ -27,12 +27,14 @@ from .views import jobs as job_views
 from .views import saved_views as saved_view_views
 from .views import traces as trace_views
 
-_MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)"
+# `[\s\S]` rather than `.`: an id in the path may hold an encoded newline, which must reach the
+# API's own JSON 404 rather than fall through to the pages' HTML one.
+_MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/[\s\S]+)"
 _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
 
 urlpatterns = [
-    self_checked_route(rf"^{_MLFLOW_API}$", fast_lane(dispatch)),
-    self_checked_route(rf"^{_WORKSPACE}{_MLFLOW_API}$", fast_lane(dispatch)),
+    self_checked_route(rf"^{_MLFLOW_API}\Z", fast_lane(dispatch)),
+    self_checked_route(rf"^{_WORKSPACE}{_MLFLOW_API}\Z", fast_lane(dispatch)),
     # The AI gateway's invocation routes (MLflow's, outside /api/): they check access themselves.
     self_checked_route(rf"^(?:{_WORKSPACE})?gateway/mlflow/v1/chat/completions$", chat_completions),
     self_checked_route(
@@ -44,7 +46,9 @@ urlpatterns = [
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),
-    self_checked_route(rf"^(?:{_WORKSPACE})?(?:ajax-)?api/(?P<api_path>.*)$", fast_lane(endpoint_not_found)),
+    self_checked_route(
+        rf"^(?:{_WORKSPACE})?(?:ajax-)?api/(?P<api_path>[\s\S]*)\Z", fast_lane(endpoint_not_found)
+    ),
     # Probes (docker's health check, load balancers) reach these without credentials.
     public_route("health", health),
     public_route("version", version),

@@ -22,3 +22,10 @@ def ms_to_datetime(milliseconds: int, field: str = "timestamp") -> datetime:
             f"between 0 and {MAX_MS}."
         )
     return EPOCH + timedelta(milliseconds=milliseconds)
+
+
+def now_to_the_ms() -> datetime:
+    """The current time to the millisecond: what the wire can say, so that a filter on a time
+    the client was given (`created_time > t`) compares with what is stored, not a finer value."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

@@ -31,14 +31,25 @@ SECURITY_HEADERS = {
 CONVERTER_SAMPLES = {"slug": "default", "int": "1", "id": "1", "str": "x", "path": "x/y"}
 # Regex routes cannot be filled in generically: each gets examples of the paths it serves.
 REGEX_EXAMPLES = {
-    r"^(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)$": ["/api/2.0/mlflow/experiments/search"],
-    r"^ws/(?P<workspace_name>[a-z0-9-]+)/(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)$": [
+    r"^(?:ajax-)?api/(?P<api_path>[0-9]+\.0/[\s\S]+)\Z": [
+        "/api/2.0/mlflow/experiments/search",
+        "/api/3.0/mlflow/issues/a%0Ab",
+    ],
+    r"^ws/(?P<workspace_name>[a-z0-9-]+)/(?:ajax-)?api/(?P<api_path>[0-9]+\.0/[\s\S]+)\Z": [
         "/ws/default/ajax-api/2.0/mlflow/runs/search"
+    ],
+    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?gateway/mlflow/v1/chat/completions$": [
+        "/gateway/mlflow/v1/chat/completions",
+        "/ws/default/gateway/mlflow/v1/chat/completions",
+    ],
+    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?gateway/(?P<endpoint_name>[^/]+)/mlflow/invocations$": [
+        "/gateway/chat/mlflow/invocations",
+        "/ws/default/gateway/chat/mlflow/invocations",
     ],
     r"^v1/traces$": ["/v1/traces"],
     r"^ws/(?P<workspace_name>[a-z0-9-]+)/v1/traces$": ["/ws/default/v1/traces"],
     r"^api/studio/(?P<path>.*)$": ["/api/studio/v2/jobs", "/api/studio/v1/workspaces/default/teleport"],
-    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?:ajax-)?api/(?P<api_path>.*)$": [
+    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?:ajax-)?api/(?P<api_path>[\s\S]*)\Z": [
         "/ws/default/api/teleport",
         "/ajax-api/",
     ],

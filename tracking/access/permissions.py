@@ -89,6 +89,7 @@ _READ = [
     "mlflow.ListScorers",
     "mlflow.ListScorerVersions",
     "mlflow.GetScorer",
+    "mlflow.scorers.GetOnlineScoringConfigs",
     "mlflow.GetPromptOptimizationJob",
     "mlflow.SearchPromptOptimizationJobs",
     "mlflow.review_queues.GetReviewQueue",

@@ -290,3 +290,14 @@ def _invalid(path: str, value: Any) -> InvalidParameterValue:
         f"Invalid value {shown} for parameter '{path}' supplied. "
         f"Hint: Value was of type '{type(value).__name__}'.{_SEE_DOCS}"
     )
+
+
+def decode_json_string(text: str, field: str) -> Any:
+    """A field that MLflow sends as a JSON document inside a string (dataset tags, records)."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError as error:
+        raise InvalidParameterValue(
+            f"Invalid value for parameter '{field}': it must be a JSON document ({error}). "
+            "NaN and Infinity are not JSON; send null instead."
+        ) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db.models import Count, Sum
 
 from tracking.artifacts import ArtifactNotFound
-from tracking.models import Deletion, Import, Job, MetricSummary, Param, RunTag
+from tracking.models import Deletion, EvaluationDatasetRecord, Import, Job, MetricSummary, Param, RunTag
 from tracking.services.artifacts import store
 
 from .scope import Scope, experiment_folder, own_folder, workspace_folder
@@ -25,6 +25,10 @@ LABELS = {
     "tags": "run tags",
     "logged_models": "logged models",
     "traces": "traces",
+    "evaluation_datasets": "evaluation datasets",
+    "dataset_records": "evaluation dataset records",
+    "scorers": "scorers",
+    "issues": "issues",
     "registered_models": "registered models",
     "model_versions": "model versions",
     "jobs": "jobs",
@@ -47,6 +51,12 @@ def make_plan(scope: Scope) -> dict:
         "tags": RunTag.objects.filter(run__in=runs).count(),
         "logged_models": scope.logged_models().count(),
         "traces": scope.traces().count(),
+        "evaluation_datasets": scope.evaluation_datasets().count(),
+        "dataset_records": EvaluationDatasetRecord.objects.filter(
+            dataset__in=scope.evaluation_datasets()
+        ).count(),
+        "scorers": scope.scorers().count(),
+        "issues": scope.issues().count(),
     }
     models = scope.registered_models().aggregate(
         models=Count("pk", distinct=True), versions=Count("versions")

@@ -27,6 +27,7 @@ from tracking.artifacts import ArtifactNotFound
 from tracking.key_registry import prune_run_keys
 from tracking.models import (
     Deletion,
+    EvaluationDatasetRecord,
     Import,
     Job,
     Metric,
@@ -58,6 +59,10 @@ _COUNTED_AS = {
     "RunTag": "tags",
     "LoggedModel": "logged_models",
     "Trace": "traces",
+    "EvaluationDataset": "evaluation_datasets",
+    "EvaluationDatasetRecord": "dataset_records",
+    "Scorer": "scorers",
+    "Issue": "issues",
     "RegisteredModel": "registered_models",
     "ModelVersion": "model_versions",
     "Job": "jobs",
@@ -106,6 +111,7 @@ class Purge:
         self._runs(scope)
         self._logged_models(scope)
         self._traces(scope)
+        self._evaluation_datasets(scope)
         self._experiments(scope)
         if scope.whole_workspaces:
             self._workspaces(scope)
@@ -187,6 +193,22 @@ class Purge:
             with transaction.atomic():
                 self._count(delete_trace_rows(pks))
                 self.row.report(counts=dict(self.counts))
+
+    def _evaluation_datasets(self, scope: Scope) -> None:
+        """A workspace's datasets; their records, which can be many, in bounded batches first.
+        (An experiment's scorers, issues and dataset associations go with the experiment.)"""
+        datasets = scope.evaluation_datasets()
+        if not datasets.exists():
+            return
+        self.row.report(stage="Deleting evaluation datasets")
+        records = EvaluationDatasetRecord.objects.filter(dataset__in=datasets)
+        while batch := list(records.values_list("pk", flat=True)[: settings.DELETION_CHUNK_POINTS]):
+            with transaction.atomic():
+                self._count(EvaluationDatasetRecord.objects.filter(pk__in=batch).delete())
+                self.row.report(counts=dict(self.counts))
+        with transaction.atomic():
+            self._count(datasets.delete())
+            self.row.report(counts=dict(self.counts))
 
     def _experiments(self, scope: Scope) -> None:
         for experiment in scope.experiments().order_by("pk"):

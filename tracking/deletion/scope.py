@@ -16,7 +16,18 @@ from django.db.models import QuerySet
 from registry.models import ModelVersion, RegisteredModel
 from registry.queries.storage import describe, versions_using
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Deletion, Experiment, LoggedModel, ResourceGroup, Run, Trace, Workspace
+from tracking.models import (
+    Deletion,
+    EvaluationDataset,
+    Experiment,
+    Issue,
+    LoggedModel,
+    ResourceGroup,
+    Run,
+    Scorer,
+    Trace,
+    Workspace,
+)
 from tracking.models.workspaces import DEFAULT_WORKSPACE
 from tracking.services.artifacts import proxy_path, workspace_prefix
 from tracking.services.experiments import artifact_location_for
@@ -61,6 +72,18 @@ class Scope:
 
     def logged_models(self) -> QuerySet[LoggedModel]:
         return LoggedModel.objects.filter(experiment__in=self.experiments())
+
+    def scorers(self) -> QuerySet[Scorer]:
+        return Scorer.objects.filter(experiment__in=self.experiments())
+
+    def issues(self) -> QuerySet[Issue]:
+        return Issue.objects.filter(experiment__in=self.experiments())
+
+    def evaluation_datasets(self) -> QuerySet[EvaluationDataset]:
+        """A dataset belongs to its workspace, not to the experiments it is associated with."""
+        if not self.whole_workspaces:
+            return EvaluationDataset.objects.none()
+        return EvaluationDataset.objects.filter(workspace__in=self.workspaces)
 
     def registered_models(self) -> QuerySet[RegisteredModel]:
         if not self.whole_workspaces:

@@ -4,6 +4,12 @@ from .alerts import Alert, AlertRule
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
+from .evaluation_datasets import (
+    EvaluationDataset,
+    EvaluationDatasetExperiment,
+    EvaluationDatasetRecord,
+    EvaluationDatasetTag,
+)
 from .experiment_keys import ExperimentKey
 from .experiments import Experiment, ExperimentTag
 from .gateway import (
@@ -16,10 +22,12 @@ from .gateway import (
     GatewaySecret,
 )
 from .imports import Import
+from .issues import Issue
 from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
+from .scorers import Scorer, ScorerVersion
 from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
@@ -30,6 +38,10 @@ __all__ = [
     "Dataset",
     "Deletion",
     "Environment",
+    "EvaluationDataset",
+    "EvaluationDatasetExperiment",
+    "EvaluationDatasetRecord",
+    "EvaluationDatasetTag",
     "Experiment",
     "ExperimentKey",
     "ExperimentTag",
@@ -41,6 +53,7 @@ __all__ = [
     "GatewayModelDefinition",
     "GatewaySecret",
     "Import",
+    "Issue",
     "Job",
     "LoggedModel",
     "LoggedModelMetric",
@@ -54,6 +67,8 @@ __all__ = [
     "RunInput",
     "RunModelLink",
     "RunTag",
+    "Scorer",
+    "ScorerVersion",
     "Span",
     "Trace",
     "TraceMetadata",

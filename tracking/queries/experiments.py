@@ -16,6 +16,8 @@ from tracking.validation import check_max_results
 def parse_experiment_number(experiment_id: str) -> int:
     try:
         number = int(experiment_id)
+        if not -(2**63) <= number < 2**63:  # beyond the column, as no experiment has such an id
+            raise ValueError(number)
     except (TypeError, ValueError):
         raise InvalidParameterValue(
             f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
@@ -80,3 +82,23 @@ def active_experiments(workspace: Workspace) -> list[Experiment]:
     return list(
         Experiment.objects.filter(workspace=workspace, lifecycle_stage=ACTIVE).order_by("name", "number")
     )
+
+
+def get_experiments(workspace: Workspace, experiment_ids: list[str]) -> list[Experiment]:
+    """The experiments of `workspace` with these ids, in one query, in the order given (each once).
+
+    An id no experiment of the workspace has is RESOURCE_DOES_NOT_EXIST, with the message of a
+    single look-up: an experiment of another workspace is as unknown as one that never was.
+    """
+    numbers = list(dict.fromkeys(parse_experiment_number(experiment_id) for experiment_id in experiment_ids))
+    found = {e.number: e for e in existing_experiments(workspace, experiment_ids)}
+    for number in numbers:
+        if number not in found:
+            raise ResourceDoesNotExist(f"No Experiment with id={number} exists")
+    return [found[number] for number in numbers]
+
+
+def existing_experiments(workspace: Workspace, experiment_ids: list[str]) -> list[Experiment]:
+    """Those of the ids that name an experiment of `workspace` (any other id is passed over)."""
+    numbers = [parse_experiment_number(experiment_id) for experiment_id in experiment_ids]
+    return list(Experiment.objects.filter(workspace=workspace, number__in=numbers))

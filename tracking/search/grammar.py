@@ -33,8 +33,11 @@ __all__ = [
     "Condition",
     "Not",
     "OrderKey",
+    "parse_evaluation_dataset_filter",
+    "parse_evaluation_dataset_order_by",
     "parse_experiment_filter",
     "parse_experiment_order_by",
+    "parse_issue_filter",
     "parse_logged_model_filter",
     "parse_model_version_filter",
     "parse_model_version_order_by",
@@ -79,3 +82,15 @@ def parse_model_version_order_by(order_by: list[str] | None) -> list[OrderKey]:
 
 def parse_logged_model_filter(filter_string: str | None) -> list[Comparison]:
     return parse_filter(filter_string, grammars.LOGGED_MODELS)  # type: ignore[return-value]
+
+
+def parse_evaluation_dataset_filter(filter_string: str | None) -> list[Comparison]:
+    return parse_filter(filter_string, grammars.EVALUATION_DATASETS)  # type: ignore[return-value]
+
+
+def parse_evaluation_dataset_order_by(order_by: list[str] | None) -> list[OrderKey]:
+    return parse_order_by(order_by, grammars.EVALUATION_DATASETS)
+
+
+def parse_issue_filter(filter_string: str | None) -> list[Comparison]:
+    return parse_filter(filter_string, grammars.ISSUES)  # type: ignore[return-value]

@@ -196,3 +196,29 @@ def _key_from_parts(identifier: str, parts: list[str]) -> str:
 
 def _part_value(part: str) -> str:
     return unquote(part) if is_quoted(part) else part
+
+
+# Evaluation datasets (MLflow's SearchEvaluationDatasetsUtils): string attributes, the two
+# times, and tags; `name` also takes IN lists.
+_DATASET_STRINGS = ("name", "created_by", "last_updated_by")
+EVALUATION_DATASETS = Grammar(
+    prefixes=_prefixes(attribute=("attribute", "attributes"), tag=("tag", "tags")),
+    attributes={name: name for name in (*_DATASET_STRINGS, "created_time", "last_update_time")},
+    attribute_ops={name: STRING_OPS for name in _DATASET_STRINGS}
+    | {"name": STRING_OPS | LIST_OPS, "created_time": NUMERIC_OPS, "last_update_time": NUMERIC_OPS},
+    numeric_attributes=frozenset({"created_time", "last_update_time"}),
+    entity_ops={"tag": STRING_OPS},
+    order_attributes={name: name for name in ("name", "created_time", "last_update_time")},
+    integer_attributes=True,
+)
+
+# Issues (MLflow's SearchIssuesUtils): `status` and `source_run_id` with = and !=; IN lists and
+# the other plain fields too, which MLflow lacks.
+_ISSUE_STRINGS = ("status", "source_run_id", "severity", "name", "created_by")
+ISSUES = Grammar(
+    prefixes=_prefixes(attribute=("attribute", "attributes")),
+    attributes={name: name for name in _ISSUE_STRINGS},
+    attribute_ops=dict.fromkeys(_ISSUE_STRINGS, frozenset({"=", "!="}) | LIST_OPS),
+    numeric_attributes=frozenset(),
+    entity_ops={},
+)

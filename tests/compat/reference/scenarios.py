@@ -1763,3 +1763,195 @@ scenario(
         _search("duplicate run names allowed", {"filter": "run_name = 'dupname'"}),
     ],
 )
+
+
+# ---- MLflow 3 GenAI: evaluation datasets, scorers, issues (/api/3.0) -----------------------
+API3 = "/api/3.0/mlflow"
+
+
+def v3(method, name, path, **kw):
+    return step(name, method, f"{API3}/{path}", **kw)
+
+
+def dataset_search(name, filter_string, **kw):
+    return v3("POST", name, "datasets/search", json={"filter_string": filter_string}, **kw)
+
+
+scenario(
+    "genai_datasets",
+    [
+        create_exp(),
+        v3(
+            "POST",
+            "create dataset",
+            "datasets/create",
+            json={"name": "qa-{uniq}", "experiment_ids": ["{exp_id}"], "tags": '{"team": "a"}'},
+            capture={"dataset_id": "dataset.dataset_id", "digest0": "dataset.digest"},
+        ),
+        v3("GET", "get dataset", "datasets/{dataset_id}"),
+        v3("GET", "experiment ids", "datasets/{dataset_id}/experiment-ids"),
+        v3(
+            "POST",
+            "upsert two records",
+            "datasets/{dataset_id}/records",
+            json={
+                "records": '[{"inputs": {"q": "a"}, "expectations": {"x": 1}}, {"inputs": {"q": "b"}, "outputs": "B"}]'
+            },
+        ),
+        v3(
+            "POST",
+            "upsert one again, one new",
+            "datasets/{dataset_id}/records",
+            json={"records": '[{"inputs": {"q": "a"}, "expectations": {"y": true}}, {"inputs": {"q": "c"}}]'},
+        ),
+        v3(
+            "GET", "get dataset after upserts", "datasets/{dataset_id}", capture={"digest1": "dataset.digest"}
+        ),
+        v3("PATCH", "set tags", "datasets/{dataset_id}/tags", json={"tags": '{"stage": "dev"}'}),
+        v3("DELETE", "delete tag", "datasets/{dataset_id}/tags/team"),
+        dataset_search("search by name", "name = 'qa-{uniq}'", capture={"digest2": "datasets.0.digest"}),
+        dataset_search("search by tag", "tags.stage = 'dev' AND name LIKE 'qa-{uniq}'"),
+        dataset_search("search bad attribute", "digest = 'x'"),
+        v3("POST", "search bad order_by", "datasets/search", json={"order_by": ["digest DESC"]}),
+        dataset_search("search created_time float", "created_time > 1.5"),
+        v3("POST", "upsert records not json", "datasets/{dataset_id}/records", json={"records": "not json"}),
+        v3("POST", "upsert records missing", "datasets/{dataset_id}/records", json={}),
+        v3("POST", "create without name", "datasets/create", json={}),
+        v3("GET", "get missing dataset", "datasets/d-00000000000000000000000000000000"),
+        v3("DELETE", "delete dataset", "datasets/{dataset_id}"),
+        v3("GET", "get deleted dataset", "datasets/{dataset_id}"),
+    ],
+)
+
+SERIALIZED_SCORER = '{"name": "judge", "aggregations": [], "mlflow_version": "3.17.2", "serialization_version": 1, "builtin_scorer_class": "Safety", "builtin_scorer_pydantic_data": {"name": "judge", "required_columns": ["inputs", "outputs"]}}'
+
+scenario(
+    "genai_scorers",
+    [
+        create_exp(),
+        v3(
+            "POST",
+            "register v1",
+            "scorers/register",
+            json={"experiment_id": "{exp_id}", "name": "judge", "serialized_scorer": SERIALIZED_SCORER},
+            capture={"scorer_id": "scorer_id"},
+        ),
+        v3(
+            "POST",
+            "register v2",
+            "scorers/register",
+            json={"experiment_id": "{exp_id}", "name": "judge", "serialized_scorer": SERIALIZED_SCORER},
+        ),
+        v3("GET", "list", "scorers/list", query={"experiment_id": "{exp_id}"}),
+        v3("GET", "versions", "scorers/versions", query={"experiment_id": "{exp_id}", "name": "judge"}),
+        v3("GET", "get latest", "scorers/get", query={"experiment_id": "{exp_id}", "name": "judge"}),
+        v3(
+            "GET",
+            "get v1",
+            "scorers/get",
+            query={"experiment_id": "{exp_id}", "name": "judge", "version": "1"},
+        ),
+        v3(
+            "GET",
+            "get v9",
+            "scorers/get",
+            query={"experiment_id": "{exp_id}", "name": "judge", "version": "9"},
+        ),
+        v3("GET", "get unknown name", "scorers/get", query={"experiment_id": "{exp_id}", "name": "nope"}),
+        v3(
+            "POST",
+            "register not json",
+            "scorers/register",
+            json={"experiment_id": "{exp_id}", "name": "bad", "serialized_scorer": "nope"},
+        ),
+        v3(
+            "POST",
+            "register without name",
+            "scorers/register",
+            json={"experiment_id": "{exp_id}", "serialized_scorer": SERIALIZED_SCORER},
+        ),
+        v3(
+            "DELETE",
+            "delete v1",
+            "scorers/delete",
+            json={"experiment_id": "{exp_id}", "name": "judge", "version": 1},
+        ),
+        v3(
+            "GET",
+            "versions after delete",
+            "scorers/versions",
+            query={"experiment_id": "{exp_id}", "name": "judge"},
+        ),
+        v3("DELETE", "delete all", "scorers/delete", json={"experiment_id": "{exp_id}", "name": "judge"}),
+        v3("GET", "list after delete", "scorers/list", query={"experiment_id": "{exp_id}"}),
+        v3("DELETE", "delete unknown", "scorers/delete", json={"experiment_id": "{exp_id}", "name": "judge"}),
+    ],
+)
+
+scenario(
+    "genai_issues",
+    [
+        create_exp(),
+        create_run(),
+        v3(
+            "POST",
+            "create issue",
+            "issues",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "slow",
+                "description": "answers are slow",
+                "severity": "high",
+                "root_causes": ["no cache"],
+                "categories": ["latency"],
+                "source_run_id": "{run_id}",
+                "created_by": "ann",
+            },
+            capture={"issue_id": "issue.issue_id"},
+        ),
+        v3(
+            "POST",
+            "create low issue",
+            "issues",
+            json={"experiment_id": "{exp_id}", "name": "rude", "description": "d", "severity": "low"},
+            capture={"issue2": "issue.issue_id"},
+        ),
+        v3("GET", "get issue", "issues/{issue_id}"),
+        v3(
+            "PATCH",
+            "update issue",
+            "issues/{issue_id}",
+            json={"issue_id": "{issue_id}", "status": "resolved", "name": "was slow"},
+        ),
+        v3("POST", "search issues", "issues/search", json={"experiment_id": "{exp_id}"}),
+        v3(
+            "POST",
+            "search with trace count",
+            "issues/search",
+            json={"experiment_id": "{exp_id}", "include_trace_count": True},
+        ),
+        v3(
+            "POST",
+            "search resolved",
+            "issues/search",
+            json={"experiment_id": "{exp_id}", "filter_string": "status = 'resolved'"},
+        ),
+        v3("POST", "search paged", "issues/search", json={"experiment_id": "{exp_id}", "max_results": 1}),
+        v3("POST", "search bad field", "issues/search", json={"filter_string": "description = 'x'"}),
+        v3("POST", "search bad comparator", "issues/search", json={"filter_string": "status LIKE 'p%'"}),
+        v3("POST", "create without description", "issues", json={"experiment_id": "{exp_id}", "name": "x"}),
+        v3(
+            "POST",
+            "create in missing experiment",
+            "issues",
+            json={"experiment_id": "987654321", "name": "x", "description": "d"},
+        ),
+        v3("GET", "get missing issue", "issues/iss-00000000000000000000000000000000"),
+        v3(
+            "PATCH",
+            "update missing issue",
+            "issues/iss-00000000000000000000000000000000",
+            json={"issue_id": "iss-00000000000000000000000000000000", "name": "x"},
+        ),
+    ],
+)

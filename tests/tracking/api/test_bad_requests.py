@@ -25,7 +25,7 @@ from tracking.api.spec import MESSAGES, RPCS
 
 TRIED: dict[str, int] = {}
 PATH_PARAMETERS = ["experiment_id", "run_id", "model_id", "trace_id", "request_id", "name", "workspace_name",
-                   "dataset_id", "prompt_name", "alias", "version"]  # fmt: skip
+                   "dataset_id", "prompt_name", "alias", "version", "issue_id", "key"]  # fmt: skip
 
 
 def _implemented() -> list[tuple[str, str, str, str]]:
@@ -71,10 +71,13 @@ def real_ids(transactional_db, default_workspace) -> dict[str, list]:
     """Things that exist, so that some requests get past their look-ups."""
     from registry.services.model_versions import create_model_version
     from registry.services.registered_models import create_registered_model
+    from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
     from tracking.services.experiments import create_experiment
+    from tracking.services.issues import create_issue
     from tracking.services.logged_models import create_logged_model
     from tracking.services.metric_points import MetricPoint
     from tracking.services.runs import Batch, create_run, log_batch
+    from tracking.services.scorers import register_scorer
 
     experiment = create_experiment(workspace=default_workspace, name="fuzzed")
     run = create_run(experiment=experiment)
@@ -84,7 +87,18 @@ def real_ids(transactional_db, default_workspace) -> dict[str, list]:
         workspace=default_workspace, model=model, source=f"{run.artifact_uri}/model", run_id=run.uuid
     )
     logged = create_logged_model(experiment=experiment, name="m", source_run_id=run.uuid)
+    dataset = create_evaluation_dataset(workspace=default_workspace, name="fuzzed", experiments=[experiment])
+    upsert_dataset_records(dataset=dataset, records=[{"inputs": {"q": "a"}}])
+    register_scorer(experiment=experiment, name="fuzzed", serialized_scorer='{"name": "fuzzed"}')
+    issue = create_issue(experiment=experiment, name="fuzzed", description="d", source_run=run)
     return {
+        "dataset_id": [dataset.dataset_id],
+        "dataset_record_ids": [[dataset.records.get().record_id]],
+        "records": ['[{"inputs": {"q": "b"}, "expectations": {"a": 1}}]', "[1]", "{}"],
+        "tags": ['{"k": "v"}', "[]"],
+        "issue_id": [issue.issue_id],
+        "serialized_scorer": ['{"name": "x"}', "[]"],
+        "filter_string": ["name = 'fuzzed'", "status = 'pending'", "tags.k LIKE '%'"],
         "experiment_id": [str(experiment.number), "0"],
         "experiment_ids": [[str(experiment.number)]],
         "run_id": [run.uuid],

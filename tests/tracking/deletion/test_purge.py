@@ -22,11 +22,15 @@ from tracking.deletion.scope import resolve
 from tracking.errors import InvalidParameterValue
 from tracking.models import (
     Deletion,
+    EvaluationDataset,
+    EvaluationDatasetExperiment,
     Experiment,
+    Issue,
     Metric,
     MetricSummary,
     ResourceGroup,
     Run,
+    Scorer,
     Span,
     Trace,
     TraceTag,
@@ -36,10 +40,13 @@ from tracking.models.work import FAILED, RUNNING, SUCCEEDED
 from tracking.services import gateway
 from tracking.services.artifacts import proxy_path, save_artifact
 from tracking.services.deletions import request_deletion
+from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
 from tracking.services.experiments import create_experiment
+from tracking.services.issues import create_issue
 from tracking.services.logged_models import create_logged_model
 from tracking.services.metric_points import MetricPoint, delete_metric
 from tracking.services.runs import Batch, create_run, log_batch
+from tracking.services.scorers import register_scorer
 from tracking.services.traces import log_spans
 from tracking.services.workspaces import create_workspace
 
@@ -91,6 +98,7 @@ def populate(workspace: Workspace, *, runs: int = 3) -> Experiment:
         workspace=workspace, model=registered, source=f"models:/{model.model_id}", model_id=model.model_id
     )
     set_up_gateway(workspace)
+    add_genai_rows(experiment, made[0])
     return experiment
 
 
@@ -121,6 +129,16 @@ def set_up_gateway(workspace: Workspace) -> None:
             budget_action="ALERT",
         ),
     )
+
+
+def add_genai_rows(experiment: Experiment, run: Run, *, records: int = 3) -> EvaluationDataset:
+    """A dataset of the workspace associated with the experiment, a scorer of two versions, an issue."""
+    dataset = create_evaluation_dataset(workspace=experiment.workspace, name="qa", experiments=[experiment])
+    upsert_dataset_records(dataset=dataset, records=[{"inputs": {"q": i}} for i in range(records)])
+    for _ in range(2):
+        register_scorer(experiment=experiment, name="judge", serialized_scorer='{"name": "judge"}')
+    create_issue(experiment=experiment, name="slow", description="answers are slow", source_run=run)
+    return dataset
 
 
 def path_to_workspace(model, depth: int = 3) -> str | None:
@@ -185,6 +203,8 @@ def test_the_dry_run_counts_what_a_resource_group_holds(doomed_group):
     assert plan["params"] == 6 and plan["tags"] >= 6
     assert plan["logged_models"] == 2 and plan["registered_models"] == 2 and plan["model_versions"] == 2
     assert plan["traces"] == 2
+    assert plan["evaluation_datasets"] == 2 and plan["dataset_records"] == 6
+    assert plan["scorers"] == 2 and plan["issues"] == 2
     assert plan["files"] == 6 * 2 + 2 + 2
     assert plan["bytes"] == 6 * 2 * 10 + 2 * len(b"flavors: {}\n") + 2 * len(b'{"spans": []}')
     assert plan["blockers"] == []
@@ -210,7 +230,8 @@ def test_deleting_a_resource_group_leaves_no_row_and_no_file_of_it(
     assert all(not (artifact_root / f"workspaces/{pk}").exists() for pk in ids)
     # What it reports having removed is what the dry run announced.
     for key in ("workspaces", "experiments", "runs", "metric_points", "params", "logged_models",
-                "registered_models", "model_versions", "files", "bytes", "resource_groups", "traces"):  # fmt: skip
+                "registered_models", "model_versions", "files", "bytes", "resource_groups", "traces",
+                "evaluation_datasets", "dataset_records", "scorers", "issues"):  # fmt: skip
         assert row.counts.get(key) == row.plan[key], key
     assert row.done == row.total
     # Everything outside it is untouched.
@@ -316,6 +337,38 @@ def test_deleting_an_experiment_removes_its_runs_models_and_folder_and_frees_its
     assert Span.objects.filter(trace__experiment=other).count() == 2
     # MLflow's delete is soft and keeps the name taken; ours frees it.
     assert create_experiment(workspace=default_workspace, name="doomed").name == "doomed"
+
+
+def test_deleting_an_experiment_removes_its_scorers_and_issues_but_keeps_the_workspace_s_datasets(
+    default_workspace,
+):
+    doomed = create_experiment(workspace=default_workspace, name="doomed")
+    dataset = add_genai_rows(doomed, make_run(doomed, files=0))
+    plan = make_plan(resolve(Deletion.EXPERIMENT, doomed.pk))
+    assert plan["scorers"] == 1 and plan["issues"] == 1 and "evaluation_datasets" not in plan
+
+    row = carry_out(
+        request_deletion(resolve(Deletion.EXPERIMENT, doomed.pk), confirmation="doomed", enqueue=False)
+    )
+
+    assert row.status == SUCCEEDED, row.error
+    assert not Scorer.objects.filter(experiment_id=doomed.pk).exists()
+    assert not Issue.objects.filter(experiment_id=doomed.pk).exists()
+    assert not EvaluationDatasetExperiment.objects.filter(dataset=dataset).exists()
+    assert dataset.records.count() == 3
+
+
+def test_dataset_records_go_in_bounded_batches(settings, default_workspace):
+    settings.DELETION_CHUNK_POINTS = 2
+    workspace = create_workspace(resource_group=default_workspace.resource_group, name="genai")
+    experiment = create_experiment(workspace=workspace, name="e")
+    add_genai_rows(experiment, make_run(experiment, files=0), records=5)
+    row = carry_out(
+        request_deletion(resolve(Deletion.WORKSPACE, workspace.pk), confirmation="genai", enqueue=False)
+    )
+    assert row.status == SUCCEEDED, row.error
+    assert row.counts["dataset_records"] == 5 and row.counts["evaluation_datasets"] == 1
+    assert rows_of([workspace.pk]) == {}
 
 
 def test_an_experiment_whose_folder_holds_registered_versions_is_refused(default_workspace):

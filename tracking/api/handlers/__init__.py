@@ -2,13 +2,16 @@
 
 from . import (  # noqa: F401
     artifacts,
+    evaluation_datasets,
     experiments,
     gateway,
     gateway_catalog,
+    issues,
     logged_models,
     metrics,
     multipart,
     runs,
+    scorers,
     server,
     traces,
     traces_v2,

@@ -98,7 +98,9 @@ def delete_workspace_rpc(call: ApiCall) -> HttpResponse:
     if mode == "RESTRICT":
         plan = make_plan(scope)
         held = {
-            key: plan[key] for key in ("runs", "logged_models", "registered_models", "jobs") if plan.get(key)
+            key: plan[key]
+            for key in ("runs", "logged_models", "registered_models", "evaluation_datasets", "jobs")
+            if plan.get(key)
         }
         if held or plan.get("experiments", 0) > 1:  # its own Default experiment does not count
             held.setdefault("experiments", plan.get("experiments", 0) - 1)

@@ -1,0 +1,89 @@
+"""Issue RPCs (MLflow 3 GenAI, /api/3.0/mlflow/issues)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tracking.models import Issue
+from tracking.queries import issues as queries
+from tracking.queries.experiments import get_experiment
+from tracking.queries.runs import get_run
+from tracking.services import issues as services
+from tracking.times import datetime_to_ms
+
+from ..responses import page_message
+from ..router import ApiCall, rpc
+
+
+def issue_message(issue: Issue, trace_count: int | None = None) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "issue_id": issue.issue_id,
+        "experiment_id": issue.experiment.experiment_id,
+        "name": issue.name,
+        "description": issue.description,
+        "status": issue.status,
+        "created_timestamp": datetime_to_ms(issue.created_at),
+        "last_updated_timestamp": datetime_to_ms(issue.updated_at),
+    }
+    optional = {
+        "severity": issue.severity,
+        "root_causes": issue.root_causes,
+        "source_run_id": issue.source_run.uuid if issue.source_run_id else None,
+        "categories": issue.categories,
+        "created_by": issue.created_by,
+        "trace_count": trace_count,
+    }
+    return message | {name: value for name, value in optional.items() if value is not None and value != []}
+
+
+@rpc("mlflow.issues.CreateIssue")
+def create_issue(call: ApiCall) -> dict[str, Any]:
+    message = call.message
+    source_run_id = message.get("source_run_id")
+    issue = services.create_issue(
+        experiment=get_experiment(call.workspace, message["experiment_id"]),
+        name=message["name"],
+        description=message["description"],
+        status=message.get("status"),
+        severity=message.get("severity"),
+        root_causes=message.get("root_causes", []),
+        categories=message.get("categories", []),
+        source_run=get_run(call.workspace, source_run_id) if source_run_id else None,
+        created_by=message.get("created_by"),
+    )
+    return {"issue": issue_message(issue)}
+
+
+@rpc("mlflow.issues.GetIssue")
+def get_issue(call: ApiCall) -> dict[str, Any]:
+    return {"issue": issue_message(queries.get_issue(call.workspace, call.message["issue_id"]))}
+
+
+@rpc("mlflow.issues.UpdateIssue")
+def update_issue(call: ApiCall) -> dict[str, Any]:
+    message = call.message
+    issue = services.update_issue(
+        issue=queries.get_issue(call.workspace, message["issue_id"]),
+        name=message.get("name"),
+        description=message.get("description"),
+        status=message.get("status"),
+        severity=message.get("severity"),
+    )
+    return {"issue": issue_message(issue)}
+
+
+@rpc("mlflow.issues.SearchIssues")
+def search_issues(call: ApiCall) -> dict[str, Any]:
+    message = call.message
+    page = queries.search_issues(
+        call.workspace,
+        experiment_id=message.get("experiment_id"),
+        filter_string=message.get("filter_string") or "",
+        max_results=message.get("max_results"),
+        page_token=message.get("page_token"),
+    )
+    # Traces are not kept by this server, so no trace is linked to an issue: the count asked for is 0.
+    trace_count = 0 if message.get("include_trace_count") else None
+    answer = page_message("issues", [issue_message(i, trace_count) for i in page.issues], None)
+    # MLflow's server always writes the token, empty on the last page.
+    return answer | {"next_page_token": page.next_page_token or ""}
