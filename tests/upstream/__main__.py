@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from tests.upstream import report
 from tests.upstream.targets import STARTERS, TARGETS
 
 HERE = Path(__file__).resolve().parent
+MAX_SERVER_STARTS = 12
 DEFAULT_MODULES = ("test_rest_tracking", "test_model_registry", "test_mlflow_artifacts")
 # Settings of the run's own environment that would point the server at something else than what
 # `make run` uses (a PostgreSQL database, a Redis broker, another data folder).
@@ -84,7 +86,10 @@ def module_paths(sources: Path, modules: list[str]) -> list[Path]:
     return paths
 
 
-def run_pytest(target, sources: Path, paths: list[Path], arguments, junit: Path, log: Path) -> int:
+def run_pytest(target, sources: Path, paths: list[Path], arguments, run: Path, done: set[str]) -> Path:
+    """One pytest run on `target`, leaving out the tests in `done`; its JUnit XML file."""
+    junit, log, done_file = (Path(f"{run}{suffix}") for suffix in (".junit.xml", ".pytest.log", ".done"))
+    done_file.write_text("\n".join(sorted(done)))
     command = [
         sys.executable, "-m", "pytest",
         "-p", "mlflow_target_plugin", "-p", "no:cacheprovider", "-p", "no:django",
@@ -101,6 +106,7 @@ def run_pytest(target, sources: Path, paths: list[Path], arguments, junit: Path,
         **target.environment(),
         "PYTHONPATH": str(HERE),  # the plugin; MLflow's `tests` comes from --rootdir
         "UPSTREAM_TEST_TIMEOUT": str(arguments.test_timeout),
+        "UPSTREAM_DONE_FILE": str(done_file),
         # A server error fails the call at once on both targets, instead of after minutes of
         # retries with backoff.
         "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
@@ -110,9 +116,39 @@ def run_pytest(target, sources: Path, paths: list[Path], arguments, junit: Path,
     # The target's folder: MLflow's server runs there too, as its tests expect of a server started
     # in-process (a relative artifact location resolves against the working folder).
     with log.open("wb") as output:
-        return subprocess.run(
-            command, cwd=target.folder, env=environment, stdout=output, stderr=subprocess.STDOUT
-        ).returncode
+        subprocess.run(command, cwd=target.folder, env=environment, stdout=output, stderr=subprocess.STDOUT)
+    return junit
+
+
+def run_on(name: str, sources: Path, paths: list[Path], arguments, workdir: Path) -> tuple[dict, list[str]]:
+    """Every test's outcome on a target, and what happened to its server.
+
+    A server that stops during the run is started again, fresh, and the tests it could not answer
+    run on the new one. (Ours does, in laptop mode: kombu's filesystem broker lets the worker read
+    a message file beat has created but not written yet; the worker dies on the empty JSON, and
+    `serve` stops with it.)"""
+    outcomes: dict = {}
+    events: list[str] = []
+    for attempt in range(1, MAX_SERVER_STARTS + 1):
+        run = workdir / f"{name}.{attempt}"
+        print(f"[upstream] {name}: starting the server in {workdir / name} (start {attempt})", flush=True)
+        shutil.rmtree(workdir / name, ignore_errors=True)
+        with STARTERS[name](workdir / name) as target:
+            print(f"[upstream] {name}: {target.url}; pytest log: {run}.pytest.log", flush=True)
+            done = {f"{module}::{test}" for module, test in outcomes}
+            junit = run_pytest(target, sources, paths, arguments, run, done)
+            survived = target.alive()
+            if not survived:
+                server_log = workdir / f"{name}.{attempt}.server.log"
+                shutil.copy(target.log_path, server_log)
+        outcomes.update(report.read_junit(junit))
+        if survived:
+            break
+        events.append(
+            f"{name}: the server stopped during run {attempt} (its log: {server_log}); started again"
+        )
+        outcomes = {key: outcome for key, outcome in outcomes.items() if not report.unanswered(outcome)}
+    return outcomes, events
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,14 +173,12 @@ def main(argv: list[str] | None = None) -> int:
     ]
     for name in targets:
         started = time.monotonic()
-        junit, log = workdir / f"{name}.junit.xml", workdir / f"{name}.pytest.log"
-        print(f"[upstream] {name}: starting the server in {workdir / name}", flush=True)
-        with STARTERS[name](workdir / name) as target:
-            print(f"[upstream] {name}: {target.url}; pytest log: {log}", flush=True)
-            run_pytest(target, sources, paths, arguments, junit, log)
-        results[name] = report.read_junit(junit)
+        results[name], events = run_on(name, sources, paths, arguments, workdir)
         minutes = (time.monotonic() - started) / 60
-        notes.append(f"{name}: {len(results[name])} tests in {minutes:.1f} min (log: {log})")
+        notes += events
+        notes.append(
+            f"{name}: {len(results[name])} tests in {minutes:.1f} min (pytest logs: {workdir}/{name}.*)"
+        )
         print(f"[upstream] {name}: {len(results[name])} tests in {minutes:.1f} min", flush=True)
     module_names = [str(path.relative_to(sources)) for path in paths]
     report_path.write_text(report.render(results, module_names, notes))

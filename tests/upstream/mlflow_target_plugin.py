@@ -18,7 +18,8 @@ in a pytest run whose `tests` package is MLflow's, and reads its target from the
 UPSTREAM_TARGET (ours | mlflow), UPSTREAM_URL, UPSTREAM_DATABASE and UPSTREAM_PRISTINE_DATABASE
 (the live SQLite file and its copy as the server left it ready), UPSTREAM_EMPTIED_FOLDERS (folders
 emptied at each reset, os.pathsep-separated), UPSTREAM_ARTIFACTS_DESTINATION (where MLflow's proxy
-keeps artifacts) and UPSTREAM_TEST_TIMEOUT (seconds).
+keeps artifacts), UPSTREAM_TEST_TIMEOUT (seconds) and UPSTREAM_DONE_FILE (the node ids an earlier
+run already has outcomes for, one a line: left out of this one).
 """
 
 from __future__ import annotations
@@ -37,13 +38,15 @@ from typing import NamedTuple
 # checkout also has an `mlflow/` folder, and the tests must exercise the installed client.
 import mlflow
 import pytest
+import requests
 
 NOT_APPLICABLE = "not applicable"
+TARGET_DOWN = "the target server stopped answering"
 LIVE_SERVER_FIXTURES = ("mlflow_client", "mlflow_client_with_secrets", "client", "artifacts_server")
 # What in a test's source shows it looks at MLflow's own server-side state rather than at what the
 # server answers; each with the reason the report gives.
 SERVER_SIDE_MARKERS = {
-    "SqlAlchemyStore": "reads or writes MLflow's SQL store directly",
+    "SqlAlchemyStore(": "reads or writes MLflow's SQL store directly",
     "backend_store_uri": "opens the server's backend store URI with a client of its own",
     "artifacts_destination": "reads the files in MLflow's artifact folder",
     "initialize_backend_stores": "initializes MLflow's in-process handlers",
@@ -113,9 +116,19 @@ def empty_folder(folder: Path) -> None:
             entry.unlink(missing_ok=True)
 
 
+def target_answers() -> bool:
+    try:
+        return requests.get(f"{target_url()}/health", timeout=10).ok
+    except requests.RequestException:
+        return False
+
+
 def reset_target() -> None:
     """The target as it was when it first answered: no experiment but the default one, no model,
-    no artifact."""
+    no artifact. A target that stopped answering skips the test, for the runner to run it again on
+    a new server."""
+    if not target_answers():
+        pytest.skip(TARGET_DOWN)
     restore_sqlite(Path(os.environ["UPSTREAM_DATABASE"]), Path(os.environ["UPSTREAM_PRISTINE_DATABASE"]))
     for folder in filter(None, os.environ.get("UPSTREAM_EMPTIED_FOLDERS", "").split(os.pathsep)):
         empty_folder(Path(folder))
@@ -129,10 +142,19 @@ def target_store_type(request) -> str:
     return request.param
 
 
+def use_target_as_local_store() -> None:
+    """MLflow's `mlflow_client` and `client` serve the very SQLite file its conftest makes the
+    test's own tracking URI (`db_uri`), so what a test does without naming a server (the CLI, the
+    fluent API) lands on the server too. The target is that store here. (conftest's autouse
+    `tracking_uri_mock` puts its URI back after the test.)"""
+    mlflow.set_tracking_uri(target_url())
+
+
 @pytest.fixture(name="mlflow_client")
 def target_mlflow_client(store_type, monkeypatch):
     monkeypatch.setenv("MLFLOW_CRYPTO_KEK_PASSPHRASE", PASSPHRASE)
     reset_target()
+    use_target_as_local_store()
     return mlflow.MlflowClient(target_url())
 
 
@@ -146,6 +168,7 @@ def target_mlflow_client_with_secrets(monkeypatch):
 @pytest.fixture(name="client", params=["sqlalchemy"])
 def target_registry_client(request):
     reset_target()
+    use_target_as_local_store()
     return mlflow.MlflowClient(target_url())
 
 
@@ -211,6 +234,12 @@ def server_side_reason(function) -> str | None:
 def pytest_collection_modifyitems(config, items):
     if not target():
         return
+    # The tests an earlier run on a server that then stopped has an outcome for.
+    done_file = os.environ.get("UPSTREAM_DONE_FILE")
+    done = set(Path(done_file).read_text().splitlines()) if done_file else set()
+    if done:
+        config.hook.pytest_deselected(items=[item for item in items if item.nodeid in done])
+        items[:] = [item for item in items if item.nodeid not in done]
     for item in items:
         if not any(name in item.fixturenames for name in LIVE_SERVER_FIXTURES):
             item.add_marker(

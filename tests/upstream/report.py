@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.upstream.mlflow_target_plugin import NOT_APPLICABLE
+from tests.upstream.mlflow_target_plugin import NOT_APPLICABLE, TARGET_DOWN
 
 OUTCOMES = ("passed", "failed", "errored", "skipped", "n/a")
 FAILED = ("failed", "errored")
@@ -53,6 +53,15 @@ def read_junit(path: Path) -> dict[tuple[str, str], Outcome]:
             result, detail = "passed", ""
         outcomes[module, test] = Outcome(module, test, result, detail)
     return outcomes
+
+
+def unanswered(outcome: Outcome) -> bool:
+    """Whether a test met a server that had stopped (skipped at its reset, or refused its
+    connection): its outcome says nothing about the target."""
+    return TARGET_DOWN in outcome.detail or (
+        outcome.result in FAILED
+        and ("Connection refused" in outcome.detail or "NewConnectionError" in outcome.detail)
+    )
 
 
 def _message(element) -> str:

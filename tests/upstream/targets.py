@@ -15,7 +15,7 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ class Target:
     database: Path
     emptied_folders: list[Path]
     log_path: Path
+    alive: Callable[[], bool]
     artifacts_destination: Path | None = None
     pristine_database: Path = field(init=False)
 
@@ -109,6 +110,7 @@ def ours(folder: Path) -> Iterator[Target]:
             database=database,
             emptied_folders=[data / "artifacts", data / "cache"],
             log_path=server.log_path,
+            alive=lambda: server.alive,
         )
         target.keep_pristine_copy()
         yield target
@@ -165,6 +167,7 @@ def mlflow(folder: Path) -> Iterator[Target]:
             database=database,
             emptied_folders=[artifacts],
             log_path=log_path,
+            alive=lambda: process.poll() is None,
             artifacts_destination=artifacts,
         )
         target.keep_pristine_copy()
