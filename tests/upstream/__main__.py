@@ -57,7 +57,9 @@ def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def mlflow_sources(checkout: Path, revision: str, workdir: Path) -> Path:
-    """A folder with MLflow's tests/ and pyproject.toml, and without its mlflow/ package."""
+    """A folder with MLflow's tests/ and pyproject.toml: the checkout itself (its mlflow/ package,
+    if any, is never imported: the plugin binds the installed one first), or what is extracted
+    from a bare repository."""
     checkout = checkout.resolve()
     if (checkout / "tests" / "tracking").is_dir():
         return checkout
