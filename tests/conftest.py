@@ -11,6 +11,10 @@ import pytest
 # run (STUDIO_TEST_ARTIFACT_STORE: local, s3 or azure).
 pytest_plugins = ["tests.personas", "tests.deployed", "tests.object_stores", "tests.azurite_service"]
 
+# MLflow's own live-server tests, run side by side against us and `mlflow server` by
+# `python -m tests.upstream` (they need MLflow's test sources): never part of `make test`.
+collect_ignore = ["upstream"]
+
 
 def _sandbox_reachable_base():
     """Where jobs' folders go (the data folder, or a folder the settings chose that the sandbox's
