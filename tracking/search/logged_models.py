@@ -70,8 +70,14 @@ def _condition(comparison: Comparison, datasets: list[dict]):
 def filter_and_order_logged_models(
     queryset: QuerySet, filter_string: str, datasets: list[dict], order_by: list[dict]
 ) -> QuerySet:
-    for comparison in parse_logged_model_filter(filter_string):
+    comparisons = parse_logged_model_filter(filter_string)
+    for comparison in comparisons:
         queryset = queryset.filter(_condition(comparison, datasets))
+    if datasets and not any(comparison.entity == "metric" for comparison in comparisons):
+        # With no metric condition to restrict, the datasets select the models that have any
+        # metric on one of them, as MLflow's server does.
+        points = LoggedModelMetric.objects.filter(model=OuterRef("pk")).filter(_dataset_q(datasets))
+        queryset = queryset.filter(Exists(points))
     ordering = []
     for index, key in enumerate(order_by):
         name = key.get("field_name", "")
