@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, Run, Workspace
 from tracking.search.paging import decode_token, encode_token, int64
+from tracking.validation import SEE_THE_DOCS
 
 MAX_HISTORY_PAGE = 25000
 MAX_RUNS_PER_BULK_INTERVAL = 100
@@ -106,14 +107,16 @@ def get_metric_history_sampled(
     Returns (run id, value, timestamp, step) rows.
     """
     if not run_ids:
-        raise InvalidParameterValue("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+        raise InvalidParameterValue(f"Missing value for required parameter 'run_ids'.{SEE_THE_DOCS}")
     if len(run_ids) > MAX_RUNS_PER_BULK_INTERVAL:
         raise InvalidParameterValue(
             f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_PER_BULK_INTERVAL} run_ids. "
-            f"Received {len(run_ids)} run_ids."
+            f"Received {len(run_ids)} run_ids.{SEE_THE_DOCS}"
         )
     if not 1 <= max_results <= MAX_POINTS_PER_RUN_INTERVAL:
-        raise InvalidParameterValue(f"max_results must be between 1 and {MAX_POINTS_PER_RUN_INTERVAL}.")
+        raise InvalidParameterValue(
+            f"max_results must be between 1 and {MAX_POINTS_PER_RUN_INTERVAL}.{SEE_THE_DOCS}"
+        )
     if (start_step is None) != (end_step is None):
         raise InvalidParameterValue("If either start step or end step are specified, both must be specified.")
     if start_step is not None and start_step > end_step:
