@@ -76,6 +76,16 @@ def truncate(value: str, limit: int) -> str:
     return value if len(value) <= limit else value[:limit]
 
 
+def check_id_count(ids: list[str], *, limit: int, request: str, field: str) -> None:
+    """MLflow's words for a bulk request that names no ids or too many (`field` is singular)."""
+    if not ids:
+        raise InvalidParameterValue(f"{request} request must specify at least one {field}.")
+    if len(ids) > limit:
+        raise InvalidParameterValue(
+            f"{request} request cannot specify more than {limit} {field}s. Received {len(ids)} {field}s."
+        )
+
+
 def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
     for name, count, limit in (
         ("metrics", metrics, MAX_METRICS_PER_BATCH),

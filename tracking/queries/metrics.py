@@ -10,7 +10,7 @@ from django.db.models import F, Q
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, Run, Workspace
 from tracking.search.paging import decode_token, encode_token, int64
-from tracking.validation import SEE_THE_DOCS
+from tracking.validation import SEE_THE_DOCS, check_id_count
 
 MAX_HISTORY_PAGE = 25000
 MAX_RUNS_PER_BULK_INTERVAL = 100
@@ -90,6 +90,29 @@ def _after(position: dict, page_token: str | None) -> Q:
         | (same_step & later_value)
         | (same_step & same_value & Q(pk__gt=last_pk))
     )
+
+
+MAX_RUNS_PER_BULK = 100
+
+
+def get_metric_history_bulk(
+    workspace: Workspace, run_ids: list[str], key: str | None, *, max_results: int = MAX_HISTORY_PAGE
+) -> list[tuple[str, float | None, int, int]]:
+    """A metric's whole history for several runs (MLflow's UI route get-history-bulk): runs in
+    id order, each in history order, at most `max_results` points in all; one query.
+
+    Returns (run id, value, timestamp, step) rows; runs of other workspaces are not there.
+    """
+    check_id_count(run_ids, limit=MAX_RUNS_PER_BULK, request="GetMetricHistoryBulk", field="run_id")
+    if key is None:
+        raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")
+    if max_results <= 0:
+        raise InvalidParameterValue(f"max_results must be positive, got {max_results}.")
+    points = Metric.objects.filter(run__uuid__in=run_ids, run__experiment__workspace=workspace, key=key)
+    rows = points.order_by(
+        "run__uuid", "timestamp", "step", F("value").asc(nulls_first=True), "pk"
+    ).values_list("run__uuid", "value", "timestamp", "step")
+    return list(rows[: min(max_results, MAX_HISTORY_PAGE)])
 
 
 def get_metric_history_sampled(

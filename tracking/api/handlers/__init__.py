@@ -1,3 +1,3 @@
 """The MLflow RPC handlers; importing this package registers them with the router."""
 
-from . import artifacts, experiments, logged_models, metrics, multipart, runs, server, workspaces  # noqa: F401
+from . import artifacts, experiments, logged_models, metrics, multipart, runs, server, ui, workspaces  # noqa: F401
