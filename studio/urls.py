@@ -27,14 +27,15 @@ from .views import saved_views as saved_view_views
 
 _MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)"
 _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
-# MLflow's UI downloads files from these two paths at the root, outside its API (the router's
-# extra routes without a version: tracking/api/handlers/ui.py and registry/api/handlers.py).
-_MLFLOW_UI_DOWNLOADS = r"(?P<api_path>get-artifact|model-versions/get-artifact)"
+# MLflow's UI downloads files from two paths at the root, outside its API, and sends its GraphQL
+# there too (the router's extra routes without a version: tracking/api/handlers/ui.py,
+# registry/api/handlers.py, tracking/api/graphql/endpoint.py); the router checks them as RPCs.
+_MLFLOW_UI_ROOT = r"(?P<api_path>get-artifact|model-versions/get-artifact|graphql)"
 
 urlpatterns = [
     self_checked_route(rf"^{_MLFLOW_API}$", fast_lane(dispatch)),
     self_checked_route(rf"^{_WORKSPACE}{_MLFLOW_API}$", fast_lane(dispatch)),
-    self_checked_route(rf"^(?:{_WORKSPACE})?{_MLFLOW_UI_DOWNLOADS}$", fast_lane(dispatch)),
+    self_checked_route(rf"^(?:{_WORKSPACE})?{_MLFLOW_UI_ROOT}$", fast_lane(dispatch)),
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),

@@ -64,6 +64,8 @@ _READ = [
     "mlflow.ui.GetArtifact",
     "mlflow.ui.GetLoggedModelArtifact",
     "mlflow.ui.GetModelVersionArtifact",
+    # GraphQL: every field is one of the reads above (tracking/api/graphql/schema.py FIELD_RPCS)
+    "mlflow.ui.GraphQL",
     # Logged models
     "mlflow.GetLoggedModel",
     "mlflow.SearchLoggedModels",

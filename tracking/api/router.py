@@ -71,6 +71,13 @@ def rpc(name: str, *, raw: bool = False) -> Callable[[Handler], Handler]:
     return register
 
 
+def handler_for(rpc_message: str) -> Handler:
+    """The handler registered for an RPC (GraphQL's fields call the REST API's own)."""
+    if not ROUTES._built:
+        ROUTES.build()
+    return _HANDLERS[rpc_message][0]
+
+
 def extra_route(method: str, path: str, major: int | None, name: str) -> None:
     """A route no .proto declares, served by the handler registered as `@rpc(name)` and checked
     like an RPC (tracking.access.permissions classifies `name`). With a major version it lives
@@ -90,6 +97,7 @@ class _RouteTable:
         import registry.api.handlers  # noqa: F401
 
         from . import handlers  # noqa: F401
+        from .graphql import endpoint  # noqa: F401
 
         pattern_routes: dict[str, dict[str, Route]] = {}
         entries = [(name, message, endpoints) for name, message, endpoints in RPCS]
