@@ -35,6 +35,11 @@ REGEX_EXAMPLES = {
     r"^ws/(?P<workspace_name>[a-z0-9-]+)/(?:ajax-)?api/(?P<api_path>[0-9]+\.0/.+)$": [
         "/ws/default/ajax-api/2.0/mlflow/runs/search"
     ],
+    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?P<api_path>get-artifact|model-versions/get-artifact|graphql)$": [
+        "/get-artifact",
+        "/ws/default/model-versions/get-artifact",
+        "/graphql",
+    ],
     r"^api/studio/(?P<path>.*)$": ["/api/studio/v2/jobs", "/api/studio/v1/workspaces/default/teleport"],
     r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?:ajax-)?api/(?P<api_path>.*)$": [
         "/ws/default/api/teleport",
