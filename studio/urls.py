@@ -31,6 +31,10 @@ from .views import traces as trace_views
 # API's own JSON 404 rather than fall through to the pages' HTML one.
 _MLFLOW_API = r"(?:ajax-)?api/(?P<api_path>[0-9]+\.0/[\s\S]+)"
 _WORKSPACE = r"ws/(?P<workspace_name>[a-z0-9-]+)/"
+# MLflow's UI downloads files from two paths at the root, outside its API, and sends its GraphQL
+# there too (the router's extra routes without a version: tracking/api/handlers/ui.py,
+# registry/api/handlers.py, tracking/api/graphql/endpoint.py); the router checks them as RPCs.
+_MLFLOW_UI_ROOT = r"(?P<api_path>get-artifact|model-versions/get-artifact|graphql)"
 
 urlpatterns = [
     self_checked_route(rf"^{_MLFLOW_API}\Z", fast_lane(dispatch)),
@@ -43,6 +47,7 @@ urlpatterns = [
     # OpenTelemetry's span export (OTLP/HTTP), authorized like the MLflow API it belongs with.
     self_checked_route(r"^v1/traces$", fast_lane(otlp_traces)),
     self_checked_route(rf"^{_WORKSPACE}v1/traces$", fast_lane(otlp_traces)),
+    self_checked_route(rf"^(?:{_WORKSPACE})?{_MLFLOW_UI_ROOT}$", fast_lane(dispatch)),
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),

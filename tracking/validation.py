@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
+from typing import Any
 
 from tracking.errors import InvalidParameterValue
+
+# The tail of MLflow's messages about a request's fields, which its clients' tests match whole.
+SEE_THE_DOCS = " See the API docs for more information about request parameters."
 
 MAX_KEY_LENGTH = 250
 MAX_PARAM_VALUE_LENGTH = 6000
@@ -31,35 +36,54 @@ _BAD_CHARACTERS = (
 )
 
 
-def check_key(key: str, path: str, kind: str = "key") -> str:
-    """A metric, param or tag key: MLflow's characters, no path tricks, at most 250 characters."""
+def invalid_value(path: str, value: Any, reason: str) -> InvalidParameterValue:
+    """MLflow's wording for a bad value, which clients and their tests match on: the value as
+    compact JSON (cut short when long, so a hostile value cannot bloat the answer)."""
+    shown = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    if len(shown) > 200:
+        shown = shown[:200] + "..."
+    return InvalidParameterValue(f"Invalid value {shown} for parameter '{path}' supplied: {reason}")
+
+
+def check_key(key: str, path: str, kind: str | None = None) -> str:
+    """A metric, param or tag key: MLflow's characters, no path tricks, at most 250 characters.
+
+    `kind` names the key in the length error as MLflow does ("Metric name", "Param key");
+    without it the error names the request's field."""
     if not _KEY_CHARACTERS.match(key):
-        raise InvalidParameterValue(
-            f"Invalid value {key!r} for parameter '{path}' supplied. {_BAD_CHARACTERS}"
-        )
+        raise invalid_value(path, key, _BAD_CHARACTERS)
     normalised = posixpath.normpath(key)
     # Keys become file names in some stores; one that resolves to another name is refused.
     if normalised != key or normalised == "." or normalised.startswith(("..", "/")):
-        raise InvalidParameterValue(
-            f"Invalid value {key!r} for parameter '{path}' supplied. Names may be treated as files in "
-            f"certain cases, and must not resolve to other names when treated as such. This name would "
-            f"resolve to {normalised!r}"
+        raise invalid_value(
+            path,
+            key,
+            "Names may be treated as files in certain cases, and must not resolve to other names when "
+            f"treated as such. This name would resolve to {normalised!r}",
         )
-    check_length(f"{kind} '{key[:50]}'", key, MAX_KEY_LENGTH)
+    check_length(kind or path, key, MAX_KEY_LENGTH)
     return key
 
 
 def check_length(what: str, value: str, limit: int) -> str:
     if len(value) > limit:
-        raise InvalidParameterValue(
-            f"{what} exceeds the maximum length of {limit} characters ({len(value)})."
-        )
+        raise InvalidParameterValue(f"'{what}' exceeds the maximum length of {limit} characters")
     return value
 
 
 def truncate(value: str, limit: int) -> str:
     """MLflow truncates over-long param and tag values instead of refusing them."""
     return value if len(value) <= limit else value[:limit]
+
+
+def check_id_count(ids: list[str], *, limit: int, request: str, field: str) -> None:
+    """MLflow's words for a bulk request that names no ids or too many (`field` is singular)."""
+    if not ids:
+        raise InvalidParameterValue(f"{request} request must specify at least one {field}.")
+    if len(ids) > limit:
+        raise InvalidParameterValue(
+            f"{request} request cannot specify more than {limit} {field}s. Received {len(ids)} {field}s."
+        )
 
 
 def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
@@ -79,13 +103,15 @@ def check_batch_sizes(metrics: int, params: int, tags: int) -> None:
 def check_experiment_name(name: str) -> str:
     if not name:
         raise InvalidParameterValue(f"Invalid experiment name: '{name}'")
-    return check_length("Experiment name", name, MAX_EXPERIMENT_NAME_LENGTH)
+    return check_length("name", name, MAX_EXPERIMENT_NAME_LENGTH)
 
 
 def check_max_results(max_results: int, limit: int = MAX_RESULTS_LIMIT) -> int:
-    if max_results <= 0 or max_results > limit:
+    # MLflow's wording; past the limit its own says only the value's type, so ours says the limit.
+    if max_results <= 0:
         raise InvalidParameterValue(
-            f"Invalid value {max_results} for parameter 'max_results' supplied. "
-            f"It must be at most {limit}, and greater than 0."
+            f"Invalid value {max_results} for parameter 'max_results' supplied. It must be a positive integer"
         )
+    if max_results > limit:
+        raise invalid_value("max_results", max_results, f"It must be at most {limit}")
     return max_results

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+
 from registry.queries import model_versions as version_queries
 from registry.queries import registered_models as model_queries
 from registry.services import model_versions as version_services
 from registry.services import registered_models as model_services
+from tracking.api.handlers.artifacts import send_artifact_under
 from tracking.api.responses import page_message
-from tracking.api.router import ApiCall, rpc
+from tracking.api.router import ApiCall, extra_route, rpc
+from tracking.errors import InvalidParameterValue
 
 from .shapes import model_version_message, registered_model_message
 
@@ -224,3 +228,17 @@ def set_model_version_tag(call: ApiCall) -> dict[str, Any]:
 def delete_model_version_tag(call: ApiCall) -> dict[str, Any]:
     version_services.delete_model_version_tag(version=_version(call), key=call.message["key"])
     return {}
+
+
+# MLflow's UI downloads a version's files from /model-versions/get-artifact (no .proto declares it).
+extra_route("GET", "/model-versions/get-artifact", None, "mlflow.ui.GetModelVersionArtifact")
+
+
+@rpc("mlflow.ui.GetModelVersionArtifact")
+def get_model_version_artifact(call: ApiCall) -> HttpResponse:
+    args = call.request.GET
+    for required in ("name", "version", "path"):
+        if not args.get(required):
+            raise InvalidParameterValue(f"Missing value for required parameter '{required}'.")
+    version = version_queries.get_model_version(call.workspace, args["name"], args["version"])
+    return send_artifact_under(call, version.storage_location, args["path"])

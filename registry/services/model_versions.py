@@ -2,7 +2,9 @@
 
 Registration is synchronous: the version's MLmodel is read and parsed during the request, so a
 version is READY when the answer comes back, or FAILED_REGISTRATION with a status_message
-saying what is wrong with its files. PENDING_REGISTRATION is never used.
+saying what is wrong with its files. PENDING_REGISTRATION is never used. A source outside this
+server (sources.is_external_source) and a logged model with no files yet register READY with
+nothing read, as in MLflow.
 
 A version refers to its files (`storage_location`) instead of copying them. That reference
 survives deleting the run or the experiment that produced it: both are soft deletes that leave
@@ -129,10 +131,16 @@ def _take_version_number(model: RegisteredModel, now: datetime) -> int:
 
 def _read_files(workspace: Workspace, resolved: Source) -> tuple[str, str, ModelFolder | None]:
     """(status, status message, what was read) for a version's files."""
-    if resolved.problem:
-        return FAILED_REGISTRATION, resolved.problem, None
     folder = resolved.store_folder(workspace)
     if folder is None:  # a prompt, or files on another store: nothing of ours to read
+        return READY, "", None
+    logged = resolved.logged_model
+    if (
+        logged is not None
+        and resolved.storage_location == logged.artifact_location
+        and not default_store().list(folder)
+    ):
+        # MLflow registers a logged model before (or without) its files; so do we.
         return READY, "", None
     try:
         return READY, "", read_model_folder(default_store(), folder, resolved.storage_location)

@@ -9,12 +9,15 @@ A source names the model's files in one of these forms:
 * `mlflow-artifacts:/...` with `run_id` (or `model_id`) - a folder inside that run's (or logged
   model's) artifacts on this server;
 * `models:/<name>/<version|stage|latest>` or `models:/<name>@<alias>` - another registered version;
-* any other URI (`s3://...`), taken as given: its files are not on this server.
+* any other URI (`s3://`, `gs://`, `wasbs://`, `https://`, `dbfs:` ...), taken as given.
 
-As in MLflow, a source that reaches outside the run or logged model given with it, a local path,
-or a path with `..` is INVALID_PARAMETER_VALUE. The result says where the files live
-(`storage_location`, what get-download-uri answers) and, when they are on this server, their
-folder in the workspace's artifact store.
+A reference to a model this server does not hold - one of those URIs, or a `runs:/` or `models:/`
+whose run, logged model or registered model is not in the workspace - is an *external* source: it
+registers READY, as in MLflow, and nothing of it is read (`is_external_source`). As in MLflow, a
+source that reaches outside the run or logged model given with it, a local path (`/...`,
+`file://`, a relative path), or a path with `..` is INVALID_PARAMETER_VALUE. The result says where
+the files live (`storage_location`, what get-download-uri answers) and, when they are on this
+server, their folder in the workspace's artifact store.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from registry.models import ModelVersion, RegisteredModel, RegisteredModelTag
-from registry.validation import PROMPT_TAG, canonical_stage, model_not_found, version_not_found
+from registry.validation import PROMPT_TAG, canonical_stage, version_not_found
 from tracking.artifacts import clean_path, default_store
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import LoggedModel, Run, Workspace
@@ -45,12 +48,15 @@ class Source:
     run: Run | None = None
     model_id: str = ""
     logged_model: LoggedModel | None = None
-    # Why the files cannot be read although they should be on this server (the version fails).
-    problem: str = ""
 
     def store_folder(self, workspace: Workspace) -> str | None:
         """The files' folder in the artifact store, or None when they are not on this server."""
-        return None if self.problem else store_folder(workspace, self.storage_location)
+        return store_folder(workspace, self.storage_location)
+
+
+def is_external_source(storage_location: str) -> bool:
+    """Whether a version's files are elsewhere than this server (a prompt has no files at all)."""
+    return storage_location not in PROMPT_SOURCES and not _is_artifact_source(storage_location)
 
 
 def store_folder(workspace: Workspace, uri: str) -> str | None:
@@ -115,8 +121,8 @@ def _from_run(workspace: Workspace, source: str, run_id: str) -> Source:
 def _run_folder(workspace: Workspace, source: str, run_id: str, path: str) -> Source:
     """`runs:/<id>/<path>`: the run's folder, or the logged model the run saved under that name."""
     run = _find_run(workspace, run_id)
-    if run is None:
-        return Source(source, source, run_id, problem=f"Run '{run_id}' does not exist in this workspace.")
+    if run is None:  # a run of another server: an external reference, as MLflow takes it
+        return Source(source, source, run_id)
     folder = f"{run.artifact_uri.rstrip('/')}/{path}".rstrip("/")
     in_store = store_folder(workspace, folder)
     if in_store is not None and default_store().exists(f"{in_store}/MLmodel"):
@@ -141,11 +147,14 @@ def _from_logged_model(workspace: Workspace, source: str, model_id: str, run_id:
             "within the artifact directory of the run specified by the model_id."
         )
     _refuse_relative_paths(source)
+    parsed = urllib.parse.urlparse(source)
     try:
         logged = get_logged_model(workspace, model_id)
     except ResourceDoesNotExist:
+        if parsed.scheme == "models" and not parsed.netloc and _models_uri(source)[0] == model_id:
+            # A logged model of another server: an external reference, as MLflow takes it.
+            return Source(source, source, run_id, _find_run(workspace, run_id) if run_id else None, model_id)
         raise _not_identified(source, "model_id") from None
-    parsed = urllib.parse.urlparse(source)
     if parsed.scheme == "models":
         if parsed.netloc or _models_uri(source)[0] != model_id:
             raise _not_identified(source, "model_id")
@@ -176,7 +185,8 @@ def _from_model_version(
     try:
         model = RegisteredModel.objects.get(workspace=workspace, name=name)
     except RegisteredModel.DoesNotExist:
-        raise model_not_found(name) from None
+        # A registered model of another server: an external reference, as MLflow takes it.
+        return Source(source, source, run_id or "", model_id=model_id or "")
     if RegisteredModelTag.objects.filter(model=model, key=PROMPT_TAG, value__iexact="true").exists():
         raise InvalidParameterValue(
             f"Invalid model version source: '{source}'. Prompt versions cannot be used as model version sources."

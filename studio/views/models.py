@@ -22,6 +22,7 @@ from registry.models import (
 from registry.queries.model_list import MODEL_ORDERS, list_models
 from registry.queries.model_versions import get_model_version
 from registry.queries.registered_models import get_registered_model
+from registry.services.sources import is_external_source
 from studio import artifact_previews as previews
 from studio.pages import page_number
 from studio.routing import workspace_route
@@ -138,6 +139,7 @@ def model_detail(request: HttpRequest, workspace: Workspace, name: str) -> HttpR
 def _version_context(workspace: Workspace, version: ModelVersion, tab: str) -> dict:
     aliases = list(version.aliases.order_by("alias").values_list("alias", flat=True))
     version.status_label = STATUS_LABELS.get(version.status, version.status)
+    version.is_external = is_external_source(version.storage_location)
     return {
         "workspace": workspace,
         "area": "models",

@@ -183,3 +183,38 @@ def test_creating_a_workspace_through_the_client_makes_the_creator_owner(server,
     assert client.create_workspace("outsiders-lab", description="mine").name == "outsiders-lab"
     assert {w.name for w in client.list_workspaces()} == {"outsiders-lab"}
     assert MlflowClient(f"{server}/ws/outsiders-lab").get_experiment("0").name == "Default"
+
+
+def test_mlflow_s_ui_routes_are_checked_like_the_rpcs(server, team, personal_token, as_token):
+    """Readers read through the UI's extra routes and cannot write through them; without
+    credentials nothing answers; another workspace's token reaches nothing."""
+    import requests
+
+    uri = f"{server}/ws/team-a"
+    as_token(personal_token(team.contributor, team.workspace))
+    client = MlflowClient(uri)
+    run_id = client.create_run(client.create_experiment("ui-routes")).info.run_id
+
+    def call(method, route, token, **kwargs):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.request(method, f"{uri}{route}", headers=headers, timeout=30, **kwargs)
+
+    contributor = personal_token(team.contributor, team.workspace)
+    reader = personal_token(team.reader, team.workspace)
+    upload = ("POST", "/ajax-api/2.0/mlflow/upload-artifact")
+    assert (
+        call(*upload, contributor, params={"run_uuid": run_id, "path": "a.txt"}, data=b"a").status_code == 200
+    )
+    read = ("GET", "/get-artifact")
+    assert call(*read, reader, params={"run_id": run_id, "path": "a.txt"}).content == b"a"
+
+    refused = call(*upload, reader, params={"run_uuid": run_id, "path": "b.txt"}, data=b"b")
+    assert (refused.status_code, refused.json()["error_code"]) == (403, "PERMISSION_DENIED")
+    promptlab = call("POST", "/ajax-api/2.0/mlflow/runs/create-promptlab-run", reader, json={})
+    assert promptlab.status_code == 403
+    assert call(*read, None, params={"run_id": run_id, "path": "a.txt"}).status_code == 401
+    Membership.objects.create(user=team.outsider, workspace=team.other, role=Role.READER)
+    outsider = call(
+        *read, personal_token(team.outsider, team.other), params={"run_id": run_id, "path": "a.txt"}
+    )
+    assert outsider.status_code in (401, 404) and outsider.content != b"a"

@@ -165,9 +165,17 @@ def test_an_uploaded_page_or_script_is_never_served_as_one(raw, name, body):
     assert headers["Content-Security-Policy"].startswith("sandbox")
 
 
-def test_a_passive_file_keeps_its_type_and_still_cannot_run_anything(raw):
+def test_a_passive_file_keeps_its_type_and_is_still_an_attachment_that_cannot_run_anything(raw):
+    """MLflow's server sends every download as an attachment; so do we."""
     put(raw, "1/r/artifacts/table.csv", b"a,b\n")
     _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/table.csv")
     assert headers["Content-Type"] == "text/csv"
-    assert not headers.get("Content-Disposition", "").startswith("attachment")
+    assert headers["Content-Disposition"] == 'attachment; filename="table.csv"'
+    assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Security-Policy"].startswith("sandbox")
+
+
+def test_a_download_named_outside_ascii_carries_its_name_as_rfc_5987_says(raw):
+    put(raw, "1/r/artifacts/r%C3%A9sum%C3%A9.txt", b"hello")
+    _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/r%C3%A9sum%C3%A9.txt")
+    assert headers["Content-Disposition"] == "attachment; filename*=utf-8''r%C3%A9sum%C3%A9.txt"

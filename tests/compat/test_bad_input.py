@@ -214,3 +214,117 @@ def test_a_write_that_cannot_get_the_database_s_lock_is_a_503_the_client_retries
         requests.post(f"{api}/runs/create", json={"experiment_id": experiment_id}, timeout=30).status_code
         == 200
     )
+
+
+HINT = " Hint: Value was of type '{}'. See the API docs for more information about request parameters."
+SEE_DOCS = " See the API docs for more information about request parameters."
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "message"),
+    [
+        (
+            "POST",
+            "experiments/create",
+            {"name": 123},
+            "Invalid value 123 for parameter 'name' supplied: " + HINT.format("int"),
+        ),
+        (
+            "POST",
+            "experiments/create",
+            {"name": "ok", "tags": "not-a-list"},
+            "Invalid value \"not-a-list\" for parameter 'tags' supplied: " + HINT.format("str"),
+        ),
+        (
+            "POST",
+            "experiments/create",
+            {"name": "x" * 501},
+            "'name' exceeds the maximum length of 500 characters",
+        ),
+        (
+            "POST",
+            "runs/log-metric",
+            {"key": "k" * 251, "value": 1.0, "timestamp": 1},
+            "'Metric name' exceeds the maximum length of 250 characters",
+        ),
+        (
+            "POST",
+            "runs/log-metric",
+            {"key": "m", "value": 1.0, "timestamp": -1},
+            "Invalid value -1 for parameter 'timestamp' supplied: metric 'm' (value=1.0). "
+            "Timestamp must be a nonnegative long (64-bit integer) ",
+        ),
+        (
+            "POST",
+            "runs/log-parameter",
+            {"key": "../escape", "value": "v"},
+            "Invalid value \"../escape\" for parameter 'key' supplied: Names may be treated as files in certain "
+            "cases, and must not resolve to other names when treated as such. This name would resolve to "
+            "'../escape'",
+        ),
+        (
+            "POST",
+            "runs/search",
+            {"experiment_ids": ["0"], "max_results": 0},
+            "Invalid value 0 for parameter 'max_results' supplied. It must be a positive integer",
+        ),
+        (
+            "POST",
+            "runs/search",
+            {"experiment_ids": ["0"], "page_token": "garbage"},
+            "Invalid page token, could not base64-decode",
+        ),
+        (
+            "GET",
+            "metrics/get-history-bulk-interval",
+            {},
+            "Missing value for required parameter 'run_ids'." + SEE_DOCS,
+        ),
+        (
+            "GET",
+            "metrics/get-history-bulk-interval",
+            {"metric_key": "m"},
+            "Missing value for required parameter 'run_ids'." + SEE_DOCS,
+        ),
+        (
+            "GET",
+            "metrics/get-history-bulk-interval",
+            {"run_ids": "RUN", "metric_key": "m", "max_results": "0"},
+            "max_results must be between 1 and 2500." + SEE_DOCS,
+        ),
+        (
+            "GET",
+            "metrics/get-history-bulk-interval",
+            {"run_ids": ["RUN"] * 101, "metric_key": "m"},
+            "GetMetricHistoryBulkInterval request must specify at most 100 run_ids. Received 101 run_ids."
+            + SEE_DOCS,
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 40 else None,
+)
+def test_error_messages_are_mlflow_s_own_words(api, run_id, method, path, body, message):
+    """Clients and their test suites match on these texts: each is MLflow 3.17.2's server's, word for word."""
+    if path.startswith("runs/") and path != "runs/search":
+        body = {"run_id": run_id, **body}
+    if method == "GET":
+        params = {
+            k: ([run_id] * len(v) if isinstance(v, list) else v.replace("RUN", run_id))
+            for k, v in body.items()
+        }
+        response = api("GET", path, params=params)
+    else:
+        response = api("POST", path, json=body)
+    assert assert_error(response, 400, "INVALID_PARAMETER_VALUE")["message"] == message
+
+
+@pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc", "%2e%2e/x"])
+def test_an_artifact_path_that_escapes_is_an_invalid_path_as_mlflow_words_it(api, run_id, path):
+    response = api("GET", "artifacts/list", params={"run_id": run_id, "path": path})
+    message = assert_error(response, 400, "INVALID_PARAMETER_VALUE")["message"]
+    assert message.startswith(f"Invalid path {path!r}: ")  # the path as sent, not its place in the store
+
+
+def test_a_missing_artifact_is_no_such_artifact(tracking_uri):
+    response = requests.get(f"{tracking_uri}/api/2.0/mlflow-artifacts/artifacts/nowhere/none.txt", timeout=30)
+    body = assert_error(response, 404, "RESOURCE_DOES_NOT_EXIST")
+    assert body["message"] == "No such artifact: 'nowhere/none.txt'"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import requests
 from mlflow.exceptions import MlflowException
 
 # Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
@@ -97,3 +98,50 @@ def test_logged_model_api_creates_tags_searches_finalizes_and_deletes(client):
     with pytest.raises(MlflowException) as excinfo:
         client.get_logged_model(second.model_id)
     assert excinfo.value.error_code == "RESOURCE_DOES_NOT_EXIST"
+
+
+def test_deleting_a_logged_model_tag_that_does_not_exist_is_resource_does_not_exist(client, tracking_uri):
+    experiment_id = client.create_experiment("logged-model-missing-tag")
+    model = client.create_logged_model(experiment_id, name="alpha", tags={"kind": "tree"})
+
+    response = requests.delete(
+        f"{tracking_uri}/api/2.0/mlflow/logged-models/{model.model_id}/tags/absent", timeout=30
+    )
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error_code": "RESOURCE_DOES_NOT_EXIST",
+        "message": f"No tag with key 'absent' found for model with ID '{model.model_id}'.",
+    }
+    assert client.get_logged_model(model.model_id).tags == {"kind": "tree"}
+
+
+def test_search_by_datasets_alone_finds_the_models_with_a_metric_on_one_of_them(client):
+    experiment_id = client.create_experiment("logged-models-by-dataset")
+    run = client.create_run(experiment_id)
+    on_train = client.create_logged_model(experiment_id, name="on-train", source_run_id=run.info.run_id)
+    on_eval = client.create_logged_model(experiment_id, name="on-eval", source_run_id=run.info.run_id)
+    client.create_logged_model(experiment_id, name="no-metrics")
+    client.log_metric(
+        run.info.run_id, "acc", 0.8, model_id=on_train.model_id, dataset_name="train", dataset_digest="d1"
+    )
+    client.log_metric(
+        run.info.run_id, "acc", 0.9, model_id=on_eval.model_id, dataset_name="eval", dataset_digest="d2"
+    )
+
+    def names(**kwargs) -> list[str]:
+        return sorted(m.name for m in client.search_logged_models([experiment_id], **kwargs))
+
+    train, evaluation = (
+        {"dataset_name": "train", "dataset_digest": "d1"},
+        {"dataset_name": "eval", "dataset_digest": "d2"},
+    )
+    assert names(datasets=[train]) == ["on-train"]
+    assert names(datasets=[train, evaluation]) == ["on-eval", "on-train"]
+    assert names(datasets=[{"dataset_name": "eval", "dataset_digest": "other"}]) == []
+    assert names(datasets=[evaluation], filter_string="metrics.acc > 0.85") == ["on-eval"]
+    assert names(datasets=[train], filter_string="metrics.acc > 0.85") == []
+    # MLflow's server reads a dataset without a digest as one logged without a digest (which its
+    # client never logs): it finds nothing, and neither do we.
+    assert names(datasets=[{"dataset_name": "train"}]) == []
+    assert names(datasets=[{"dataset_name": "train"}], filter_string="metrics.acc > 0.75") == []

@@ -313,7 +313,9 @@ def test_bad_input_is_refused_with_mlflow_errors_and_registers_nothing(client, t
         {"source": f"{run.info.artifact_uri}/../../x/model", "run_id": run.info.run_id},
         {"source": "/etc/passwd", "run_id": run.info.run_id},
         {"source": f"runs:/{other_run.info.run_id}/model", "run_id": run.info.run_id},
-        {"source": "models:/m-unknown", "model_id": "m-unknown"},
+        {"source": "models:/m-unknown", "model_id": "m-other"},
+        {"source": "file:///etc/passwd"},
+        {"source": "model/dir"},
         {
             "source": f"{run.info.artifact_uri}/model",
             "run_id": run.info.run_id,
@@ -337,6 +339,38 @@ def test_bad_input_is_refused_with_mlflow_errors_and_registers_nothing(client, t
             client.set_model_version_tag("versioned", "1", key, value)
         assert error_code(excinfo) == "INVALID_PARAMETER_VALUE"
     assert RegisteredModelTag.objects.count() == tag_count
+
+
+def test_models_stored_elsewhere_register_ready_as_references_as_in_mlflow(client, tracking_uri):
+    """A run, logged model or registered model of another server, or files on another store: the
+    version names them (its download URI is the source) and is READY at once, as from MLflow."""
+    client.create_registered_model("referenced")
+    sources = [
+        ("runs:/0123456789abcdef0123456789abcdef/model", {"run_id": "0123456789abcdef0123456789abcdef"}),
+        ("models:/m-0123456789abcdef", {"model_id": "m-0123456789abcdef"}),
+        ("s3://bucket/models/m", {}),
+        ("gs://bucket/models/m", {}),
+        ("wasbs://c@account.blob.core.windows.net/m", {}),
+        ("https://models.example.com/m", {}),
+        ("dbfs:/databricks/models/m", {}),
+    ]
+    for number, (source, ids) in enumerate(sources, start=1):
+        version = client.create_model_version("referenced", source, **ids)
+        assert (version.version, version.status, version.source) == (str(number), "READY", source)
+        assert client.get_model_version_download_uri("referenced", version.version) == source
+    experiment_id = client.create_experiment("empty-logged-model")
+    logged = client.create_logged_model(experiment_id, name="empty")
+    version = client.create_model_version(
+        "referenced", f"models:/{logged.model_id}", model_id=logged.model_id
+    )
+    assert version.status == "READY"
+    for local in ("/srv/models/m", "file:///srv/models/m", "models/m"):
+        response = requests.post(
+            f"{tracking_uri}/api/2.0/mlflow/model-versions/create",
+            json={"name": "referenced", "source": local},
+            timeout=30,
+        )
+        assert response.status_code == 400 and "local path" in response.json()["message"], local
 
 
 def test_a_model_registered_in_a_workspace_is_invisible_from_the_root_uri(

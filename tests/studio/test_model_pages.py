@@ -208,7 +208,8 @@ def test_the_version_details_show_signature_requirements_and_lineage(client, run
 
 
 def test_a_failed_registration_says_why(client, workspace, experiment, run):
-    logged = create_logged_model(experiment=experiment, name="empty", source_run_id=run.uuid)
+    logged = create_logged_model(experiment=experiment, name="notes", source_run_id=run.uuid)
+    put(workspace, logged.artifact_location, {"notes.txt": "not a model"})
     model = create_registered_model(workspace=workspace, name="broken")
     version = create_model_version(
         workspace=workspace, model=model, source=f"models:/{logged.model_id}", model_id=logged.model_id
@@ -217,6 +218,27 @@ def test_a_failed_registration_says_why(client, workspace, experiment, run):
     html = client.get(model_url("broken", "versions/1/")).content.decode()
     assert "Registration failed." in html
     assert "There is no MLmodel file" in html
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["runs:/0123abc/model", "s3://bucket/<script>alert(1)</script>/model", "models:/elsewhere/2"],
+)
+def test_an_external_source_is_badged_and_shown_as_plain_text(client, workspace, source):
+    model = create_registered_model(workspace=workspace, name="remote")
+    run_id = "0123abc" if source.startswith("runs:") else None
+    create_model_version(workspace=workspace, model=model, source=source, run_id=run_id)
+    html = client.get(model_url("remote", "versions/1/")).content.decode()
+    assert html.count(">External source</span>") == 1
+    assert "<script>alert(1)</script>" not in html
+    escaped = source.replace("<", "&lt;").replace(">", "&gt;")
+    assert f'<code class="break">{escaped}</code>' in html
+    assert "(deleted)" not in html
+
+
+def test_a_version_on_this_server_has_no_external_badge(client, register):
+    register("iris")
+    assert "External source" not in client.get(model_url("iris", "versions/1/")).content.decode()
 
 
 def test_the_artifacts_tab_opens_on_the_mlmodel_and_lists_the_model_files(client, register):

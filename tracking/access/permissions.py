@@ -59,6 +59,13 @@ _READ = [
     "mlflow.artifacts.DownloadArtifact",
     "mlflow.artifacts.ListArtifacts",
     "mlflow.artifacts.GetPresignedDownloadUrl",
+    # MLflow's web UI routes (no .proto declares them; tracking/api/handlers/ui.py)
+    "mlflow.ui.GetMetricHistoryBulk",
+    "mlflow.ui.GetArtifact",
+    "mlflow.ui.GetLoggedModelArtifact",
+    "mlflow.ui.GetModelVersionArtifact",
+    # GraphQL: every field is one of the reads above (tracking/api/graphql/schema.py FIELD_RPCS)
+    "mlflow.ui.GraphQL",
     # Logged models
     "mlflow.GetLoggedModel",
     "mlflow.SearchLoggedModels",
@@ -149,6 +156,9 @@ _WRITE = [
     "mlflow.artifacts.CreateMultipartUpload",
     "mlflow.artifacts.CompleteMultipartUpload",
     "mlflow.artifacts.AbortMultipartUpload",
+    # MLflow's web UI routes (no .proto declares them; tracking/api/handlers/ui.py)
+    "mlflow.ui.CreatePromptlabRun",
+    "mlflow.ui.UploadArtifact",
     # Logged models
     "mlflow.CreateLoggedModel",
     "mlflow.FinalizeLoggedModel",

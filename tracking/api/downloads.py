@@ -1,9 +1,10 @@
 """Streaming a stored file over HTTP: whole (sendfile where the server offers it) or a byte range.
 
-Files are whatever people logged, so an answer must never run as a page of our origin: types a
-browser would render actively (HTML, SVG, XML, scripts) go out as attachments of no particular
-type, and every answer carries a sandbox policy that forbids scripts and plugins anyway (the
-studio's own previews serve HTML from a separate, sandboxed route).
+Files are whatever people logged, so an answer must never run as a page of our origin: every
+download is an attachment (as MLflow's server sends it), types a browser would render actively
+(HTML, SVG, XML, scripts) lose their type besides, and every answer carries a sandbox policy that
+forbids scripts and plugins anyway (the studio's own previews set their own disposition and
+policy, and serve HTML from a separate, sandboxed route).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.utils.http import content_disposition_header
 
 CHUNK = 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -36,16 +38,21 @@ ACTIVE_TYPES = frozenset(
 )
 
 
-def _content_type(name: str) -> tuple[str, bool]:
-    """The type to answer with, and whether the file goes as an attachment."""
+def inert_content_type(name: str) -> str:
+    """The type to answer with: the guessed one, unless a browser would render it actively."""
     guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
     if guessed in ACTIVE_TYPES or guessed.endswith("+xml"):
-        return "application/octet-stream", True
-    return guessed, False
+        return "application/octet-stream"
+    return guessed
+
+
+def attachment_disposition(name: str) -> str:
+    """`attachment; filename=...`, with RFC 5987's `filename*` for a name that is not ASCII."""
+    return content_disposition_header(True, name.replace("\\", "_").replace('"', "_"))
 
 
 def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) -> HttpResponse:
-    content_type, attachment = _content_type(name)
+    content_type = inert_content_type(name)
     requested = _requested_range(request.headers.get("Range"), size)
     if requested is None:
         response = FileResponse(handle, content_type=content_type)
@@ -65,9 +72,7 @@ def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) 
     response["Accept-Ranges"] = "bytes"
     response["Content-Security-Policy"] = SANDBOX
     response["X-Content-Type-Options"] = "nosniff"
-    if attachment:
-        quoted = name.replace("\\", "_").replace('"', "_")
-        response["Content-Disposition"] = f'attachment; filename="{quoted}"'
+    response["Content-Disposition"] = attachment_disposition(name)
     return response
 
 

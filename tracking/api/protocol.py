@@ -16,10 +16,11 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from tracking.errors import InvalidParameterValue, RequestTooLarge
+from tracking.validation import SEE_THE_DOCS, invalid_value
 
 from .spec import ENUMS, MESSAGES
 
-_SEE_DOCS = " See the API docs for more information about request parameters."
+_SEE_DOCS = SEE_THE_DOCS
 _INT_RANGES = {
     "int32": (-(2**31), 2**31 - 1),
     "int64": (-(2**63), 2**63 - 1),
@@ -285,11 +286,7 @@ def _invalid(path: str, value: Any) -> InvalidParameterValue:
     if "secret" in path:
         # A gateway secret's value is never repeated back, not even in an error.
         return InvalidParameterValue(f"Invalid value for parameter '{path}' supplied.{_SEE_DOCS}")
-    shown = repr(value) if len(repr(value)) <= 200 else repr(value)[:200] + "..."
-    return InvalidParameterValue(
-        f"Invalid value {shown} for parameter '{path}' supplied. "
-        f"Hint: Value was of type '{type(value).__name__}'.{_SEE_DOCS}"
-    )
+    return invalid_value(path, value, f" Hint: Value was of type '{type(value).__name__}'.{_SEE_DOCS}")
 
 
 def decode_json_string(text: str, field: str) -> Any:

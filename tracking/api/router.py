@@ -58,8 +58,9 @@ class Route:
 
 
 _HANDLERS: dict[str, tuple[Handler, bool]] = {}
-# Routes that no .proto declares but the client calls (server-info, for one).
-_EXTRA_ROUTES: list[tuple[str, str, int, str]] = []
+# Routes that no .proto declares but the client or MLflow's web UI calls (server-info, the
+# UI's bulk histories and artifact downloads): (method, path, major version or None, name).
+_EXTRA_ROUTES: list[tuple[str, str, int | None, str]] = []
 
 
 def rpc(name: str, *, raw: bool = False) -> Callable[[Handler], Handler]:
@@ -70,7 +71,18 @@ def rpc(name: str, *, raw: bool = False) -> Callable[[Handler], Handler]:
     return register
 
 
-def extra_route(method: str, path: str, major: int, name: str) -> None:
+def handler_for(rpc_message: str) -> Handler:
+    """The handler registered for an RPC (GraphQL's fields call the REST API's own)."""
+    if not ROUTES._built:
+        ROUTES.build()
+    return _HANDLERS[rpc_message][0]
+
+
+def extra_route(method: str, path: str, major: int | None, name: str) -> None:
+    """A route no .proto declares, served by the handler registered as `@rpc(name)` and checked
+    like an RPC (tracking.access.permissions classifies `name`). With a major version it lives
+    under /api/<major>.0/ and /ajax-api/<major>.0/; without one at the server's root (MLflow's
+    /get-artifact), where studio/urls.py routes its path to `dispatch`."""
     _EXTRA_ROUTES.append((method, path, major, name))
 
 
@@ -94,6 +106,7 @@ class _RouteTable:
         import registry.api.handlers  # noqa: F401
 
         from . import handlers  # noqa: F401
+        from .graphql import endpoint  # noqa: F401
 
         pattern_routes: dict[str, dict[str, Route]] = {}
         entries = [(name, message, endpoints) for name, message, endpoints in RPCS]
@@ -102,7 +115,7 @@ class _RouteTable:
             handler, raw = _HANDLERS.get(message or name, (None, False))
             route = Route(name, message, handler, raw)
             for method, path, major in endpoints:
-                full = f"{major}.0/{path.lstrip('/')}"
+                full = f"{major}.0/{path.lstrip('/')}" if major is not None else path.lstrip("/")
                 if "{" in full or "<" in full:
                     pattern_routes.setdefault(_to_regex(full), {})[method] = route
                 else:

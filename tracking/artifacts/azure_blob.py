@@ -317,7 +317,7 @@ class AzureBlobArtifactStore(ArtifactStore):
         except ResourceNotFoundError:
             if self._has_children(path):
                 raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.") from None
-            raise ArtifactNotFound(f"Artifact '{path}' does not exist.") from None
+            raise ArtifactNotFound(f"No such artifact: '{path}'") from None
 
     def _has_children(self, path: str) -> bool:
         names = self._container.list_blobs(name_starts_with=self.root.folder_key(path), results_per_page=1)

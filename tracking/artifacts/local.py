@@ -63,7 +63,7 @@ class LocalArtifactStore(ArtifactStore):
         try:
             return open(real, "rb")  # the caller owns the file and closes it
         except (FileNotFoundError, NotADirectoryError):
-            raise ArtifactNotFound(f"Artifact '{path}' does not exist.") from None
+            raise ArtifactNotFound(f"No such artifact: '{path}'") from None
         except IsADirectoryError:
             raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.") from None
 
@@ -71,7 +71,7 @@ class LocalArtifactStore(ArtifactStore):
         try:
             status = self._resolve(path).stat()
         except (FileNotFoundError, NotADirectoryError):
-            raise ArtifactNotFound(f"Artifact '{path}' does not exist.") from None
+            raise ArtifactNotFound(f"No such artifact: '{path}'") from None
         if stat.S_ISDIR(status.st_mode):
             raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.")
         return status.st_size
@@ -153,9 +153,7 @@ class LocalArtifactStore(ArtifactStore):
         _refuse_temporary(path)
         real = os.path.realpath(os.path.join(self.root, path))
         if not self._inside(real):
-            raise InvalidParameterValue(
-                f"Invalid artifact path '{path}': it leads outside the artifact root."
-            )
+            raise InvalidParameterValue(f"Invalid path '{path}': it leads outside the artifact root.")
         return Path(real)
 
     def _inside(self, real: str) -> bool:
@@ -181,7 +179,7 @@ class LocalArtifactStore(ArtifactStore):
 def _refuse_temporary(path: str) -> None:
     if _TEMPORARY.fullmatch(path.rpartition("/")[2]):
         raise InvalidParameterValue(
-            f"Invalid artifact path '{path}': names like '.name.<16 hex digits>.part' are reserved "
+            f"Invalid path '{path}': names like '.name.<16 hex digits>.part' are reserved "
             "for uploads in progress."
         )
 

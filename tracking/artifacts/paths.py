@@ -29,7 +29,7 @@ def clean_path(path: str, *, allow_empty: bool = False, file: bool = False) -> s
     that name a file to write: the root and a trailing "/" are refused.
     """
     if not isinstance(path, str):
-        raise InvalidParameterValue(f"Invalid artifact path {path!r}: expected a string.")
+        raise InvalidParameterValue(f"Invalid path {path!r}: expected a string.")
     if len(path) > MAX_PATH_LENGTH:
         raise _invalid(path, f"longer than {MAX_PATH_LENGTH} characters ({len(path)}).")
     _refuse_traversal(path, path, "")
@@ -71,4 +71,4 @@ def _refuse_traversal(original: str, candidate: str, how: str) -> None:
 def _invalid(path: str, reason: str) -> InvalidParameterValue:
     # Long or hostile paths are cut short so the message stays readable in a log line.
     shown = path if len(path) <= 200 else path[:200] + "..."
-    return InvalidParameterValue(f"Invalid artifact path {shown!r}: {reason}")
+    return InvalidParameterValue(f"Invalid path {shown!r}: {reason}")

@@ -133,7 +133,7 @@ class S3ArtifactStore(ArtifactStore):
         if head is None:
             if self._is_dir(path):
                 raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.")
-            raise ArtifactNotFound(f"Artifact '{path}' does not exist.")
+            raise ArtifactNotFound(f"No such artifact: '{path}'")
         return head
 
     def _is_dir(self, path: str) -> bool:
@@ -362,7 +362,7 @@ def _code(error: Exception) -> str:
 def _mapped(error: Exception, path: str, upload_id: str | None = None) -> Exception:
     code = _code(error)
     if code in _NOT_FOUND_CODES:
-        return ArtifactNotFound(f"Artifact '{path}' does not exist.")
+        return ArtifactNotFound(f"No such artifact: '{path}'")
     if code == "NoSuchUpload":
         return ArtifactNotFound(f"No multipart upload {upload_id!r} is under way for '{path}'.")
     if code in _BAD_PARTS_CODES:

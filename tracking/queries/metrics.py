@@ -10,6 +10,7 @@ from django.db.models import F, Q
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, Run, Workspace
 from tracking.search.paging import decode_token, encode_token, int64
+from tracking.validation import SEE_THE_DOCS, check_id_count
 
 MAX_HISTORY_PAGE = 25000
 MAX_RUNS_PER_BULK_INTERVAL = 100
@@ -91,6 +92,29 @@ def _after(position: dict, page_token: str | None) -> Q:
     )
 
 
+MAX_RUNS_PER_BULK = 100
+
+
+def get_metric_history_bulk(
+    workspace: Workspace, run_ids: list[str], key: str | None, *, max_results: int = MAX_HISTORY_PAGE
+) -> list[tuple[str, float | None, int, int]]:
+    """A metric's whole history for several runs (MLflow's UI route get-history-bulk): runs in
+    id order, each in history order, at most `max_results` points in all; one query.
+
+    Returns (run id, value, timestamp, step) rows; runs of other workspaces are not there.
+    """
+    check_id_count(run_ids, limit=MAX_RUNS_PER_BULK, request="GetMetricHistoryBulk", field="run_id")
+    if key is None:
+        raise InvalidParameterValue("GetMetricHistoryBulk request must specify a metric_key.")
+    if max_results <= 0:
+        raise InvalidParameterValue(f"max_results must be positive, got {max_results}.")
+    points = Metric.objects.filter(run__uuid__in=run_ids, run__experiment__workspace=workspace, key=key)
+    rows = points.order_by(
+        "run__uuid", "timestamp", "step", F("value").asc(nulls_first=True), "pk"
+    ).values_list("run__uuid", "value", "timestamp", "step")
+    return list(rows[: min(max_results, MAX_HISTORY_PAGE)])
+
+
 def get_metric_history_sampled(
     workspace: Workspace,
     run_ids: list[str],
@@ -106,14 +130,16 @@ def get_metric_history_sampled(
     Returns (run id, value, timestamp, step) rows.
     """
     if not run_ids:
-        raise InvalidParameterValue("GetMetricHistoryBulkInterval request must specify at least one run_id.")
+        raise InvalidParameterValue(f"Missing value for required parameter 'run_ids'.{SEE_THE_DOCS}")
     if len(run_ids) > MAX_RUNS_PER_BULK_INTERVAL:
         raise InvalidParameterValue(
             f"GetMetricHistoryBulkInterval request must specify at most {MAX_RUNS_PER_BULK_INTERVAL} run_ids. "
-            f"Received {len(run_ids)} run_ids."
+            f"Received {len(run_ids)} run_ids.{SEE_THE_DOCS}"
         )
     if not 1 <= max_results <= MAX_POINTS_PER_RUN_INTERVAL:
-        raise InvalidParameterValue(f"max_results must be between 1 and {MAX_POINTS_PER_RUN_INTERVAL}.")
+        raise InvalidParameterValue(
+            f"max_results must be between 1 and {MAX_POINTS_PER_RUN_INTERVAL}.{SEE_THE_DOCS}"
+        )
     if (start_step is None) != (end_step is None):
         raise InvalidParameterValue("If either start step or end step are specified, both must be specified.")
     if start_step is not None and start_step > end_step:

@@ -24,13 +24,24 @@ _ORDER_FIELDS = _ATTRIBUTES | {"creation_time": "created_at", "last_updated_time
 
 
 def _dataset_q(datasets: list[dict]) -> Q:
-    """Metric points restricted to the given datasets (name, and digest when given)."""
+    """Metric points on one of the datasets of order_by: its name, and its digest when given."""
     restriction = Q()
     for dataset in datasets:
         one = Q(dataset_name=dataset["dataset_name"])
         if dataset.get("dataset_digest"):
             one &= Q(dataset_digest=dataset["dataset_digest"])
         restriction |= one
+    return restriction
+
+
+def _datasets_filter_q(datasets: list[dict]) -> Q:
+    """Metric points on one of the search's `datasets`, as MLflow's server matches them: by name
+    and digest, a dataset given without a digest matching only points logged without one."""
+    restriction = Q()
+    for dataset in datasets:
+        restriction |= Q(
+            dataset_name=dataset["dataset_name"], dataset_digest=dataset.get("dataset_digest") or None
+        )
     return restriction
 
 
@@ -60,7 +71,7 @@ def _condition(comparison: Comparison, datasets: list[dict]):
     if comparison.entity == "metric":
         points = LoggedModelMetric.objects.filter(model=OuterRef("pk"), key=comparison.key)
         if datasets:
-            points = points.filter(_dataset_q(datasets))
+            points = points.filter(_datasets_filter_q(datasets))
         return Exists(points.filter(_compare("value", comparison, float(comparison.value))))
     table = {"param": LoggedModelParam, "tag": LoggedModelTag}[comparison.entity]
     rows = table.objects.filter(model=OuterRef("pk"), key=comparison.key)
@@ -70,8 +81,14 @@ def _condition(comparison: Comparison, datasets: list[dict]):
 def filter_and_order_logged_models(
     queryset: QuerySet, filter_string: str, datasets: list[dict], order_by: list[dict]
 ) -> QuerySet:
-    for comparison in parse_logged_model_filter(filter_string):
+    comparisons = parse_logged_model_filter(filter_string)
+    for comparison in comparisons:
         queryset = queryset.filter(_condition(comparison, datasets))
+    if datasets and not any(comparison.entity == "metric" for comparison in comparisons):
+        # With no metric condition to restrict, the datasets select the models that have any
+        # metric on one of them, as MLflow's server does.
+        points = LoggedModelMetric.objects.filter(model=OuterRef("pk")).filter(_datasets_filter_q(datasets))
+        queryset = queryset.filter(Exists(points))
     ordering = []
     for index, key in enumerate(order_by):
         name = key.get("field_name", "")

@@ -23,7 +23,7 @@ def decode_token(token: str | None) -> dict:
     try:
         position = json.loads(base64.b64decode(token, validate=True))
     except (binascii.Error, ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidParameterValue(f"Invalid page token, could not base64-decode: {token[:100]!r}") from None
+        raise InvalidParameterValue("Invalid page token, could not base64-decode") from None
     if not isinstance(position, dict):
         raise InvalidParameterValue(f"Invalid page token: {token[:100]!r}")
     return position

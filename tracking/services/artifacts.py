@@ -87,7 +87,10 @@ def list_artifacts(workspace: Workspace, path: str) -> list[FileInfo]:
 def list_under(workspace: Workspace, root: str, path: str) -> list[FileInfo]:
     """Children of `root/path`, their paths relative to `root` (the tracking API's listing)."""
     root = _relative_path(root)
-    folder = _relative_path(posixpath.join(root, path) if path else root)
+    # The caller's path is checked on its own, so that it cannot climb out of `root` (nor an
+    # error quote where the root lies in the store).
+    relative = _relative_path(path) if path else ""
+    folder = f"{root}/{relative}" if relative else root
     return _relative(workspace_store(workspace).list(folder), root)
 
 

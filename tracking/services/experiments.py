@@ -34,7 +34,7 @@ def create_experiment(
     tags: Iterable[tuple[str, str]] = (),
 ) -> Experiment:
     check_experiment_name(name)
-    tags = [(check_key(key, "tags.key"), _check_tag_value(value)) for key, value in tags]
+    tags = [(check_key(key, "key"), _check_tag_value(value)) for key, value in tags]
     if artifact_location and artifact_location.startswith("runs:"):
         raise InvalidParameterValue(f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'")
     if Experiment.objects.filter(workspace=workspace, name=name).exists():

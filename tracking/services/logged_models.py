@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from tracking.errors import InvalidParameterValue
+from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, LoggedModel, LoggedModelParam, LoggedModelTag
 from tracking.models.experiments import DELETED
 from tracking.models.logged_models import STATUSES
@@ -84,7 +84,9 @@ def set_logged_model_tags(*, model: LoggedModel, tags: Iterable[tuple[str, str]]
 
 
 def delete_logged_model_tag(*, model: LoggedModel, key: str) -> None:
-    LoggedModelTag.objects.filter(model=model, key=key).delete()
+    deleted, _ = LoggedModelTag.objects.filter(model=model, key=key).delete()
+    if not deleted:
+        raise ResourceDoesNotExist(f"No tag with key {key!r} found for model with ID {model.model_id!r}.")
 
 
 def log_logged_model_params(*, model: LoggedModel, params: Iterable[tuple[str, str]]) -> None:

@@ -31,6 +31,7 @@ from tracking.validation import (
     check_batch_sizes,
     check_key,
     check_length,
+    invalid_value,
     truncate,
 )
 
@@ -288,7 +289,7 @@ def log_param(*, run: Run, key: str, value: str) -> None:
 
 def set_tag(*, run: Run, key: str, value: str) -> None:
     ensure_active(run)
-    check_key(key, "key", "Tag key")
+    check_key(key, "key")
     with transaction.atomic():
         _upsert_tags(run, {key: truncate(value, MAX_TAG_VALUE_LENGTH)})
         register_keys(run.experiment_id, tags=[key])
@@ -317,9 +318,11 @@ def check_metrics(points: Sequence[MetricPoint], path: str = "metrics[{}].") -> 
             check_key(point.key, f"{path.format(index)}key" if path else "key", "Metric name")
             checked.add(point.key)
         if point.timestamp < 0:
-            raise InvalidParameterValue(
-                f"Invalid value {point.timestamp} for parameter '{path.format(index)}timestamp' supplied: metric "
-                f"'{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer)"
+            # MLflow's wording to the letter, its trailing space included.
+            raise invalid_value(
+                f"{path.format(index)}timestamp",
+                point.timestamp,
+                f"metric '{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer) ",
             )
 
 

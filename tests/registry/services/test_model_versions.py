@@ -41,6 +41,58 @@ def test_a_version_keeps_what_its_mlmodel_said(workspace, registered, run, model
     assert (version.run_id, version.lineage_run_id) == (run.uuid, run.pk)
 
 
+@pytest.mark.parametrize(
+    ("source", "ids"),
+    [
+        ("runs:/0123/model", {"run_id": "0123"}),
+        ("models:/m-0123", {"model_id": "m-0123"}),
+        ("models:/elsewhere/1", {}),
+        ("s3://bucket/models/m", {}),
+        ("gs://bucket/models/m", {}),
+        ("wasbs://c@account.blob.core.windows.net/m", {}),
+        ("https://models.example.com/m", {}),
+        ("dbfs:/databricks/m", {}),
+    ],
+)
+def test_a_model_stored_outside_this_server_registers_ready_as_a_reference(
+    workspace, registered, source, ids
+):
+    version = create_model_version(workspace=workspace, model=registered, source=source, **ids)
+    assert (version.status, version.status_message) == ("READY", "")
+    assert (version.source, version.storage_location) == (source, source)
+    assert version.files == [] and version.flavors == {}
+
+
+def test_a_logged_model_with_no_files_registers_ready_as_in_mlflow(workspace, registered, experiment, run):
+    logged = create_logged_model(experiment=experiment, name="model", source_run_id=run.uuid)
+    version = create_model_version(
+        workspace=workspace, model=registered, source=f"models:/{logged.model_id}", model_id=logged.model_id
+    )
+    assert (version.status, version.status_message) == ("READY", "")
+    assert version.storage_location == logged.artifact_location
+    by_run = create_model_version(
+        workspace=workspace, model=registered, source=f"runs:/{run.uuid}/model", run_id=run.uuid
+    )
+    assert (by_run.status, by_run.model_id) == ("READY", logged.model_id)
+
+
+def test_a_logged_model_whose_files_are_not_a_model_still_fails(workspace, registered, experiment, run):
+    logged = create_logged_model(experiment=experiment, name="model", source_run_id=run.uuid)
+    write_files(workspace, logged.artifact_location, {"notes.txt": "not a model"})
+    version = create_model_version(
+        workspace=workspace, model=registered, source=f"models:/{logged.model_id}", model_id=logged.model_id
+    )
+    assert version.status == "FAILED_REGISTRATION"
+    assert version.status_message.startswith("There is no MLmodel file")
+
+
+@pytest.mark.parametrize("source", ["/srv/models/m", "file:///srv/models/m", "models/m", "./m"])
+def test_a_local_path_is_still_refused(workspace, registered, source):
+    with pytest.raises(InvalidParameterValue, match="To use a local path as a model version source"):
+        create_model_version(workspace=workspace, model=registered, source=source)
+    assert not ModelVersion.objects.exists()
+
+
 def test_a_folder_that_is_not_a_model_fails_registration_with_its_reason(workspace, registered, run):
     source = write_files(workspace, f"{run.artifact_uri}/notes", {"readme.md": "# hi"})
     version = register(workspace, registered, run, source)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.services.sources import resolve_source
+from registry.services.sources import is_external_source, resolve_source
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.services.logged_models import create_logged_model
 from tracking.services.runs import create_run
@@ -49,10 +49,45 @@ def test_a_runs_uri_with_files_in_the_run_uses_them(workspace, run, model_source
     assert resolved.model_id == ""
 
 
-def test_a_runs_uri_of_an_unknown_run_registers_as_failed(workspace):
+def test_a_runs_uri_of_a_run_not_on_this_server_is_an_external_reference(workspace):
     resolved = resolve_source(workspace, source="runs:/0123/model", run_id="0123")
-    assert resolved.problem == "Run '0123' does not exist in this workspace."
+    assert (resolved.source, resolved.storage_location, resolved.run_id, resolved.run) == (
+        "runs:/0123/model",
+        "runs:/0123/model",
+        "0123",
+        None,
+    )
     assert resolved.store_folder(workspace) is None
+    assert is_external_source(resolved.storage_location)
+
+
+def test_a_logged_model_not_on_this_server_is_an_external_reference(workspace):
+    resolved = resolve_source(workspace, source="models:/m-123", model_id="m-123")
+    assert (resolved.storage_location, resolved.model_id, resolved.logged_model) == (
+        "models:/m-123",
+        "m-123",
+        None,
+    )
+    assert resolved.store_folder(workspace) is None
+    assert is_external_source(resolved.storage_location)
+
+
+def test_a_registered_model_not_on_this_server_is_an_external_reference(workspace):
+    resolved = resolve_source(workspace, source="models:/elsewhere/3")
+    assert (resolved.source, resolved.storage_location) == ("models:/elsewhere/3", "models:/elsewhere/3")
+    assert is_external_source(resolved.storage_location)
+
+
+def test_a_run_or_logged_model_of_another_workspace_is_only_a_reference(
+    workspace, run, logged, make_workspace
+):
+    """Another workspace's run or model is "not here": the version names it, and reads none of its files."""
+    other = make_workspace("elsewhere")
+    by_run = resolve_source(other, source=f"runs:/{run.uuid}/model", run_id=run.uuid)
+    by_model = resolve_source(other, source=f"models:/{logged.model_id}", model_id=logged.model_id)
+    assert (by_run.run, by_run.storage_location) == (None, f"runs:/{run.uuid}/model")
+    assert (by_model.logged_model, by_model.storage_location) == (None, f"models:/{logged.model_id}")
+    assert by_run.store_folder(other) is None and by_model.store_folder(other) is None
 
 
 def test_a_registered_version_can_be_the_source_of_another(workspace, registered, run, model_source):
@@ -71,13 +106,26 @@ def test_a_registered_version_can_be_the_source_of_another(workspace, registered
         resolve_source(workspace, source="models:/registered/1", run_id="other")
 
 
-def test_a_source_on_another_store_is_taken_as_given(workspace):
-    resolved = resolve_source(workspace, source="s3://bucket/models/m")
-    assert (resolved.storage_location, resolved.store_folder(workspace), resolved.problem) == (
+@pytest.mark.parametrize(
+    "source",
+    [
         "s3://bucket/models/m",
-        None,
-        "",
-    )
+        "gs://bucket/models/m",
+        "wasbs://container@account.blob.core.windows.net/models/m",
+        "https://models.example.com/m",
+        "dbfs:/databricks/models/m",
+    ],
+)
+def test_a_source_on_another_store_is_an_external_reference_taken_as_given(workspace, source):
+    resolved = resolve_source(workspace, source=source)
+    assert (resolved.storage_location, resolved.store_folder(workspace)) == (source, None)
+    assert is_external_source(source)
+
+
+def test_sources_on_this_server_and_prompts_are_not_external(workspace, run, model_source):
+    assert not is_external_source(model_source)
+    assert not is_external_source("http://host:5000/api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/model")
+    assert not is_external_source("dummy-source")
 
 
 @pytest.mark.parametrize(
@@ -90,7 +138,7 @@ def test_a_source_on_another_store_is_taken_as_given(workspace):
         ("runs:/{run}/model", {}, "run_id request parameter must identify"),
         ("runs://host/{run}/model", {"run_id": "{run}"}, "run_id request parameter must identify"),
         ("models:/m-123", {}, "model_id request parameter must identify"),
-        ("models:/m-123", {"model_id": "m-123"}, "model_id request parameter must identify"),
+        ("models:/m-123", {"model_id": "m-456"}, "model_id request parameter must identify"),
         ("{artifacts}/model", {"model_id": "{model}"}, "model_id request parameter must identify"),
         ("runs:/{run}/model", {"model_id": "{model}"}, "model_id request parameter must identify"),
         ("{artifacts}/../../x", {"run_id": "{run}"}, "an absolute path must be provided"),
@@ -98,6 +146,10 @@ def test_a_source_on_another_store_is_taken_as_given(workspace):
         ("{artifacts}/a%00b", {"run_id": "{run}"}, "an absolute path must be provided"),
         ("/etc/passwd", {"run_id": "{run}"}, "To use a local path as a model version source"),
         ("file:///etc/passwd", {"model_id": "{model}"}, "To use a local path as a model version source"),
+        ("file:///etc/passwd", {}, "To use a local path as a model version source"),
+        ("/srv/models/m", {}, "To use a local path as a model version source"),
+        ("models/m", {}, "To use a local path as a model version source"),
+        ("models/m", {"model_id": "{model}"}, "To use a local path as a model version source"),
         ("models://remote/name/1", {}, "must use the active model registry"),
         ("models:/", {}, "Not a proper models:/ URI"),
     ],

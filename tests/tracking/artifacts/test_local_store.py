@@ -99,7 +99,7 @@ def test_it_opens_files_for_binary_reading(store, root):
 def test_opening_a_missing_file_is_not_found(store, root):
     write(root, {"file.txt": b"x"})
     for path in ("missing.txt", "a/missing.txt", "file.txt/below"):
-        with pytest.raises(ArtifactNotFound, match="does not exist"):
+        with pytest.raises(ArtifactNotFound, match="No such artifact"):
             store.open(path)
 
 

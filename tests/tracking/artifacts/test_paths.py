@@ -75,7 +75,7 @@ def test_it_refuses_each_path_trick_with_a_specific_message(path, reason):
     with pytest.raises(InvalidParameterValue) as caught:
         clean_path(path)
     assert caught.value.message.endswith(reason)
-    assert caught.value.message.startswith("Invalid artifact path ")
+    assert caught.value.message.startswith("Invalid path ")
 
 
 @pytest.mark.parametrize(("path", "reason"), BAD_PATHS)
@@ -88,7 +88,7 @@ def test_the_same_tricks_are_refused_for_uploads_and_listings(path, reason):
 def test_the_message_quotes_the_path_as_given():
     with pytest.raises(InvalidParameterValue) as caught:
         clean_path("../x")
-    assert caught.value.message == "Invalid artifact path '../x': '..' segments are not allowed."
+    assert caught.value.message == "Invalid path '../x': '..' segments are not allowed."
 
 
 @pytest.mark.parametrize("path", ["", ".", "./"])

@@ -92,7 +92,7 @@ def test_it_opens_files_for_binary_reading_and_seeking(store):
 def test_opening_a_missing_file_is_not_found(store):
     write(store, {"file.txt": b"x"})
     for path in ("missing.txt", "a/missing.txt", "file.txt/below"):
-        with pytest.raises(ArtifactNotFound, match="does not exist"):
+        with pytest.raises(ArtifactNotFound, match="No such artifact"):
             store.open(path)
 
 

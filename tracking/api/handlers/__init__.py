@@ -15,5 +15,6 @@ from . import (  # noqa: F401
     server,
     traces,
     traces_v2,
+    ui,
     workspaces,
 )

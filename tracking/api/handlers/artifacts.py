@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from tracking.artifacts import FileInfo
+from tracking.artifacts import ArtifactNotFound, FileInfo, clean_path
 from tracking.errors import InvalidParameterValue, NotImplementedRpc, RequestTooLarge
 from tracking.queries import logged_models as model_queries
 from tracking.queries import runs as run_queries
@@ -36,7 +36,7 @@ def upload_artifact(call: ApiCall) -> dict[str, Any]:
             f"{settings.ARTIFACT_MAX_UPLOAD_BYTES} bytes (STUDIO_MAX_ARTIFACT_BYTES)."
         )
     artifacts.save_artifact(
-        workspace=call.workspace, path=call.path_args["artifact_path"], stream=_body(call)
+        workspace=call.workspace, path=call.path_args["artifact_path"], stream=upload_stream(call)
     )
     return {}
 
@@ -81,7 +81,7 @@ class _ExactLength:
         self.remaining -= received
 
 
-def _body(call: ApiCall):
+def upload_stream(call: ApiCall):
     # Streamed from the socket; request.body would hold the whole file in memory.
     meta = call.request.META
     if meta.get("CONTENT_LENGTH"):
@@ -93,13 +93,32 @@ def _body(call: ApiCall):
 
 @rpc("mlflow.artifacts.DownloadArtifact", raw=True)
 def download_artifact(call: ApiCall) -> HttpResponse:
-    """The file's bytes, or on an object store a redirect to a signed URL of the store (which the
-    client follows, Range header and all, without sending our credentials to another host)."""
-    direct = artifacts.download_url(call.workspace, call.path_args["artifact_path"])
+    return send_artifact(call, call.path_args["artifact_path"])
+
+
+def send_artifact(call: ApiCall, path: str) -> HttpResponse:
+    """The file's bytes (an inert attachment), or on an object store a redirect to a signed URL of
+    the store (which the client follows, Range header and all, without sending our credentials to
+    another host)."""
+    direct = artifacts.download_url(call.workspace, path)
     if direct is not None:
         return redirect_to_store(direct[0])
-    handle, size, name = artifacts.open_artifact(call.workspace, call.path_args["artifact_path"])
+    handle, size, name = artifacts.open_artifact(call.workspace, path)
     return file_response(call.request, handle, size, name)
+
+
+def send_artifact_under(call: ApiCall, root_uri: str, path: str) -> HttpResponse:
+    """The file `path` of a run's, a logged model's or a version's folder `root_uri`. The path is
+    checked on its own before it is joined, so that `..` cannot climb out of the folder."""
+    relative = clean_path(path, file=True)
+    root = artifacts.proxy_path(root_uri)
+    if root is None:
+        raise InvalidParameterValue(f"The files at '{root_uri}' are not stored on this server.")
+    try:
+        return send_artifact(call, f"{root}/{relative}")
+    except ArtifactNotFound:
+        # Named as the caller named it, as MLflow's server does, not by its place in the store.
+        raise ArtifactNotFound(f"No such artifact: '{path}'") from None
 
 
 @rpc("mlflow.artifacts.GetPresignedDownloadUrl", raw=True)

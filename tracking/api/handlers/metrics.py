@@ -7,8 +7,11 @@ from typing import Any
 import orjson
 from django.http import HttpResponse
 
+from tracking.errors import InvalidParameterValue
 from tracking.queries import metrics as queries
+from tracking.validation import SEE_THE_DOCS
 
+from ..protocol import read_message
 from ..responses import JSON
 from ..router import ApiCall, rpc
 from ..wire import double
@@ -38,9 +41,15 @@ def get_metric_history(call: ApiCall) -> HttpResponse:
     return HttpResponse(orjson.dumps(response), content_type=JSON)
 
 
-@rpc("mlflow.GetMetricHistoryBulkInterval")
+@rpc("mlflow.GetMetricHistoryBulkInterval", raw=True)
 def get_metric_history_bulk_interval(call: ApiCall) -> dict[str, Any]:
     message = call.message
+    if not message:
+        # Straight from HTTP (GraphQL passes its checked message): MLflow's server asks for the
+        # runs before the metric key, so the message is read after that check.
+        if not call.request.GET.getlist("run_ids"):
+            raise InvalidParameterValue(f"Missing value for required parameter 'run_ids'.{SEE_THE_DOCS}")
+        message = read_message(call.request, "mlflow.GetMetricHistoryBulkInterval")
     key = message["metric_key"]
     rows = queries.get_metric_history_sampled(
         call.workspace,
