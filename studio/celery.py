@@ -6,7 +6,10 @@ from pathlib import Path
 from celery import Celery
 from celery.signals import before_task_publish, worker_ready
 
+from .folder_broker import install as install_folder_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings")
+install_folder_broker()
 
 app = Celery("studio")
 app.config_from_object("django.conf:settings", namespace="CELERY")

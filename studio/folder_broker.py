@@ -15,6 +15,7 @@ import os
 import uuid
 from time import monotonic
 
+from kombu import transport
 from kombu.exceptions import ChannelError
 from kombu.transport import filesystem
 from kombu.utils.encoding import str_to_bytes
@@ -43,3 +44,10 @@ class Channel(filesystem.Channel):
 
 class Transport(filesystem.Transport):
     Channel = Channel
+
+
+def install() -> None:
+    """`filesystem://` means this transport in every process that loads the Celery app (a
+    setting naming the class would work too, but URIs and the worker's banner would then
+    spell the class's path instead of `filesystem://`)."""
+    transport.TRANSPORT_ALIASES["filesystem"] = f"{__name__}:Transport"

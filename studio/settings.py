@@ -224,9 +224,8 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         CELERY_BROKER_URL = "filesystem://localhost/"
         if "CELERY_BROKER_URL" in os.environ:
             os.environ["CELERY_BROKER_URL"] = CELERY_BROKER_URL
-    # kombu's folder transport, with messages renamed into place whole (studio/folder_broker.py):
-    # one folder for both directions, made before the worker starts.
-    CELERY_BROKER_TRANSPORT = "studio.folder_broker:Transport"
+    # kombu's folder transport (studio.celery puts studio/folder_broker.py's in its place): one
+    # folder for both directions, made before the worker starts.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
