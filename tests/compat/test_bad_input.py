@@ -139,7 +139,7 @@ def test_unknown_endpoints_and_methods(tracking_uri, api):
 
 
 def test_declared_but_unimplemented_rpcs_say_so(api):
-    response = api("POST", "traces/link-to-run", json={"run_id": "x"})
+    response = api("POST", "artifacts/presigned-upload-url", json={"run_id": "x", "path": "a"})
     assert_error(response, 501, "NOT_IMPLEMENTED")
 
 

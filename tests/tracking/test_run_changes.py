@@ -40,6 +40,13 @@ def no_notes_remembered():
     run_changes.forget_notes()
 
 
+@pytest.fixture(autouse=True)
+def a_cache_of_this_process(settings):
+    """What these tests keep must stay kept: the suite's shared folder cache holds 5,000 entries
+    and, once full, another test process's write deletes a random third of them."""
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 @pytest.fixture
 def experiment(default_workspace):
     return create_experiment(workspace=default_workspace, name="sweep")
