@@ -46,7 +46,45 @@ def check_provider(provider: str) -> str:
     return provider
 
 
+# Other names the UI may send for a provider whose credential form is the catalog's.
+PROVIDER_ALIASES = {
+    "amazon-bedrock": "bedrock",
+    "bedrock_converse": "bedrock",
+    "databricks-model-serving": "databricks",
+}
+
+
 def provider_config(provider: str) -> dict[str, Any]:
+    """The credential form of `provider`: the catalog's, or (as MLflow answers a provider it has
+    no form for, e.g. an OpenAI-compatible one) a generic API key and base URL."""
     if not provider:
         raise InvalidParameterValue("Provider parameter is required")
-    return _catalog()["provider_configs"][check_provider(provider)]
+    name = provider.lower()
+    name = PROVIDER_ALIASES.get(name, name)
+    known = _catalog()["provider_configs"].get(name)
+    return known if known is not None else _api_key_form(name)
+
+
+def _api_key_form(provider: str) -> dict[str, Any]:
+    title = provider.title()
+    return {
+        "auth_modes": [
+            {
+                "mode": "api_key",
+                "display_name": "API Key",
+                "description": f"Use {title} API Key",
+                "secret_fields": [
+                    {"name": "api_key", "type": "string", "description": f"{title} API Key", "required": True}
+                ],
+                "config_fields": [
+                    {
+                        "name": "api_base",
+                        "type": "string",
+                        "description": f"{title} API Base URL",
+                        "required": False,
+                    }
+                ],
+            }
+        ],
+        "default_mode": "api_key",
+    }

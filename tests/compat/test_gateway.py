@@ -199,8 +199,11 @@ def test_the_ui_reads_the_provider_catalog(tracking_uri):
     assert models and {m["provider"] for m in models} == {"openai"}
     config = requests.get(f"{base}/provider-config", params={"provider": "openai"}, timeout=10).json()
     assert config["default_mode"] == "api_key"
-    unknown = requests.get(f"{base}/provider-config", params={"provider": "nope"}, timeout=10)
-    assert unknown.status_code == 400 and unknown.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    # A provider without a form of its own gets the generic one (MLflow's answer); none is a 400.
+    unknown = requests.get(f"{base}/provider-config", params={"provider": "nope"}, timeout=10).json()
+    assert [field["name"] for field in unknown["auth_modes"][0]["config_fields"]] == ["api_base"]
+    missing = requests.get(f"{base}/provider-config", timeout=10)
+    assert missing.status_code == 400 and missing.json()["error_code"] == "INVALID_PARAMETER_VALUE"
     assert requests.get(f"{base}/secrets/config", timeout=10).json()["secrets_available"] is True
 
 
@@ -224,3 +227,16 @@ def test_the_ui_sees_the_gateway_enabled_and_invocations_name_the_provider(store
     assert response.json()["error_code"] == "TEMPORARILY_UNAVAILABLE"
     assert "'anthropic'" in response.json()["message"]
     assert API_KEY[-8:] not in response.text
+
+
+def test_the_secrets_config_says_whether_a_key_of_its_own_seals_the_secrets(tracking_uri, deployed_server):
+    """MLflow's `using_default_passphrase` is true until MLFLOW_CRYPTO_KEK_PASSPHRASE is set; ours
+    until STUDIO_SECRETS_KEY is (until then the key is derived from Django's SECRET_KEY)."""
+    keyed = deployed_server(STUDIO_SECRETS_KEY="a-key-of-at-least-sixteen-characters").url
+    path = "ajax-api/3.0/mlflow/gateway/secrets/config"
+
+    derived = requests.get(f"{tracking_uri}/{path}", timeout=10).json()
+    configured = requests.get(f"{keyed}/{path}", timeout=10).json()
+
+    assert derived == {"secrets_available": True, "using_default_passphrase": True}
+    assert configured == {"secrets_available": True, "using_default_passphrase": False}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 import requests
+from mlflow.entities import Dataset, DatasetInput, InputTag
+from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 # MLflow 3.17.2's web UI's own queries (mlflow/server/js/build), word for word where it matters.
 GET_RUN = """
@@ -178,6 +180,46 @@ def test_the_other_named_queries_answer_as_the_rest_api(client, graphql, logged_
     assert all(answer["errors"] is None for answer in (experiment, bulk, files, versions, datasets))
 
 
+def test_what_the_wire_leaves_out_is_answered_as_mlflow_s_graphql_defaults_it(
+    client, graphql, logged_run, tmp_path
+):
+    """A directory has no size and a dataset may have no context: the REST answer leaves them out,
+    MLflow's GraphQL answers the proto's default ("0" as int64's string, "")."""
+    run_id, experiment_id = logged_run.info.run_id, logged_run.info.experiment_id
+    client.log_artifact(run_id, str(tmp_path / "notes.txt"), "folder")
+    client.log_inputs(
+        run_id,
+        [
+            DatasetInput(Dataset(name="plain", digest="1", source_type="script", source="s"), tags=[]),
+            DatasetInput(
+                Dataset(name="train", digest="2", source_type="script", source="s"),
+                tags=[InputTag(key=MLFLOW_DATASET_CONTEXT, value="training")],
+            ),
+        ],
+    )
+
+    files = graphql(
+        "query($input: MlflowListArtifactsInput!) { mlflowListArtifacts(input: $input) { files { path isDir fileSize } } }",
+        {"input": {"runId": run_id}},
+    ).json()
+    datasets = graphql(
+        "mutation($input: MlflowSearchDatasetsInput!) { mlflowSearchDatasets(input: $input) "
+        "{ datasetSummaries { experimentId name digest context } } }",
+        {"input": {"experimentIds": [experiment_id]}},
+    ).json()
+
+    assert files["data"]["mlflowListArtifacts"]["files"] == [
+        {"path": "folder", "isDir": True, "fileSize": "0"},
+        {"path": "notes.txt", "isDir": False, "fileSize": "5"},
+    ]
+    assert sorted(
+        datasets["data"]["mlflowSearchDatasets"]["datasetSummaries"], key=lambda d: d["digest"]
+    ) == [
+        {"experimentId": experiment_id, "name": "plain", "digest": "1", "context": ""},
+        {"experimentId": experiment_id, "name": "train", "digest": "2", "context": "training"},
+    ]
+
+
 def test_mlflow_errors_come_back_in_the_errors_array_with_their_message(graphql):
     response = graphql(GET_RUN, {"data": {"runId": "f" * 32}})
     assert response.status_code == 200
@@ -226,35 +268,59 @@ def nested(depth: int) -> str:
 
 
 @pytest.mark.parametrize(
-    ("query", "message"),
+    ("query", "status", "message"),
     [
         (
             'query { mlflowGetRun(input: {runId: "x"}) { ' + "a: __typename " * 11 + "} }",
-            "at most 10 aliases",
+            200,
+            "GraphQL queries should have at most 10 aliases, got 11 aliases",
         ),
         (
             "query { " + " ".join(f"f{i}: __typename" for i in range(5)) + " " + "__typename " * 8 + "}",
-            "at most 10 root fields",
+            200,
+            "GraphQL queries should have at most 10 root fields, got 13 root fields",
         ),
-        (nested(12), "at most 10 levels deep"),
-        ("query { " + "__typename " * 30_000 + "}", "characters"),
-        ("query { " + "x " * 6_000 + "}", "more than 5000 tokens"),
+        (nested(12), 200, "Query exceeds maximum depth of 10"),
+        (
+            'query { mlflowGetRun(input: {runId: "x"}) { run { '
+            + " ".join(f"f{i} {{ name }}" for i in range(1002))
+            + " } } }",
+            200,
+            "Query exceeds maximum total selections of 1000",
+        ),
+        ("query { " + "__typename " * 30_000 + "}", 200, "characters"),
+        ("query { " + "x " * 6_000 + "}", 400, "more than 5000 tokens"),
         (
             "query { ...A } fragment A on Query { ...B __typename } fragment B on Query { ...A __typename }",
+            200,
             None,
         ),
-        ("query { mlflowGetRun(input: {runId: ", "Syntax Error"),
-        ("", "must carry a GraphQL query"),
+        ("query { mlflowGetRun(input: {runId: ", 400, "Syntax Error"),
+        ("", 400, "must carry a GraphQL query"),
     ],
-    ids=["aliases", "root-fields", "depth", "characters", "tokens", "fragment-cycle", "syntax", "empty"],
+    ids=[
+        "aliases",
+        "root-fields",
+        "depth",
+        "selections",
+        "characters",
+        "tokens",
+        "fragment-cycle",
+        "syntax",
+        "empty",
+    ],
 )
-def test_hostile_queries_are_refused_in_the_errors_array_never_with_a_5xx(graphql, query, message):
+def test_hostile_queries_are_refused_in_the_errors_array_never_with_a_5xx(graphql, query, status, message):
+    """A well-formed query over a limit is answered 200 with null data, as MLflow's server answers
+    its limits (its UI reads the reason in `errors`); what is no query at all is a 400."""
     response = graphql(query)
-    assert response.status_code in (200, 400), response.text
+    assert response.status_code == status, response.text
     errors = response.json()["errors"]
     assert errors and all(isinstance(error, str) for error in errors)
     if message is not None:
         assert message in errors[0], errors
+    if status == 200:
+        assert response.json()["data"] is None
 
 
 def test_only_a_json_post_is_answered(tracking_uri):

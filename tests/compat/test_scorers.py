@@ -173,3 +173,82 @@ def test_a_reader_lists_scorers_but_cannot_register_and_an_outsider_sees_none(
     assert error_code(lambda: outsider.get_scorer(experiment_id, "judge")) == "RESOURCE_DOES_NOT_EXIST"
     assert experiment_id != "0"  # so no experiment of team-b has its id
     assert error_code(lambda: outsider.list_scorers(experiment_id)) == "RESOURCE_DOES_NOT_EXIST"
+
+    judge_id = contributor.register_scorer(experiment_id, "gated", GATEWAY_JUDGE).scorer_id
+    contributor.upsert_online_scoring_config(
+        experiment_id=experiment_id, scorer_name="gated", sample_rate=0.5
+    )
+    assert [c.sample_rate for c in reader.get_online_scoring_configs([judge_id])] == [0.5]
+    assert (
+        error_code(
+            lambda: reader.upsert_online_scoring_config(
+                experiment_id=experiment_id, scorer_name="gated", sample_rate=1.0
+            )
+        )
+        == "PERMISSION_DENIED"
+    )
+    assert outsider.get_online_scoring_configs([judge_id]) == []
+
+
+GATEWAY_JUDGE = json.dumps({"instructions_judge_pydantic_data": {"model": "gateway:/judge-endpoint"}})
+
+
+def test_a_scorer_s_online_config_is_set_replaced_and_read_back(client):
+    """The share of traces a scorer judges as they arrive, and which: one configuration per
+    scorer, replaced by each upsert; a filter left out is null (the UI sends None when blank)."""
+    store = client._tracking_client.store
+    experiment_id = client.create_experiment("online")
+    scorer_id = store.register_scorer(experiment_id, "judge", GATEWAY_JUDGE).scorer_id
+    other_id = store.register_scorer(experiment_id, "idle", GATEWAY_JUDGE).scorer_id
+
+    first = store.upsert_online_scoring_config(
+        experiment_id=experiment_id, scorer_name="judge", sample_rate=0.5
+    )
+    replaced = store.upsert_online_scoring_config(
+        experiment_id=experiment_id, scorer_name="judge", sample_rate=0.8, filter_string="status = 'OK'"
+    )
+
+    assert (first.scorer_id, first.sample_rate, first.filter_string, first.experiment_id) == (
+        scorer_id,
+        0.5,
+        None,
+        experiment_id,
+    )
+    assert (replaced.sample_rate, replaced.filter_string) == (0.8, "status = 'OK'")
+    assert store.get_online_scoring_configs([scorer_id, other_id, "no-such-scorer"]) == [replaced]
+    store.delete_scorer(experiment_id, "judge")
+    assert store.get_online_scoring_configs([scorer_id]) == []
+
+
+def test_bad_online_config_requests_get_400_or_404(client, tracking_uri):
+    store = client._tracking_client.store
+    experiment_id = client.create_experiment("online-bad")
+    store.register_scorer(experiment_id, "judge", GATEWAY_JUDGE)
+    store.register_scorer(
+        experiment_id, "direct", json.dumps({"builtin_scorer_pydantic_data": {"model": "openai:/gpt-4"}})
+    )
+
+    def upsert(**overrides):
+        arguments = {"experiment_id": experiment_id, "scorer_name": "judge", "sample_rate": 0.5, **overrides}
+        return lambda: store.upsert_online_scoring_config(**arguments)
+
+    assert error_code(upsert(sample_rate=1.5)) == "INVALID_PARAMETER_VALUE"
+    assert error_code(upsert(filter_string="status = ")) == "INVALID_PARAMETER_VALUE"
+    assert error_code(upsert(scorer_name="direct")) == "INVALID_PARAMETER_VALUE"  # no gateway model
+    assert error_code(upsert(scorer_name="nobody")) == "RESOURCE_DOES_NOT_EXIST"
+    assert (
+        store.upsert_online_scoring_config(
+            experiment_id=experiment_id, scorer_name="direct", sample_rate=0.0
+        ).sample_rate
+        == 0.0
+    )  # turning it off needs no gateway
+    url = f"{tracking_uri}/api/3.0/mlflow/scorers/online-config"
+    for body in (
+        {"experiment_id": experiment_id, "name": "judge"},
+        {"experiment_id": experiment_id, "name": "judge", "sample_rate": "half"},
+        {"experiment_id": experiment_id, "name": "judge", "sample_rate": 0.5, "filter_string": 3},
+    ):
+        answer = requests.put(url, json=body, timeout=10)
+        assert (answer.status_code, answer.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE"), body
+    listing = requests.get(f"{tracking_uri}/api/3.0/mlflow/scorers/online-configs", timeout=10)
+    assert (listing.status_code, listing.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")

@@ -25,8 +25,12 @@ def test_the_catalog_matches_the_installed_mlflow(mlflow_providers):
     )
 
 
-def test_an_unknown_provider_is_an_invalid_parameter():
+def test_an_unknown_provider_cannot_be_configured_but_has_a_generic_credential_form(mlflow_providers):
     with pytest.raises(InvalidParameterValue, match="Unsupported provider 'made-up'"):
         gateway_catalog.check_provider("made-up")
     with pytest.raises(InvalidParameterValue, match="Provider parameter is required"):
         gateway_catalog.provider_config("")
+    for provider in ("made-up", "Amazon-Bedrock", "bedrock_converse", "OpenAI"):
+        assert gateway_catalog.provider_config(provider) == mlflow_providers.get_provider_config_response(
+            provider
+        ), provider

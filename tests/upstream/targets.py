@@ -92,6 +92,10 @@ def ours(folder: Path) -> Iterator[Target]:
             "STUDIO_HOST": "127.0.0.1",
             "STUDIO_ACCESS_CACHE_SECONDS": "0",
             "STUDIO_LOG_LEVEL": "WARNING",
+            # MLflow's secrets fixtures start its server with MLFLOW_CRYPTO_KEK_PASSPHRASE (as
+            # mlflow() below does); ours is STUDIO_SECRETS_KEY, so the gateway's secrets are
+            # sealed with a configured key and GetSecretsConfig reports no default passphrase.
+            "STUDIO_SECRETS_KEY": PASSPHRASE,
             "PYTHONUNBUFFERED": "1",
         },
         data_dir=data,

@@ -192,6 +192,7 @@ _WRITE = [
     "mlflow.AddDatasetToExperiments",
     "mlflow.RemoveDatasetFromExperiments",
     "mlflow.RegisterScorer",
+    "mlflow.scorers.UpsertOnlineScoringConfig",
     "mlflow.CreatePromptOptimizationJob",
     "mlflow.CancelPromptOptimizationJob",
     "mlflow.review_queues.CreateReviewQueue",

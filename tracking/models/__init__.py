@@ -27,7 +27,7 @@ from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
-from .scorers import Scorer, ScorerVersion
+from .scorers import OnlineScoringConfig, Scorer, ScorerVersion
 from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
@@ -61,6 +61,7 @@ __all__ = [
     "LoggedModelTag",
     "Metric",
     "MetricSummary",
+    "OnlineScoringConfig",
     "Param",
     "ResourceGroup",
     "Run",

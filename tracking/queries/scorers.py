@@ -1,11 +1,12 @@
-"""Reading registered scorers: the latest version of each name, one version, all versions."""
+"""Reading registered scorers: the latest version of each name, one version, all versions, and
+the online scoring configurations of some."""
 
 from __future__ import annotations
 
 from django.db.models import Max, OuterRef, Subquery
 
 from tracking.errors import ResourceDoesNotExist
-from tracking.models import Experiment, ScorerVersion, Workspace
+from tracking.models import Experiment, OnlineScoringConfig, ScorerVersion, Workspace
 
 
 def _not_found(name: str, experiment: Experiment, version: int | None = None) -> ResourceDoesNotExist:
@@ -62,3 +63,15 @@ def scorer_versions(experiment: Experiment, name: str) -> list[ScorerVersion]:
     if not found:
         raise _not_found(name, experiment)
     return found
+
+
+def online_scoring_configs(workspace: Workspace, scorer_ids: list[str]) -> list[OnlineScoringConfig]:
+    """The configurations of those of these scorers that have one, in the workspace (another
+    workspace's scorer ids answer nothing, as unknown ones do)."""
+    return list(
+        OnlineScoringConfig.objects.filter(
+            scorer__scorer_id__in=scorer_ids, scorer__experiment__workspace=workspace
+        )
+        .select_related("scorer__experiment")
+        .order_by("pk")
+    )

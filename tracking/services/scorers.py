@@ -14,7 +14,8 @@ from django.db import transaction
 from django.db.models import Max
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Scorer, ScorerVersion
+from tracking.models import Experiment, OnlineScoringConfig, Scorer, ScorerVersion
+from tracking.search.traces import parse_trace_filter
 from tracking.times import now_to_the_ms
 
 MAX_NAME_LENGTH = 256
@@ -58,15 +59,21 @@ def register_scorer(*, experiment: Experiment, name: str, serialized_scorer: str
     return version
 
 
+def _locked_scorer(experiment: Experiment, name: str) -> Scorer:
+    """The scorer, locked until the transaction ends; RESOURCE_DOES_NOT_EXIST when there is none."""
+    scorer = Scorer.objects.select_for_update().filter(experiment=experiment, name=name).first()
+    if scorer is None:
+        raise ResourceDoesNotExist(
+            f"Scorer with name '{name}' not found for experiment {experiment.experiment_id}."
+        )
+    return scorer
+
+
 def delete_scorer(*, experiment: Experiment, name: str, version: int | None = None) -> None:
     """One version, or with `version` None all of them; a name left without versions goes too."""
     check_experiment_is_active(experiment)
     with transaction.atomic():
-        scorer = Scorer.objects.select_for_update().filter(experiment=experiment, name=name).first()
-        if scorer is None:
-            raise ResourceDoesNotExist(
-                f"Scorer with name '{name}' not found for experiment {experiment.experiment_id}."
-            )
+        scorer = _locked_scorer(experiment, name)
         if version is None:
             scorer.delete()
             return
@@ -77,3 +84,57 @@ def delete_scorer(*, experiment: Experiment, name: str, version: int | None = No
             )
         if not ScorerVersion.objects.filter(scorer=scorer).exists():
             scorer.delete()
+
+
+# Where a serialized scorer names the judge model it calls (MLflow's judge, built-in scorer,
+# memory-augmented judge and third-party scorer forms).
+_MODEL_HOLDERS = (
+    "instructions_judge_pydantic_data",
+    "builtin_scorer_pydantic_data",
+    "third_party_scorer_data",
+)
+GATEWAY_MODEL_PREFIX = "gateway:/"
+
+
+def _judge_model(serialized: dict) -> str | None:
+    for holder in _MODEL_HOLDERS:
+        if isinstance(data := serialized.get(holder), dict) and data:
+            model = data.get("model")
+            return model if isinstance(model, str) else None
+    memory = serialized.get("memory_augmented_judge_data")
+    if isinstance(memory, dict) and isinstance(memory.get("base_judge"), dict):
+        return _judge_model(memory["base_judge"])
+    return None
+
+
+def upsert_online_scoring_config(
+    *, experiment: Experiment, name: str, sample_rate: float, filter_string: str | None
+) -> OnlineScoringConfig:
+    """Sets how the scorer `name` judges the experiment's traces as they arrive, replacing what
+    was set before. Sampling any traces needs a judge behind the AI gateway (the server calls it,
+    with the gateway's secrets), as MLflow requires."""
+    if not 0.0 <= sample_rate <= 1.0:
+        raise InvalidParameterValue(f"sample_rate must be between 0.0 and 1.0, got {sample_rate}")
+    if filter_string:
+        parse_trace_filter(filter_string)  # refused now rather than when traces arrive
+    check_experiment_is_active(experiment)
+    with transaction.atomic():
+        scorer = _locked_scorer(experiment, name)
+        latest = ScorerVersion.objects.filter(scorer=scorer).order_by("-version").first()
+        if latest is not None and sample_rate > 0:
+            model = _judge_model(orjson.loads(latest.serialized_scorer))
+            if not (model and model.startswith(GATEWAY_MODEL_PREFIX) and model != GATEWAY_MODEL_PREFIX):
+                raise InvalidParameterValue(
+                    f"Scorer '{name}' does not use a gateway model. Automatic evaluation is only "
+                    "supported for scorers that use gateway models."
+                )
+        config, _ = OnlineScoringConfig.objects.update_or_create(
+            scorer=scorer,
+            defaults={
+                "online_scoring_config_id": uuid.uuid4().hex,
+                "sample_rate": sample_rate,
+                "filter_string": filter_string,
+            },
+        )
+    config.scorer = scorer
+    return config

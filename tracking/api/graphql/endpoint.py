@@ -7,6 +7,11 @@ more than MAX_ROOT_FIELDS root fields or MAX_ALIASES aliases in one selection (f
 where they are spread, and a fragment that spreads itself stopping the count). Whatever goes
 wrong with a query is answered in GraphQL's `errors` (strings, as MLflow's server sends them),
 never as a 5xx; authentication and the workspace's roles are the router's, before any of it.
+
+A well-formed query over a limit is answered 200 with `data` null and the reason in `errors`, in
+MLflow's words (its server answers its own depth, selection, root-field and alias limits so, and
+its UI and tests read them there); a request that is not a query at all (no JSON object, no
+`query`, a syntax error, more tokens than the parser reads) is a 400.
 """
 
 from __future__ import annotations
@@ -45,12 +50,18 @@ MAX_ROOT_FIELDS = 10
 MAX_ALIASES = 10
 
 
+class QueryOverLimit(GraphQLError):
+    """A well-formed query this server will not run for its size: answered 200, as MLflow does."""
+
+
 @rpc("mlflow.ui.GraphQL")
 def graphql(call: ApiCall) -> HttpResponse:
     try:
         query, variables, operation_name = _read(call)
         document = parse(query, max_tokens=MAX_TOKENS)
         _check_size(document)
+    except QueryOverLimit as error:
+        return _answer(None, [error.message])
     except (MlflowError, GraphQLError) as error:
         return _answer(None, [error.message], status=400)
     result = SCHEMA.execute(
@@ -74,7 +85,7 @@ def _read(call: ApiCall) -> tuple[str, dict | None, str | None]:
     if not isinstance(query, str) or not query.strip():
         raise GraphQLError("The request must carry a GraphQL query in 'query'.")
     if len(query) > MAX_QUERY_CHARS:
-        raise GraphQLError(
+        raise QueryOverLimit(
             f"The query has {len(query)} characters; this server runs at most {MAX_QUERY_CHARS}."
         )
     if variables is not None and not isinstance(variables, dict):
@@ -96,20 +107,23 @@ def _check_size(document: DocumentNode) -> None:
             continue
         roots = _fields(operation.selection_set, fragments)
         if len(roots) > MAX_ROOT_FIELDS:
-            raise GraphQLError(
-                f"A query may have at most {MAX_ROOT_FIELDS} root fields; this one has {len(roots)}."
+            raise QueryOverLimit(
+                f"GraphQL queries should have at most {MAX_ROOT_FIELDS} root fields, "
+                f"got {len(roots)} root fields."
             )
         pending = [(roots, 1)]
         while pending:
             fields, depth = pending.pop()
             if depth > MAX_DEPTH:
-                raise GraphQLError(f"A query may nest at most {MAX_DEPTH} levels deep.")
+                raise QueryOverLimit(f"Query exceeds maximum depth of {MAX_DEPTH}")
             aliases = sum(1 for node in fields if node.alias is not None)
             if aliases > MAX_ALIASES:
-                raise GraphQLError(f"A selection may have at most {MAX_ALIASES} aliases; one has {aliases}.")
+                raise QueryOverLimit(
+                    f"GraphQL queries should have at most {MAX_ALIASES} aliases, got {aliases} aliases."
+                )
             selections += len(fields)
             if selections > MAX_SELECTIONS:
-                raise GraphQLError(f"A query may select at most {MAX_SELECTIONS} fields.")
+                raise QueryOverLimit(f"Query exceeds maximum total selections of {MAX_SELECTIONS}")
             pending.extend(
                 (_fields(node.selection_set, fragments), depth + 1) for node in fields if node.selection_set
             )

@@ -263,6 +263,11 @@ class MlflowFileInfo(graphene.ObjectType):
     is_dir = graphene.Boolean()
     file_size = LongString()
 
+    @staticmethod
+    def resolve_file_size(file_info: dict, _info: Any) -> int:
+        # The wire dict leaves a directory's size out; MLflow's GraphQL reads the proto's default.
+        return file_info.get("file_size", 0)
+
 
 class MlflowMetricWithRunId(graphene.ObjectType):
     key = graphene.String()
@@ -281,6 +286,11 @@ class MlflowDatasetSummary(graphene.ObjectType):
     name = graphene.String()
     digest = graphene.String()
     context = graphene.String()
+
+    @staticmethod
+    def resolve_context(summary: dict, _info: Any) -> str:
+        # A dataset logged without a context tag: "" in MLflow's GraphQL (the proto's default).
+        return summary.get("context", "")
 
 
 class Answer(graphene.ObjectType):

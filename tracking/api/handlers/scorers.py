@@ -5,17 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from tracking.errors import InvalidParameterValue
-from tracking.models import ScorerVersion
+from tracking.models import OnlineScoringConfig, ScorerVersion
 from tracking.queries import scorers as queries
 from tracking.queries.experiments import existing_experiments, get_experiment
 from tracking.services import scorers as services
 from tracking.times import datetime_to_ms
 
+from ..protocol import read_json_body
 from ..router import ApiCall, extra_route, rpc
 
-# Online scoring (sampling traces as they arrive) needs traces, which this server does not keep:
-# no scorer has an online configuration, and the client asks for them after every listing.
+# Online scoring (a scorer judging a share of an experiment's traces as they arrive): routes
+# MLflow's server adds besides its RPCs, with a JSON body or query string of their own.
 extra_route("GET", "/mlflow/scorers/online-configs", 3, "mlflow.scorers.GetOnlineScoringConfigs")
+extra_route("PUT", "/mlflow/scorers/online-config", 3, "mlflow.scorers.UpsertOnlineScoringConfig")
 
 
 def scorer_message(version: ScorerVersion) -> dict[str, Any]:
@@ -104,6 +106,58 @@ def delete_scorer(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
+def online_scoring_config_message(config: OnlineScoringConfig) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "online_scoring_config_id": config.online_scoring_config_id,
+        "scorer_id": config.scorer.scorer_id,
+        "sample_rate": config.sample_rate,
+        "experiment_id": config.scorer.experiment.experiment_id,
+    }
+    if config.filter_string is not None:
+        message["filter_string"] = config.filter_string
+    return message
+
+
+def _missing(name: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Missing value for required parameter '{name}'. See the API docs for more information about "
+        "request parameters."
+    )
+
+
+def _of_type(body: dict[str, Any], name: str, expected: tuple[type, ...], label: str) -> Any:
+    value = body.get(name)
+    if value is not None and (not isinstance(value, expected) or isinstance(value, bool)):
+        raise InvalidParameterValue(
+            f"Invalid value {value!r} for parameter '{name}' supplied: Value was of type "
+            f"'{type(value).__name__}'. Expected type {label}."
+        )
+    return value
+
+
 @rpc("mlflow.scorers.GetOnlineScoringConfigs")
 def get_online_scoring_configs(call: ApiCall) -> dict[str, Any]:
-    return {"configs": []}
+    scorer_ids = call.request.GET.getlist("scorer_ids")
+    if not scorer_ids:
+        raise _missing("scorer_ids")
+    configs = queries.online_scoring_configs(call.workspace, scorer_ids)
+    return {"configs": [online_scoring_config_message(config) for config in configs]}
+
+
+@rpc("mlflow.scorers.UpsertOnlineScoringConfig")
+def upsert_online_scoring_config(call: ApiCall) -> dict[str, Any]:
+    body = read_json_body(call.request)
+    for name in ("experiment_id", "name", "sample_rate"):
+        if body.get(name) in (None, ""):
+            raise _missing(name)
+    experiment_id = _of_type(body, "experiment_id", (str,), "'str'")
+    name = _of_type(body, "name", (str,), "'str'")
+    sample_rate = _of_type(body, "sample_rate", (int, float), "'float'")
+    filter_string = _of_type(body, "filter_string", (str,), "'str' or None")
+    config = services.upsert_online_scoring_config(
+        experiment=get_experiment(call.workspace, experiment_id),
+        name=name,
+        sample_rate=float(sample_rate),
+        filter_string=filter_string,
+    )
+    return {"config": online_scoring_config_message(config)}
