@@ -31,7 +31,7 @@ from tracking.models.traces import (
     TRACE_STATES,
 )
 from tracking.services.artifacts import proxy_path, workspace_store
-from tracking.times import datetime_to_ms, ms_to_datetime
+from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -386,7 +386,8 @@ def delete_traces(
         doomed = Trace.objects.filter(
             workspace=workspace,
             experiment=experiment,
-            request_time__lte=ms_to_datetime(max(0, max_timestamp_millis)),
+            # A bound, not a stored time: any int64 is fine, clamped to the times we can store.
+            request_time__lte=ms_to_datetime(min(max(0, max_timestamp_millis), MAX_MS)),
         ).order_by("request_time", "id")
         if max_traces is not None:
             doomed = doomed[:max_traces]

@@ -105,3 +105,12 @@ def test_reading_traces_with_spans_costs_three_queries_for_one_or_many(
         ("root", None),
         ("child", "0" * 16),
     ]
+
+
+@pytest.mark.parametrize("bound", [10**15, 2**63 - 1])
+def test_deleting_up_to_a_time_takes_any_bound_even_past_the_year_9999(experiment, bound):
+    """`max_timestamp_millis` bounds a search rather than naming a stored time (MLflow's client
+    and tests send 10**15)."""
+    log_spans(workspace=experiment.workspace, experiment=experiment, spans=spans())
+    assert delete_traces(workspace=experiment.workspace, experiment=experiment, max_timestamp_millis=bound) == 1
+    assert not Trace.objects.exists()
