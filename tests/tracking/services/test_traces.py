@@ -112,5 +112,7 @@ def test_deleting_up_to_a_time_takes_any_bound_even_past_the_year_9999(experimen
     """`max_timestamp_millis` bounds a search rather than naming a stored time (MLflow's client
     and tests send 10**15)."""
     log_spans(workspace=experiment.workspace, experiment=experiment, spans=spans())
-    assert delete_traces(workspace=experiment.workspace, experiment=experiment, max_timestamp_millis=bound) == 1
+    assert (
+        delete_traces(workspace=experiment.workspace, experiment=experiment, max_timestamp_millis=bound) == 1
+    )
     assert not Trace.objects.exists()
