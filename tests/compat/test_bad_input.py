@@ -324,6 +324,7 @@ def test_an_artifact_path_that_escapes_is_an_invalid_path_as_mlflow_words_it(api
     for route, params in (
         ("/get-artifact", {"run_id": run_id, "path": path}),
         ("/model-versions/get-artifact", {"name": "model", "version": "1", "path": path}),
+        ("//model-versions/get-artifact", {"name": "model", "version": "1", "path": path}),
     ):
         answer = requests.get(f"{tracking_uri}{route}", params=params, timeout=30)
         assert assert_error(answer, 400, "INVALID_PARAMETER_VALUE")["message"] == "Invalid path"

@@ -28,7 +28,7 @@ from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, Log
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .scorers import Scorer, ScorerVersion
-from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from .traces import PendingTraceRunLink, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
@@ -62,6 +62,7 @@ __all__ = [
     "Metric",
     "MetricSummary",
     "Param",
+    "PendingTraceRunLink",
     "ResourceGroup",
     "Run",
     "RunInput",
