@@ -17,7 +17,13 @@ accesslog = os.environ.get("STUDIO_ACCESS_LOG") or None
 errorlog = "-"
 loglevel = os.environ.get("STUDIO_LOG_LEVEL", "info").lower()
 # Uploads and downloads stream through the workers; no request body size limit at this layer.
+# MLflow's UI asks for a metric of up to 100 runs in one query string (and its server reads longer
+# ones); gunicorn silently caps this setting at its own 8190 unless its ceiling is raised too.
 limit_request_line = 16384
+
+from gunicorn.http import message  # noqa: E402
+
+message.MAX_REQUEST_LINE = limit_request_line + 1
 
 # A worker killed mid-answer must not leave a client with headers and no body; uploads must not
 # be read 1 KiB at a time (see the module).

@@ -474,6 +474,9 @@ if not CACHE_URL.startswith(("redis://", "rediss://")):
 # experiment/run tags can be larger, so leave room).
 TRACKING_MAX_REQUEST_BYTES = env_int("STUDIO_MAX_REQUEST_BYTES", 16 * 1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = TRACKING_MAX_REQUEST_BYTES
+# A query string is bounded by gunicorn's request line (16 KiB), so at most about 8,000 fields;
+# Django's default of 1,000 answered MLflow's 1,000-run requests with an HTML page, not its error.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
 # Most records one upsert into an evaluation dataset may carry (MLflow's client sends a whole
 # merge_records() in one request): each is checked and written in the request.
 DATASET_MAX_RECORDS_PER_UPSERT = env_int("STUDIO_MAX_DATASET_RECORDS_PER_UPSERT", 10_000)

@@ -47,7 +47,9 @@ urlpatterns = [
     # OpenTelemetry's span export (OTLP/HTTP), authorized like the MLflow API it belongs with.
     self_checked_route(r"^v1/traces$", fast_lane(otlp_traces)),
     self_checked_route(rf"^{_WORKSPACE}v1/traces$", fast_lane(otlp_traces)),
-    self_checked_route(rf"^(?:{_WORKSPACE})?{_MLFLOW_UI_ROOT}$", fast_lane(dispatch)),
+    # Extra leading slashes are the same path (MLflow's server merges them; its tests ask for
+    # `//model-versions/get-artifact`).
+    self_checked_route(rf"^/*(?:{_WORKSPACE})?{_MLFLOW_UI_ROOT}$", fast_lane(dispatch)),
     path("api/studio/v1/", include("studio.api.urls")),
     # Any other /api/ path answers as the MLflow API does: 404 ENDPOINT_NOT_FOUND, in JSON.
     self_checked_route(r"^api/studio/(?P<path>.*)$", studio_api.not_found),

@@ -16,6 +16,7 @@ from registry.services import registered_models as model_services
 from tracking.api.handlers.artifacts import send_artifact_under
 from tracking.api.responses import page_message
 from tracking.api.router import ApiCall, extra_route, rpc
+from tracking.artifacts import clean_path
 from tracking.errors import InvalidParameterValue
 
 from .shapes import model_version_message, registered_model_message
@@ -240,5 +241,8 @@ def get_model_version_artifact(call: ApiCall) -> HttpResponse:
     for required in ("name", "version", "path"):
         if not args.get(required):
             raise InvalidParameterValue(f"Missing value for required parameter '{required}'.")
+    clean_path(
+        args["path"], file=True
+    )  # a bad path is refused before the version is looked up, as MLflow does
     version = version_queries.get_model_version(call.workspace, args["name"], args["version"])
     return send_artifact_under(call, version.storage_location, args["path"])

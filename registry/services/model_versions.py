@@ -181,10 +181,10 @@ def _record_registration(logged_model: LoggedModel, name: str, version: int) -> 
         entries = json.loads(existing) if existing else []
     except ValueError:
         entries = []
-    entry = {"name": name, "version": str(version)}
+    entry = {"name": name, "version": version}  # a number, as MLflow's server writes it
     if not isinstance(entries, list):
         entries = []
-    if entry not in entries:
+    if entry not in entries and {"name": name, "version": str(version)} not in entries:
         entries.append(entry)
     value = json.dumps(entries)
     while len(value) > MAX_TAG_VALUE_LENGTH and len(entries) > 1:

@@ -86,7 +86,7 @@ def test_upload_download_list_and_content_headers(raw):
     status, headers, payload = raw("GET", f"{BASE}/1/r/artifacts/data/table.csv")
     assert (status, payload) == (200, b"a,b\n1,2\n")
     assert headers["Content-Length"] == "8"
-    assert headers["Content-Type"] == "text/csv"
+    assert headers["Content-Type"] == "text/plain"  # MLflow's server shows CSV as text
     assert headers["Accept-Ranges"] == "bytes"
     status, _, payload = raw("GET", f"{BASE}?path=1/r/artifacts")
     assert json.loads(payload) == {"files": [{"path": "data", "is_dir": True}]}
@@ -160,7 +160,7 @@ def test_an_uploaded_page_or_script_is_never_served_as_one(raw, name, body):
 
     assert (status, payload) == (200, body)
     assert headers["Content-Type"] == "application/octet-stream"
-    assert headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert headers["Content-Disposition"] == f"attachment; filename={name}"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Security-Policy"].startswith("sandbox")
 
@@ -169,10 +169,45 @@ def test_a_passive_file_keeps_its_type_and_is_still_an_attachment_that_cannot_ru
     """MLflow's server sends every download as an attachment; so do we."""
     put(raw, "1/r/artifacts/table.csv", b"a,b\n")
     _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/table.csv")
-    assert headers["Content-Type"] == "text/csv"
-    assert headers["Content-Disposition"] == 'attachment; filename="table.csv"'
+    assert headers["Content-Type"] == "text/plain"
+    assert headers["Content-Disposition"] == "attachment; filename=table.csv"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Content-Security-Policy"].startswith("sandbox")
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type"),
+    [
+        ("MLmodel", "text/plain"),
+        ("MLproject", "text/plain"),
+        ("conda.yaml", "text/plain"),
+        ("report.pdf", "application/pdf"),
+        ("weights.pkl", "application/octet-stream"),
+    ],
+)
+def test_a_download_is_typed_as_mlflow_s_server_types_it(raw, name, content_type):
+    """MLflow shows MLmodel and MLproject as text; a PDF keeps its type since, as an attachment
+    with nosniff and a sandbox policy, it is saved rather than rendered on our origin."""
+    put(raw, f"1/r/artifacts/{name}", b"x")
+    _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/{name}")
+    assert headers["Content-Type"] == content_type
+    assert headers["Content-Disposition"] == f"attachment; filename={name}"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Security-Policy"].startswith("sandbox")
+
+
+@pytest.mark.parametrize(
+    ("stored", "disposition"),
+    [
+        ("a%20b.txt", 'attachment; filename="a b.txt"'),
+        ("a%22%3B%20x%3Dy.txt", 'attachment; filename="a_; x=y.txt"'),
+        ("it%27s%20%C3%A9t%C3%A9.txt", "attachment; filename*=utf-8''it%27s%20%C3%A9t%C3%A9.txt"),
+    ],
+)
+def test_a_name_that_is_not_a_plain_token_is_quoted_and_cannot_end_the_header(raw, stored, disposition):
+    put(raw, f"1/r/artifacts/{stored}", b"x")
+    _, headers, _ = raw("GET", f"{BASE}/1/r/artifacts/{stored}")
+    assert headers["Content-Disposition"] == disposition
 
 
 def test_a_download_named_outside_ascii_carries_its_name_as_rfc_5987_says(raw):

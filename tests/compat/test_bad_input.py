@@ -318,10 +318,16 @@ def test_error_messages_are_mlflow_s_own_words(api, run_id, method, path, body, 
 
 
 @pytest.mark.parametrize("path", ["../x", "a/../../x", "/etc", "%2e%2e/x"])
-def test_an_artifact_path_that_escapes_is_an_invalid_path_as_mlflow_words_it(api, run_id, path):
+def test_an_artifact_path_that_escapes_is_an_invalid_path_as_mlflow_words_it(api, tracking_uri, run_id, path):
     response = api("GET", "artifacts/list", params={"run_id": run_id, "path": path})
-    message = assert_error(response, 400, "INVALID_PARAMETER_VALUE")["message"]
-    assert message.startswith(f"Invalid path {path!r}: ")  # the path as sent, not its place in the store
+    assert assert_error(response, 400, "INVALID_PARAMETER_VALUE")["message"] == "Invalid path"
+    for route, params in (
+        ("/get-artifact", {"run_id": run_id, "path": path}),
+        ("/model-versions/get-artifact", {"name": "model", "version": "1", "path": path}),
+        ("//model-versions/get-artifact", {"name": "model", "version": "1", "path": path}),
+    ):
+        answer = requests.get(f"{tracking_uri}{route}", params=params, timeout=30)
+        assert assert_error(answer, 400, "INVALID_PARAMETER_VALUE")["message"] == "Invalid path"
 
 
 def test_a_missing_artifact_is_no_such_artifact(tracking_uri):

@@ -9,6 +9,8 @@ import json
 import pytest
 import requests
 
+from tests.compat.test_traces import tracing  # noqa: F401 (the fixture)
+
 AJAX = "/ajax-api/2.0/mlflow"
 TRAVERSALS = ["../../../etc/passwd", "a/../../x", "%2e%2e/%2e%2e/x", "/etc/passwd", "..\\..\\x"]
 
@@ -30,7 +32,7 @@ def assert_error(response: requests.Response, status: int, code: str) -> str:
 
 
 def assert_inert_attachment(response: requests.Response, name: str) -> None:
-    assert response.headers["Content-Disposition"] == f'attachment; filename="{name}"'
+    assert response.headers["Content-Disposition"] == f"attachment; filename={name}"
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["Content-Security-Policy"].startswith("sandbox")
 
@@ -247,6 +249,7 @@ def test_a_model_version_s_file_is_served_and_an_external_one_is_not(client, tra
     response = get(tracking_uri, "/model-versions/get-artifact", name="ui-files", version="1", path="MLmodel")
 
     assert (response.status_code, response.text) == (200, "flavors: {}\n")
+    assert response.headers["Content-Type"] == "text/plain"
     assert_inert_attachment(response, "MLmodel")
     escape = get(tracking_uri, "/model-versions/get-artifact", name="ui-files", version="1", path="../../x")
     assert escape.json()["message"].startswith("Invalid path")
@@ -293,3 +296,55 @@ def test_another_workspace_s_runs_models_and_files_are_out_of_reach(
         f"{other}{AJAX}/experiments/search-datasets", json={"experiment_ids": [experiment_id]}, timeout=30
     )
     assert (datasets.status_code, datasets.json()) == (200, {})
+
+
+@pytest.mark.parametrize(
+    ("route", "field", "message"),
+    [
+        ("metrics/get-history-bulk", "run_id", "GetMetricHistoryBulk request cannot specify more than"),
+        (
+            "metrics/get-history-bulk-interval",
+            "run_ids",
+            "GetMetricHistoryBulkInterval request must specify at most 100 run_ids.",
+        ),
+    ],
+)
+def test_a_thousand_runs_in_a_query_string_get_mlflow_s_json_error_not_the_web_server_s_page(
+    tracking_uri, route, field, message
+):
+    response = get(
+        tracking_uri, f"{AJAX}/{route}", **{field: [f"id_{i}" for i in range(1000)]}, metric_key="key"
+    )
+    assert message in assert_error(response, 400, "INVALID_PARAMETER_VALUE")
+
+
+def test_a_trace_s_spans_download_as_mlflow_s_traces_json(tracing, tracking_uri):  # noqa: F811
+    from mlflow.entities import SpanEvent, TraceData
+
+    tracing.set_experiment("trace-files")
+    with tracing.start_span(name="outer") as span:
+        span.set_attributes({"fruit": "apple"})
+        span.add_event(SpanEvent("picked", timestamp=99999, attributes={"by": "hand"}))
+        with tracing.start_span(name="inner"):
+            pass
+
+    response = get(tracking_uri, f"{AJAX}/get-trace-artifact", request_id=span.trace_id)
+
+    assert response.status_code == 200, response.text
+    assert response.headers["Content-Type"] == "text/plain"
+    assert_inert_attachment(response, "traces.json")
+    spans = TraceData.from_dict(json.loads(response.text)).spans
+    assert [s.name for s in spans] == ["outer", "inner"]
+    assert spans[0].to_dict() == span.to_dict()
+    assert spans[0].events[0].timestamp == 99999
+    assert get(tracking_uri, f"{AJAX}/get-trace-artifact", request_id=span.trace_id, path="../x").json() == {
+        "error_code": "INVALID_PARAMETER_VALUE",
+        "message": "Invalid path",
+    }
+    missing = get(tracking_uri, f"{AJAX}/get-trace-artifact", request_id="tr-" + "0" * 32)
+    assert (
+        assert_error(missing, 404, "RESOURCE_DOES_NOT_EXIST")
+        == f"Trace with ID '{'tr-' + '0' * 32}' not found."
+    )
+    no_id = get(tracking_uri, f"{AJAX}/get-trace-artifact")
+    assert assert_error(no_id, 400, "BAD_REQUEST") == 'Request must include the "request_id" query parameter.'

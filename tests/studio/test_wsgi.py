@@ -48,9 +48,10 @@ REGEX_EXAMPLES = {
     ],
     r"^v1/traces$": ["/v1/traces"],
     r"^ws/(?P<workspace_name>[a-z0-9-]+)/v1/traces$": ["/ws/default/v1/traces"],
-    r"^(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?P<api_path>get-artifact|model-versions/get-artifact|graphql)$": [
+    r"^/*(?:ws/(?P<workspace_name>[a-z0-9-]+)/)?(?P<api_path>get-artifact|model-versions/get-artifact|graphql)$": [
         "/get-artifact",
         "/ws/default/model-versions/get-artifact",
+        "//model-versions/get-artifact",
         "/graphql",
     ],
     r"^api/studio/(?P<path>.*)$": ["/api/studio/v2/jobs", "/api/studio/v1/workspaces/default/teleport"],

@@ -64,6 +64,7 @@ _READ = [
     "mlflow.ui.GetArtifact",
     "mlflow.ui.GetLoggedModelArtifact",
     "mlflow.ui.GetModelVersionArtifact",
+    "mlflow.ui.GetTraceArtifact",
     # GraphQL: every field is one of the reads above (tracking/api/graphql/schema.py FIELD_RPCS)
     "mlflow.ui.GraphQL",
     # Logged models

@@ -3,7 +3,7 @@
 Files are whatever people logged, so an answer must never run as a page of our origin: every
 download is an attachment (as MLflow's server sends it), types a browser would render actively
 (HTML, SVG, XML, scripts) lose their type besides, and every answer carries a sandbox policy that
-forbids scripts and plugins anyway (the studio's own previews set their own disposition and
+forbids scripts and plugins anyway. A PDF keeps its type: an attachment is saved, not rendered (the studio's own previews set their own disposition and
 policy, and serve HTML from a separate, sandboxed route).
 """
 
@@ -32,23 +32,43 @@ ACTIVE_TYPES = frozenset(
         "application/javascript",
         "application/x-javascript",
         "text/css",
-        "application/pdf",
         "application/x-shockwave-flash",
     }
 )
 
 
+# Files MLflow writes without an extension, shown as text like MLflow's server does.
+_TEXT_NAMES = frozenset({"mlmodel", "mlproject"})
+# Text formats `mimetypes` does not know (or names `application/...`), answered as text/plain as
+# MLflow's server does; XML and JavaScript stay binary since our answers never carry them as text.
+_TEXT_EXTENSIONS = frozenset(
+    {".txt", ".log", ".err", ".cfg", ".conf", ".cnf", ".cf", ".ini", ".properties", ".prop"}
+    | {".hocon", ".toml", ".yaml", ".yml", ".json", ".py", ".py3", ".csv", ".tsv", ".md", ".rst"}
+    | {".ipynb"}
+)
+_TOKEN = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
 def inert_content_type(name: str) -> str:
     """The type to answer with: the guessed one, unless a browser would render it actively."""
-    guessed = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    base = name.rsplit("/", 1)[-1]
+    stem, dot, extension = base.rpartition(".")
+    if base.lower() in _TEXT_NAMES or (dot and stem and f".{extension}" in _TEXT_EXTENSIONS):
+        return "text/plain"
+    guessed = mimetypes.guess_type(base)[0] or "application/octet-stream"
     if guessed in ACTIVE_TYPES or guessed.endswith("+xml"):
         return "application/octet-stream"
     return guessed
 
 
 def attachment_disposition(name: str) -> str:
-    """`attachment; filename=...`, with RFC 5987's `filename*` for a name that is not ASCII."""
-    return content_disposition_header(True, name.replace("\\", "_").replace('"', "_"))
+    """`attachment; filename=name` bare when the name is an HTTP token (as MLflow's server writes
+    it); otherwise quoted, with RFC 5987's `filename*` for a name that is not ASCII. Control
+    characters, quotes and backslashes become `_`, so a name never ends or splits the header."""
+    if _TOKEN.match(name):
+        return f"attachment; filename={name}"
+    safe = "".join("_" if ch in '"\\' or ord(ch) < 32 or ord(ch) == 127 else ch for ch in name)
+    return content_disposition_header(True, safe)
 
 
 def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) -> HttpResponse:
@@ -70,6 +90,15 @@ def file_response(request: HttpRequest, handle: BinaryIO, size: int, name: str) 
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
         response["Content-Length"] = str(end - start + 1)
     response["Accept-Ranges"] = "bytes"
+    response["Content-Security-Policy"] = SANDBOX
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = attachment_disposition(name)
+    return response
+
+
+def bytes_response(data: bytes, name: str) -> HttpResponse:
+    """Bytes made here (not a stored file) sent as the download `name`, with a file's headers."""
+    response = HttpResponse(data, content_type=inert_content_type(name))
     response["Content-Security-Policy"] = SANDBOX
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Disposition"] = attachment_disposition(name)

@@ -153,7 +153,7 @@ class LocalArtifactStore(ArtifactStore):
         _refuse_temporary(path)
         real = os.path.realpath(os.path.join(self.root, path))
         if not self._inside(real):
-            raise InvalidParameterValue(f"Invalid path '{path}': it leads outside the artifact root.")
+            raise InvalidParameterValue("Invalid path")  # MLflow's exact words
         return Path(real)
 
     def _inside(self, real: str) -> bool:

@@ -28,7 +28,7 @@ from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, Log
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .scorers import OnlineScoringConfig, Scorer, ScorerVersion
-from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from .traces import PendingTraceRunLink, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
@@ -63,6 +63,7 @@ __all__ = [
     "MetricSummary",
     "OnlineScoringConfig",
     "Param",
+    "PendingTraceRunLink",
     "ResourceGroup",
     "Run",
     "RunInput",

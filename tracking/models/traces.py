@@ -106,6 +106,21 @@ class TraceRunLink(models.Model):
         indexes = [models.Index(fields=["run_id"], name="trace_run_link_run")]
 
 
+class PendingTraceRunLink(models.Model):
+    """A LinkTracesToRun naming a trace that is not here yet: MLflow's client exports traces in
+    the background, so its link can arrive first. It becomes a TraceRunLink when the trace is
+    created in the same workspace (MLflow's server stores such links as they come)."""
+
+    workspace = models.ForeignKey(Workspace, on_delete=models.CASCADE, db_index=False)
+    trace_id = models.CharField(max_length=64)
+    run_id = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["workspace", "trace_id", "run_id"], name="pending_trace_run_link")
+        ]
+
+
 class Span(models.Model):
     id = models.BigAutoField(primary_key=True)
     trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="spans", db_index=False)

@@ -54,6 +54,40 @@ def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceR
     return list(records.values())
 
 
+TRACE_DATA_FILE = "traces.json"  # where a client that uploads its spans puts them
+ARTIFACT_LOCATION_TAG = "mlflow.artifactLocation"
+
+
+def trace_artifact_location(trace: Trace) -> str:
+    """The trace's files folder (its `mlflow.artifactLocation` tag); "" when it names none."""
+    return (
+        TraceTag.objects.filter(trace=trace, key=ARTIFACT_LOCATION_TAG)
+        .values_list("value", flat=True)
+        .first()
+        or ""
+    )
+
+
+def trace_data_spans(trace: Trace) -> list[dict[str, Any]]:
+    """The trace's spans as MLflow's `Span.to_dict()` writes them (its `traces.json`), in order of
+    start. Stored events keep their time as `timestamp`; the file names it `time_unix_nano`."""
+    spans = []
+    for content in (
+        Span.objects.filter(trace=trace).order_by("start_time_ns", "id").values_list("content", flat=True)
+    ):
+        span = json.loads(content)
+        span["events"] = [
+            {
+                "name": event.get("name", ""),
+                "time_unix_nano": event.get("time_unix_nano", event.get("timestamp", 0)),
+                "attributes": event.get("attributes") or {},
+            }
+            for event in span.get("events") or []
+        ]
+        spans.append(span)
+    return spans
+
+
 def trace_spans(trace: Trace) -> list[Span]:
     """A trace's span rows in order of start (a page drawing the span tree reads `parent_span_id`;
     `json.loads(span.content)` has the inputs, outputs, attributes and events)."""

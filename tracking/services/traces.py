@@ -19,7 +19,17 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag, Workspace
+from tracking.models import (
+    Experiment,
+    PendingTraceRunLink,
+    Run,
+    Span,
+    Trace,
+    TraceMetadata,
+    TraceRunLink,
+    TraceTag,
+    Workspace,
+)
 from tracking.models.traces import (
     ERROR,
     IN_PROGRESS,
@@ -31,7 +41,7 @@ from tracking.models.traces import (
     TRACE_STATES,
 )
 from tracking.services.artifacts import proxy_path, workspace_store
-from tracking.times import datetime_to_ms, ms_to_datetime
+from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 
 logger = logging.getLogger(__name__)
 
@@ -102,11 +112,22 @@ def _new_trace(workspace: Workspace, experiment: Experiment, trace_id: str, **fi
     """The trace, created unless a concurrent writer just did (then theirs, locked)."""
     try:
         with transaction.atomic():
-            return Trace.objects.create(
+            trace = Trace.objects.create(
                 workspace=workspace, experiment=experiment, trace_id=trace_id, **fields
             )
+            _adopt_pending_run_links(trace)
+            return trace
     except IntegrityError:
         return Trace.objects.select_for_update().get(workspace=workspace, trace_id=trace_id)
+
+
+def _adopt_pending_run_links(trace: Trace) -> None:
+    """Links to runs that LinkTracesToRun recorded before the trace arrived become its own."""
+    pending = PendingTraceRunLink.objects.filter(workspace_id=trace.workspace_id, trace_id=trace.trace_id)
+    run_ids = list(pending.values_list("run_id", flat=True))
+    if run_ids:
+        TraceRunLink.objects.bulk_create([TraceRunLink(trace=trace, run_id=run_id) for run_id in run_ids])
+        pending.delete()
 
 
 def _active(experiment: Experiment) -> None:
@@ -350,13 +371,23 @@ def link_traces_to_run(*, workspace: Workspace, trace_ids: list[str], run: Run) 
             f"Cannot link more than {MAX_LINKED_TRACES} traces to a run in a single request. "
             f"Provided {len(trace_ids)} traces."
         )
-    traces = list(Trace.objects.filter(workspace=workspace, trace_id__in=trace_ids).only("pk"))
+    traces = list(Trace.objects.filter(workspace=workspace, trace_id__in=trace_ids).only("pk", "trace_id"))
     with transaction.atomic():
         linked = set(
             TraceRunLink.objects.filter(trace__in=traces, run_id=run.uuid).values_list("trace_id", flat=True)
         )
         TraceRunLink.objects.bulk_create(
             [TraceRunLink(trace=trace, run_id=run.uuid) for trace in traces if trace.pk not in linked]
+        )
+        # Traces still on their way (the client exports in the background) are linked on arrival.
+        arrived = {trace.trace_id for trace in traces}
+        PendingTraceRunLink.objects.bulk_create(
+            [
+                PendingTraceRunLink(workspace=workspace, trace_id=trace_id, run_id=run.uuid)
+                for trace_id in dict.fromkeys(trace_ids)
+                if trace_id not in arrived and len(trace_id) <= 64  # longer is no trace's id
+            ],
+            ignore_conflicts=True,
         )
 
 
@@ -386,7 +417,8 @@ def delete_traces(
         doomed = Trace.objects.filter(
             workspace=workspace,
             experiment=experiment,
-            request_time__lte=ms_to_datetime(max(0, max_timestamp_millis)),
+            # A bound, not a stored time: any int64 is fine, clamped to the times we can store.
+            request_time__lte=ms_to_datetime(min(max(0, max_timestamp_millis), MAX_MS)),
         ).order_by("request_time", "id")
         if max_traces is not None:
             doomed = doomed[:max_traces]

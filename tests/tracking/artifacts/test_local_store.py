@@ -392,7 +392,7 @@ def test_deleting_the_root_or_a_path_trick_is_refused(store, root, path):
 
 def test_a_link_leading_outside_cannot_be_read(store, outside):
     for path in ("link_file", "link_dir/secret.txt"):
-        with pytest.raises(InvalidParameterValue, match="leads outside the artifact root"):
+        with pytest.raises(InvalidParameterValue, match=r"^Invalid path$"):
             store.open(path)
         with pytest.raises(InvalidParameterValue):
             store.size(path)

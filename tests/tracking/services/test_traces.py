@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tracking.api.otlp import SpanRecord
-from tracking.models import Span, Trace, TraceTag
+from tracking.models import PendingTraceRunLink, Span, Trace, TraceRunLink, TraceTag
 from tracking.queries.traces import load_traces, trace_spans
 from tracking.services.experiments import create_experiment
-from tracking.services.traces import TraceInfoInput, delete_traces, log_spans, start_trace
+from tracking.services.runs import create_run
+from tracking.services.traces import TraceInfoInput, delete_traces, link_traces_to_run, log_spans, start_trace
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
@@ -105,3 +106,31 @@ def test_reading_traces_with_spans_costs_three_queries_for_one_or_many(
         ("root", None),
         ("child", "0" * 16),
     ]
+
+
+@pytest.mark.parametrize("bound", [10**15, 2**63 - 1])
+def test_deleting_up_to_a_time_takes_any_bound_even_past_the_year_9999(experiment, bound):
+    """`max_timestamp_millis` bounds a search rather than naming a stored time (MLflow's client
+    and tests send 10**15)."""
+    log_spans(workspace=experiment.workspace, experiment=experiment, spans=spans())
+    assert (
+        delete_traces(workspace=experiment.workspace, experiment=experiment, max_timestamp_millis=bound) == 1
+    )
+    assert not Trace.objects.exists()
+
+
+def test_a_link_that_arrives_before_its_trace_takes_effect_when_the_trace_does(experiment, make_workspace):
+    """MLflow's client exports a trace in the background: `link_traces_to_run` right after the
+    traced call may reach the server before the trace."""
+    run = create_run(experiment=experiment)
+    other = create_experiment(workspace=make_workspace("others"), name="theirs")
+    link_traces_to_run(workspace=experiment.workspace, trace_ids=[TRACE_ID, TRACE_ID, "x" * 65], run=run)
+    assert list(PendingTraceRunLink.objects.values_list("trace_id", "run_id")) == [(TRACE_ID, run.uuid)]
+
+    log_spans(workspace=other.workspace, experiment=other, spans=spans())  # the same id elsewhere
+    assert not TraceRunLink.objects.exists()
+    log_spans(workspace=experiment.workspace, experiment=experiment, spans=spans())
+
+    trace = Trace.objects.get(workspace=experiment.workspace)
+    assert list(TraceRunLink.objects.values_list("trace_id", "run_id")) == [(trace.pk, run.uuid)]
+    assert not PendingTraceRunLink.objects.exists()

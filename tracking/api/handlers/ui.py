@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from django.http import HttpResponse
 
 from tracking.artifacts import clean_path
@@ -16,9 +17,11 @@ from tracking.queries import experiments as experiment_queries
 from tracking.queries import logged_models as model_queries
 from tracking.queries import metrics as metric_queries
 from tracking.queries import runs as run_queries
+from tracking.queries import traces as trace_queries
 from tracking.services import artifacts, promptlab
 from tracking.times import ms_to_datetime
 
+from ..downloads import bytes_response
 from ..protocol import read_json_body
 from ..router import ApiCall, extra_route, rpc
 from ..shapes import run_message
@@ -30,6 +33,7 @@ extra_route("POST", "/mlflow/runs/create-promptlab-run", 2, "mlflow.ui.CreatePro
 extra_route("POST", "/mlflow/upload-artifact", 2, "mlflow.ui.UploadArtifact")
 extra_route("GET", "/mlflow/logged-models/{model_id}/artifacts/files", 2, "mlflow.ui.GetLoggedModelArtifact")
 extra_route("GET", "/get-artifact", None, "mlflow.ui.GetArtifact")
+extra_route("GET", "/mlflow/get-trace-artifact", 2, "mlflow.ui.GetTraceArtifact")
 
 # MLflow's UI uploads small files (images of an evaluation) through its server: 10 MB at most.
 MAX_UI_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -173,6 +177,23 @@ def get_logged_model_artifact(call: ApiCall) -> HttpResponse:
         raise BadRequest('Request must include the "artifact_file_path" query parameter.')
     model = model_queries.get_logged_model(call.workspace, call.path_args["model_id"])
     return send_artifact_under(call, model.artifact_location, path)
+
+
+@rpc("mlflow.ui.GetTraceArtifact")
+def get_trace_artifact(call: ApiCall) -> HttpResponse:
+    """A trace's spans as MLflow's `traces.json` (an attachment), or with `path` one of its
+    attachments. Spans kept here are written out; an older client's uploaded file is sent as is."""
+    trace_id = call.request.GET.get("request_id")
+    if not trace_id:
+        raise BadRequest('Request must include the "request_id" query parameter.')
+    trace = trace_queries.get_trace(call.workspace, trace_id)
+    files = trace_queries.trace_artifact_location(trace)
+    if path := call.request.GET.get("path"):
+        return send_artifact_under(call, files, f"attachments/{clean_path(path, file=True)}")
+    spans = trace_queries.trace_data_spans(trace)
+    if spans or not files:
+        return bytes_response(orjson.dumps({"spans": spans}), trace_queries.TRACE_DATA_FILE)
+    return send_artifact_under(call, files, trace_queries.TRACE_DATA_FILE)
 
 
 def _path_arg(call: ApiCall, name: str) -> str:
