@@ -1,6 +1,7 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
 from .alerts import Alert, AlertRule
+from .assessments import Assessment
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
@@ -26,6 +27,7 @@ from .workspaces import ResourceGroup, Workspace
 __all__ = [
     "Alert",
     "AlertRule",
+    "Assessment",
     "ComputeTarget",
     "Dataset",
     "Deletion",

@@ -19,7 +19,17 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag, Workspace
+from tracking.models import (
+    Assessment,
+    Experiment,
+    Run,
+    Span,
+    Trace,
+    TraceMetadata,
+    TraceRunLink,
+    TraceTag,
+    Workspace,
+)
 from tracking.models.traces import (
     ERROR,
     IN_PROGRESS,
@@ -414,7 +424,7 @@ def purge_traces(*, experiment: Experiment, traces: list[tuple[int, str]]) -> in
 
 def delete_trace_rows(pks: list[int]) -> tuple[int, dict[str, int]]:
     """The traces' rows, each table in one statement (spans first: a trace may have thousands)."""
-    for model in (Span, TraceTag, TraceMetadata, TraceRunLink):
+    for model in (Span, Assessment, TraceTag, TraceMetadata, TraceRunLink):
         model.objects.filter(trace_id__in=pks).delete()
     return Trace.objects.filter(pk__in=pks).delete()
 

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     artifacts,
+    assessments,
     experiments,
     gateway,
     gateway_catalog,
