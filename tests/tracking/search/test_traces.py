@@ -235,7 +235,7 @@ def test_it_finds_the_traces_of_a_run_by_source_or_link(experiment, traces):
 def test_a_page_costs_the_same_few_queries_for_one_or_many_traces(
     experiment, traces, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # the page, tags, metadata, assessments
         records, _ = search_traces(
             experiment.workspace, [experiment], filter_string="tags.reviewed IS NULL AND span.type = 'LLM'"
         )
