@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     multipart,
     runs,
     server,
+    trace_analytics,
     traces,
     traces_v2,
     workspaces,
