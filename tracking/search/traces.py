@@ -215,8 +215,10 @@ def _check_op(entity: str, key: str, op: str) -> None:
         allowed = {"LIKE", "ILIKE"}
     elif entity in _ASSESSMENT_ENTITIES:
         allowed = NUMERIC_OPS | STRING_OPS | NULL_OPS if entity != "issue" else {"="}
-        if op not in allowed and entity != "issue":
-            raise InvalidParameterValue(f"assessment.{key} comparator '{op}' not one of '{sorted(allowed)}'")
+        if op in LIST_OPS and entity != "issue":  # worded as MLflow's server words it
+            raise InvalidParameterValue(
+                f"Expected a quoted string value for {entity} (e.g. 'my-value'). Got value ({op})"
+            )
     else:
         if key == "content":
             allowed = {"LIKE", "ILIKE"}
