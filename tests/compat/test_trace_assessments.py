@@ -221,3 +221,30 @@ def test_hostile_assessments_are_refused_without_a_server_error(tracing, trackin
 
     assert answer.status_code == 400, answer.text
     assert answer.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_prompt_versions_linked_to_a_trace_find_it(tracing, tracking_uri):
+    from mlflow.entities.model_registry import PromptVersion
+    from mlflow.tracing.client import TracingClient
+
+    experiment_id = tracing.set_experiment("prompted").experiment_id
+    by_rest, by_client, other = _trace(tracing, 9), _trace(tracing, 10), _trace(tracing, 11)
+    url = f"{tracking_uri}/api/2.0/mlflow/traces/link-prompts"
+
+    linked = requests.post(
+        url, json={"trace_id": by_rest, "prompt_versions": [{"name": "qa", "version": "2"}]}, timeout=10
+    )
+    missing = requests.post(
+        url, json={"trace_id": "tr-nope", "prompt_versions": [{"name": "qa", "version": "2"}]}, timeout=10
+    )
+    TracingClient().link_prompt_versions_to_trace(
+        by_client, [PromptVersion(name="qa", version=2, template="x")]
+    )
+
+    assert linked.status_code == 200 and linked.json() == {}
+    assert (missing.status_code, missing.json()["message"]) == (404, "Trace with ID 'tr-nope' not found.")
+    found = tracing.search_traces(
+        locations=[experiment_id], filter_string="prompt = 'qa/2'", return_type="list"
+    )
+    assert {trace.info.trace_id for trace in found} == {by_rest, by_client}
+    assert other not in {trace.info.trace_id for trace in found}

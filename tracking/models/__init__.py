@@ -21,7 +21,7 @@ from .jobs import Job
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
-from .traces import Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from .traces import Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
@@ -59,6 +59,7 @@ __all__ = [
     "Span",
     "Trace",
     "TraceMetadata",
+    "TracePromptLink",
     "TraceRunLink",
     "TraceTag",
     "WorkerHeartbeat",

@@ -7,7 +7,8 @@ Comparisons are joined by AND, as in MLflow. Identifiers:
 - `trace.` / `attribute(s).`: status, request_id, client_request_id, timestamp(_ms),
   execution_time(_ms), end_time(_ms), and the shorthands name (the tag `mlflow.traceName`), run_id (the metadata
   `mlflow.sourceRun`; with `=` also a run linked to the trace), prompt = 'name/version' (a prompt
-  version the tag `mlflow.linkedPrompts` lists) and text (the spans' JSON);
+  version LinkPromptsToTrace linked, or that the tag `mlflow.linkedPrompts` lists) and text (the
+  spans' JSON);
 - `tag(s).`, `metadata.` / `request_metadata.`;
 - `span.`: name, type, status, content, attributes.<key>;
 - `feedback.<name>`, `expectation.<name>`: a valid (not overridden) assessment of that name whose
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from tracking.errors import InvalidParameterValue
-from tracking.models import Assessment, Span, TraceMetadata, TraceRunLink, TraceTag
+from tracking.models import Assessment, Span, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from tracking.search.condition_sql import LOOKUPS
 from tracking.search.tokens import Token, is_quoted, number_value, path_parts, tokenize, unquote
 from tracking.times import ms_to_datetime
@@ -301,7 +302,10 @@ def _condition(comparison: TraceComparison):
         # A prompt version linked to the trace, as the tag lists them ([{"name", "version"}]).
         name, version = value.split("/")
         listed = json.dumps({"name": name, "version": version})[1:-1]
-        return Exists(TraceTag.objects.filter(trace=OuterRef("pk"), key=key, value__contains=listed))
+        # Linked by LinkPromptsToTrace, or listed in the tag (which the client also sets).
+        return Exists(
+            TracePromptLink.objects.filter(trace=OuterRef("pk"), name=name, version=version)
+        ) | Exists(TraceTag.objects.filter(trace=OuterRef("pk"), key=key, value__contains=listed))
     spans = Span.objects.filter(trace=OuterRef("pk"))
     if entity == "text" or key == "content":
         return Exists(spans.filter(_compare("content", op, value)))

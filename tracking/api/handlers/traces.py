@@ -246,6 +246,21 @@ def link_traces_to_run(call: ApiCall) -> dict[str, Any]:
     return {}
 
 
+@rpc("mlflow.LinkPromptsToTrace")
+def link_prompts_to_trace(call: ApiCall) -> dict[str, Any]:
+    trace_id = call.message["trace_id"]
+    versions = call.message.get("prompt_versions") or []
+    if not versions:  # nothing to link: MLflow's server does not look for the trace either
+        return {}
+    trace = queries.find_trace(call.workspace, trace_id)
+    if trace is None:
+        raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+    services.link_prompts_to_trace(
+        trace=trace, prompt_versions=[(item["name"], item["version"]) for item in versions]
+    )
+    return {}
+
+
 # -- OTLP ----------------------------------------------------------------------------------------
 
 
