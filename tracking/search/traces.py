@@ -326,13 +326,19 @@ def _assessment_condition(entity: str, key: str, op: str, value):
     elif op not in NULL_OPS:
         named = named.filter(**{f"value__{_LOOKUP[op]}": value})
     own = Exists(named.filter(trace=OuterRef("pk")))
-    sessions = TraceMetadata.objects.filter(
-        key=SESSION_METADATA,
+    # Only a trace of a session asks whether a trace of the same session, in the same experiment,
+    # has a matching assessment about the whole session: correlated on the session's id, so that
+    # the question costs nothing for the (many) traces of no session.
+    judged_session = named.filter(
+        metadata__contains=f'"{SESSION_METADATA}":',
         trace__experiment=OuterRef(OuterRef("experiment")),
-        trace__in=named.filter(metadata__contains=f'"{SESSION_METADATA}":').values("trace"),
-    ).values("value")
+        trace__metadata__key=SESSION_METADATA,
+        trace__metadata__value=OuterRef("value"),
+    )
     of_session = Exists(
-        TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SESSION_METADATA, value__in=Subquery(sessions))
+        TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SESSION_METADATA).filter(
+            Exists(judged_session)
+        )
     )
     found = own | of_session
     return ~found if op == "IS NULL" else found
