@@ -13,6 +13,7 @@ from django.test import Client
 from studio.span_tree import format_nanoseconds, span_rows
 from tracking.models import Span, Trace, TraceMetadata, TraceTag
 from tracking.queries.trace_pages import PAGE_SIZE
+from tracking.services.assessments import AssessmentInput, create_assessment
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
 
@@ -366,6 +367,67 @@ def test_a_hostile_span_is_shown_as_text(client, experiment):
     assert 'href="javascript:' not in html
 
 
+def test_the_trace_page_lists_assessments_with_source_rationale_span_and_override(client, experiment, chat):
+    original = create_assessment(
+        trace=chat,
+        item=AssessmentInput(
+            name="helpful",
+            assessment_type="feedback",
+            value=True,
+            source_type="HUMAN",
+            source_id="ana",
+            rationale="clear answer",
+            span_id="0000000000000003",
+        ),
+    )
+    create_assessment(
+        trace=chat,
+        item=AssessmentInput(
+            name="helpful",
+            assessment_type="feedback",
+            value=False,
+            source_type="LLM_JUDGE",
+            overrides=original.assessment_id,
+        ),
+    )
+    create_assessment(
+        trace=chat,
+        item=AssessmentInput(
+            name="expected", assessment_type="expectation", value={"k": [1]}, source_type="CODE"
+        ),
+    )
+
+    html = client.get(trace_url(experiment, chat.trace_id)).content.decode()
+    section = html[html.index('data-field="assessments"') :]
+
+    assert section.count('class="assessment') == 3
+    assert "HUMAN · ana" in section and "clear answer" in section
+    assert 'href="?span=0000000000000003"' in section and ">llm</a>" in section
+    assert "Overridden" in section and f"overrides <code>{original.assessment_id}</code>" in section
+    assert "{&quot;k&quot;: [1]}" in section
+
+
+def test_a_hostile_assessment_is_shown_as_text(client, experiment, chat):
+    create_assessment(
+        trace=chat,
+        item=AssessmentInput(
+            name="<script>alert(1)</script>",
+            assessment_type="feedback",
+            value="<img src=x onerror=alert(2)>",
+            source_type="HUMAN",
+            source_id="<b>me</b>",
+            rationale="</td><script>alert(3)</script>",
+            span_id='"><script>alert(4)</script>',
+        ),
+    )
+
+    html = client.get(trace_url(experiment, chat.trace_id)).content.decode()
+
+    for raw in ("<script>alert", "<img src=x", "<b>me</b>", '"><script>'):
+        assert raw not in html
+    assert "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
 def test_the_trace_page_costs_a_fixed_number_of_queries(client, experiment, django_assert_max_num_queries):
     spans = [span("0000000000000001", "root", end_ms=1000)]
     spans += [
@@ -374,8 +436,9 @@ def test_the_trace_page_costs_a_fixed_number_of_queries(client, experiment, djan
     ]
     trace = make_trace(experiment, "tr-many", spans=spans, metadata=[("mlflow.sourceRun", "a" * 32)])
 
-    # workspace (+ resource group), experiment; the trace, its tags, metadata, links, runs, spans
-    with django_assert_max_num_queries(9):
+    # workspace (+ resource group), experiment; the trace, its tags, metadata, links, runs, spans,
+    # assessments
+    with django_assert_max_num_queries(10):
         response = client.get(trace_url(experiment, trace.trace_id))
 
     assert response.content.decode().count('role="treeitem"') == 79

@@ -1,6 +1,7 @@
 """Tracking data: tenancy (resource groups, workspaces), experiments, runs and what runs log."""
 
 from .alerts import Alert, AlertRule
+from .assessments import Assessment
 from .compute import ComputeTarget, WorkerHeartbeat
 from .deletions import Deletion
 from .environments import Environment
@@ -28,12 +29,13 @@ from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, Log
 from .metrics import Metric, MetricSummary
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .scorers import OnlineScoringConfig, Scorer, ScorerVersion
-from .traces import PendingTraceRunLink, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from .traces import PendingTraceRunLink, Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from .workspaces import ResourceGroup, Workspace
 
 __all__ = [
     "Alert",
     "AlertRule",
+    "Assessment",
     "ComputeTarget",
     "Dataset",
     "Deletion",
@@ -74,6 +76,7 @@ __all__ = [
     "Span",
     "Trace",
     "TraceMetadata",
+    "TracePromptLink",
     "TraceRunLink",
     "TraceTag",
     "WorkerHeartbeat",

@@ -145,3 +145,15 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return f"{self.trace_id}/{self.span_id}"
+
+
+class TracePromptLink(models.Model):
+    """A prompt version a trace used (LinkPromptsToTrace), by the prompt's name and version."""
+
+    trace = models.ForeignKey(Trace, on_delete=models.CASCADE, related_name="prompt_links", db_index=False)
+    name = models.CharField(max_length=250)
+    version = models.CharField(max_length=20)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["trace", "name", "version"], name="trace_prompt_link")]
+        indexes = [models.Index(fields=["name", "version"], name="trace_prompt_link_version")]

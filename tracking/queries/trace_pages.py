@@ -15,13 +15,14 @@ The filter is MLflow's `search_traces` grammar, through the same search as `Sear
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db.models import F, OuterRef, Q, QuerySet, Subquery
 
 from tracking.errors import ResourceDoesNotExist
-from tracking.models import Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
+from tracking.models import Assessment, Experiment, Run, Span, Trace, TraceMetadata, TraceRunLink, TraceTag
 from tracking.models.traces import TRACE_STATES
 from tracking.search.traces import filter_traces, parse_trace_filter
 
@@ -187,6 +188,47 @@ def _name_runs(experiment: Experiment, rows: list[TraceRow]) -> None:
 
 
 @dataclass(slots=True)
+class AssessmentLine:
+    """An assessment as a trace's page lists it: every field text, to be escaped as any text."""
+
+    name: str
+    kind: str  # "feedback" | "expectation"
+    value: str  # a string as it is, any other value as its JSON
+    error: str  # "CODE: message", or ""
+    source: str  # "HUMAN · ana@example.com"
+    rationale: str
+    valid: bool
+    overrides: str
+    span_id: str
+    span_name: str  # the span's name when the page has it
+
+
+def _assessment_lines(trace: Trace, spans: list[Span]) -> list[AssessmentLine]:
+    names = {span.span_id: span.name for span in spans}
+    lines = []
+    for assessment in Assessment.objects.filter(trace=trace).order_by("created_at", "pk"):
+        value = json.loads(assessment.value)
+        error = json.loads(assessment.error) if assessment.error else {}
+        lines.append(
+            AssessmentLine(
+                name=assessment.name,
+                kind=assessment.assessment_type,
+                value=value if isinstance(value, str) else json.dumps(value, ensure_ascii=False),
+                error=": ".join(
+                    part for part in (error.get("error_code"), error.get("error_message")) if part
+                ),
+                source=" · ".join(part for part in (assessment.source_type, assessment.source_id) if part),
+                rationale=assessment.rationale or "",
+                valid=assessment.valid,
+                overrides=assessment.overrides or "",
+                span_id=assessment.span_id or "",
+                span_name=names.get(assessment.span_id or "", ""),
+            )
+        )
+    return lines
+
+
+@dataclass(slots=True)
 class TraceDetail:
     trace: Trace
     name: str
@@ -195,6 +237,7 @@ class TraceDetail:
     metadata: list[tuple[str, str]]
     runs: list[tuple[str, str | None]]  # (run id, its name; None when not a run of the workspace)
     span_count: int  # all the trace's spans, `spans` being the first `max_spans` of them
+    assessments: list[AssessmentLine]
 
 
 def trace_detail(experiment: Experiment, trace_id: str, *, max_spans: int = 1000) -> TraceDetail:
@@ -229,4 +272,5 @@ def trace_detail(experiment: Experiment, trace_id: str, *, max_spans: int = 1000
         tags=tags,
         metadata=metadata,
         runs=[(run_id, (names[run_id] or run_id) if run_id in names else None) for run_id in run_ids],
+        assessments=_assessment_lines(trace, spans),
     )

@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.models import Experiment, Span, Trace, TraceMetadata, TraceTag, Workspace
+from tracking.models import Assessment, Experiment, Span, Trace, TraceMetadata, TraceTag, Workspace
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.traces import filter_traces, order_traces, parse_trace_filter
 
@@ -23,6 +23,7 @@ class TraceRecord:
     tags: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
     spans: list[dict[str, Any]] | None = None  # MLflow's span JSON, when asked for
+    assessments: list[Assessment] = field(default_factory=list)
 
 
 def find_trace(workspace: Workspace, trace_id: str) -> Trace | None:
@@ -37,7 +38,7 @@ def get_trace(workspace: Workspace, trace_id: str) -> Trace:
 
 
 def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceRecord]:
-    """The traces with their tags and metadata (and spans): three or four queries in all."""
+    """The traces with their tags, metadata and assessments (and spans): four or five queries."""
     records = {trace.pk: TraceRecord(trace) for trace in traces}
     tags = TraceTag.objects.filter(trace_id__in=records).order_by("id")
     for trace_pk, key, value in tags.values_list("trace_id", "key", "value"):
@@ -45,6 +46,8 @@ def load_traces(traces: list[Trace], *, with_spans: bool = False) -> list[TraceR
     metadata = TraceMetadata.objects.filter(trace_id__in=records).order_by("id")
     for trace_pk, key, value in metadata.values_list("trace_id", "key", "value"):
         records[trace_pk].metadata[key] = value
+    for assessment in Assessment.objects.filter(trace_id__in=records).order_by("created_at", "id"):
+        records[assessment.trace_id].assessments.append(assessment)
     if with_spans:
         for record in records.values():
             record.spans = []

@@ -7,10 +7,15 @@ Comparisons are joined by AND, as in MLflow. Identifiers:
 - `trace.` / `attribute(s).`: status, request_id, client_request_id, timestamp(_ms),
   execution_time(_ms), end_time(_ms), and the shorthands name (the tag `mlflow.traceName`), run_id (the metadata
   `mlflow.sourceRun`; with `=` also a run linked to the trace), prompt = 'name/version' (a prompt
-  version the tag `mlflow.linkedPrompts` lists) and text (the spans' JSON);
+  version LinkPromptsToTrace linked, or that the tag `mlflow.linkedPrompts` lists) and text (the
+  spans' JSON);
 - `tag(s).`, `metadata.` / `request_metadata.`;
 - `span.`: name, type, status, content, attributes.<key>;
-- `feedback.`, `expectation.`, `issue.`: no trace here has one, as on a server where none was logged.
+- `feedback.<name>`, `expectation.<name>`: a valid (not overridden) assessment of that name whose
+  value compares (`=`/`!=`/patterns with a quoted string against its JSON, `<` `<=` `>` `>=` with
+  a number against a numeric value), or IS (NOT) NULL; an assessment of a session's trace that says
+  it is about the session (metadata `mlflow.trace.session`) counts for every trace of the session;
+- `issue.`: no trace here has one (issues are not kept), as on a server where none was logged.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from tracking.errors import InvalidParameterValue
-from tracking.models import Span, TraceMetadata, TraceRunLink, TraceTag
+from tracking.models import Assessment, Span, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
 from tracking.search.condition_sql import LOOKUPS
 from tracking.search.tokens import Token, is_quoted, number_value, path_parts, tokenize, unquote
 from tracking.times import ms_to_datetime
@@ -39,7 +44,7 @@ _ENTITIES = {
     "request_metadata": "metadata",
     "span": "span",
 }
-# Assessments and issues are not kept here: no trace has one, as on a server where none was logged.
+# Issues are not kept here: no trace has one, as on a server where none was logged.
 _ASSESSMENT_ENTITIES = {"feedback": "feedback", "expectation": "expectation", "issue": "issue"}
 _ALIASES = {"timestamp": "timestamp_ms", "execution_time": "execution_time_ms", "end_time": "end_time_ms"}
 _NUMERIC = {"timestamp_ms", "execution_time_ms", "end_time_ms"}
@@ -56,6 +61,8 @@ _SPAN_FIELDS = {"name": "name", "type": "span_type", "status": "status"}
 SOURCE_RUN_METADATA = "mlflow.sourceRun"
 
 _LOOKUP = {**LOOKUPS, "RLIKE": "regex"}
+_NUMERIC_ASSESSMENT_OPS = {"<", "<=", ">", ">="}
+SESSION_METADATA = "mlflow.trace.session"
 
 
 @dataclass(frozen=True)
@@ -105,7 +112,9 @@ def _comparison(tokens: list[Token], pos: int, source: str) -> tuple[TraceCompar
     if pos >= len(tokens):
         raise InvalidParameterValue(f"Invalid filter '{source}': a value is missing.")
     token = tokens[pos]
-    if entity in _ASSESSMENT_ENTITIES and token.kind == "number":
+    if entity in ("feedback", "expectation"):
+        return TraceComparison(entity, key, op, _assessment_value(entity, op, token)), pos + 1
+    if entity == "issue" and token.kind == "number":
         return TraceComparison(entity, key, op, number_value(token.text)), pos + 1
     if entity == "attribute" and key in _NUMERIC:
         if token.kind != "number":
@@ -124,6 +133,23 @@ def _comparison(tokens: list[Token], pos: int, source: str) -> tuple[TraceCompar
         # The run's own traces and those linked to it (LinkTracesToRun), as MLflow's server finds.
         return TraceComparison("run", key, op, text), pos + 1
     return TraceComparison(entity, key, op, text), pos + 1
+
+
+def _assessment_value(entity: str, op: str, token: Token) -> str | float:
+    """A number for the numeric comparators, a quoted string for the others (as MLflow)."""
+    numeric = op in _NUMERIC_ASSESSMENT_OPS
+    quoted = token.kind == "string" and token.text[:1] in ("'", '"')
+    if numeric and token.kind == "number":
+        return float(number_value(token.text))
+    if not numeric and quoted:
+        return unquote(token.text)
+    if numeric:
+        raise InvalidParameterValue(
+            f"Expected a numeric value for {entity} when using comparator '{op}'. Got value {token.text}"
+        )
+    raise InvalidParameterValue(
+        f"Expected a quoted string value for {entity} (e.g. 'my-value'). Got value {token.text}"
+    )
 
 
 def _identifier(token: Token) -> tuple[str, str]:
@@ -190,6 +216,10 @@ def _check_op(entity: str, key: str, op: str) -> None:
         allowed = {"LIKE", "ILIKE"}
     elif entity in _ASSESSMENT_ENTITIES:
         allowed = NUMERIC_OPS | STRING_OPS | NULL_OPS if entity != "issue" else {"="}
+        if op in LIST_OPS and entity != "issue":  # worded as MLflow's server words it
+            raise InvalidParameterValue(
+                f"Expected a quoted string value for {entity} (e.g. 'my-value'). Got value ({op})"
+            )
     else:
         if key == "content":
             allowed = {"LIKE", "ILIKE"}
@@ -260,8 +290,10 @@ def _condition(comparison: TraceComparison):
         if op == "IS NOT NULL":
             return Exists(rows)
         return Exists(rows.filter(_compare("value", op, value)))
+    if entity == "issue":
+        return Q(pk__in=[])
     if entity in _ASSESSMENT_ENTITIES:
-        return Q() if op == "IS NULL" else Q(pk__in=[])
+        return _assessment_condition(entity, key, op, value)
     if entity == "run":
         return Exists(TraceRunLink.objects.filter(trace=OuterRef("pk"), run_id=value)) | Exists(
             TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SOURCE_RUN_METADATA, value=value)
@@ -270,13 +302,46 @@ def _condition(comparison: TraceComparison):
         # A prompt version linked to the trace, as the tag lists them ([{"name", "version"}]).
         name, version = value.split("/")
         listed = json.dumps({"name": name, "version": version})[1:-1]
-        return Exists(TraceTag.objects.filter(trace=OuterRef("pk"), key=key, value__contains=listed))
+        # Linked by LinkPromptsToTrace, or listed in the tag (which the client also sets).
+        return Exists(
+            TracePromptLink.objects.filter(trace=OuterRef("pk"), name=name, version=version)
+        ) | Exists(TraceTag.objects.filter(trace=OuterRef("pk"), key=key, value__contains=listed))
     spans = Span.objects.filter(trace=OuterRef("pk"))
     if entity == "text" or key == "content":
         return Exists(spans.filter(_compare("content", op, value)))
     if key in _SPAN_FIELDS:
         return Exists(spans.filter(_compare(_SPAN_FIELDS[key], op, value)))
     return Exists(spans.filter(_attribute_q(key[len("attributes.") :], op, value)))
+
+
+def _assessment_condition(entity: str, key: str, op: str, value):
+    """Traces with a valid assessment of the kind and name that matches, or one of their session
+    judged as a whole by a matching assessment of another trace of the session."""
+    named = Assessment.objects.filter(assessment_type=entity, name=key, valid=True)
+    if op in _NUMERIC_ASSESSMENT_OPS:
+        named = named.filter(is_numeric_value=True, **{f"aggregate_value__{LOOKUPS[op]}": value})
+    elif op in ("=", "!="):
+        same = Q(value=value) | Q(value=json.dumps(value))
+        named = named.filter(same if op == "=" else ~same)
+    elif op not in NULL_OPS:
+        named = named.filter(**{f"value__{_LOOKUP[op]}": value})
+    own = Exists(named.filter(trace=OuterRef("pk")))
+    # Only a trace of a session asks whether a trace of the same session, in the same experiment,
+    # has a matching assessment about the whole session: correlated on the session's id, so that
+    # the question costs nothing for the (many) traces of no session.
+    judged_session = named.filter(
+        metadata__contains=f'"{SESSION_METADATA}":',
+        trace__experiment=OuterRef(OuterRef("experiment")),
+        trace__metadata__key=SESSION_METADATA,
+        trace__metadata__value=OuterRef("value"),
+    )
+    of_session = Exists(
+        TraceMetadata.objects.filter(trace=OuterRef("pk"), key=SESSION_METADATA).filter(
+            Exists(judged_session)
+        )
+    )
+    found = own | of_session
+    return ~found if op == "IS NULL" else found
 
 
 def _attribute_q(name: str, op: str, value) -> Q:

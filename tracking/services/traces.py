@@ -20,12 +20,14 @@ from django.db import IntegrityError, transaction
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import (
+    Assessment,
     Experiment,
     PendingTraceRunLink,
     Run,
     Span,
     Trace,
     TraceMetadata,
+    TracePromptLink,
     TraceRunLink,
     TraceTag,
     Workspace,
@@ -391,6 +393,26 @@ def link_traces_to_run(*, workspace: Workspace, trace_ids: list[str], run: Run) 
         )
 
 
+def link_prompts_to_trace(*, trace: Trace, prompt_versions: list[tuple[str, str]]) -> None:
+    """Records that the trace used these prompt versions ((name, version), the version a number);
+    one already linked is not linked twice."""
+    for name, version in prompt_versions:
+        if not name or len(name) > 250:
+            raise InvalidParameterValue(f"Invalid prompt name {name[:300]!r}.")
+        if not version.isdigit() or len(version) > 20:
+            raise InvalidParameterValue(f"Invalid prompt version {version[:100]!r}: expected a number.")
+    wanted = {(name, str(int(version))) for name, version in prompt_versions}
+    with transaction.atomic():
+        linked = set(TracePromptLink.objects.filter(trace=trace).values_list("name", "version"))
+        TracePromptLink.objects.bulk_create(
+            [
+                TracePromptLink(trace=trace, name=name, version=version)
+                for name, version in sorted(wanted - linked)
+            ],
+            ignore_conflicts=True,
+        )
+
+
 def delete_traces(
     *,
     workspace: Workspace,
@@ -446,7 +468,7 @@ def purge_traces(*, experiment: Experiment, traces: list[tuple[int, str]]) -> in
 
 def delete_trace_rows(pks: list[int]) -> tuple[int, dict[str, int]]:
     """The traces' rows, each table in one statement (spans first: a trace may have thousands)."""
-    for model in (Span, TraceTag, TraceMetadata, TraceRunLink):
+    for model in (Span, Assessment, TraceTag, TraceMetadata, TraceRunLink, TracePromptLink):
         model.objects.filter(trace_id__in=pks).delete()
     return Trace.objects.filter(pk__in=pks).delete()
 

@@ -21,6 +21,7 @@ from tracking.deletion.plan import make_plan
 from tracking.deletion.scope import resolve
 from tracking.errors import InvalidParameterValue
 from tracking.models import (
+    Assessment,
     Deletion,
     EvaluationDataset,
     EvaluationDatasetExperiment,
@@ -39,6 +40,7 @@ from tracking.models import (
 from tracking.models.work import FAILED, RUNNING, SUCCEEDED
 from tracking.services import gateway
 from tracking.services.artifacts import proxy_path, save_artifact
+from tracking.services.assessments import AssessmentInput, create_assessment
 from tracking.services.deletions import request_deletion
 from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
 from tracking.services.experiments import create_experiment
@@ -73,7 +75,7 @@ def make_run(experiment, *, points: int = 30, files: int = 2) -> Run:
 
 
 def make_trace(experiment, number: int = 1) -> Trace:
-    """A trace of two spans, with its span file as an older client uploads it."""
+    """A trace of two spans and an assessment, with its span file as an older client uploads it."""
     trace_id = f"tr-{experiment.workspace_id:08x}{experiment.number:08x}{number:016x}"
     spans = [
         SpanRecord(trace_id, f"{i:016x}", None if i == 0 else f"{0:016x}", f"s{i}", "CHAIN", "OK",
@@ -84,6 +86,10 @@ def make_trace(experiment, number: int = 1) -> Trace:
     trace = Trace.objects.get(workspace=experiment.workspace, trace_id=trace_id)
     location = TraceTag.objects.get(trace=trace, key="mlflow.artifactLocation").value
     save(experiment.workspace, location, "traces.json", b'{"spans": []}')
+    create_assessment(
+        trace=trace,
+        item=AssessmentInput(name="quality", assessment_type="feedback", value=1, source_type="HUMAN"),
+    )
     return trace
 
 
@@ -331,6 +337,7 @@ def test_deleting_an_experiment_removes_its_runs_models_and_folder_and_frees_its
     assert not folder.exists()
     assert not Trace.objects.filter(pk__in=[trace.pk for trace in traces]).exists()
     assert not Span.objects.filter(trace_id__in=[trace.pk for trace in traces]).exists()
+    assert not Assessment.objects.filter(trace_id__in=[trace.pk for trace in traces]).exists()
     assert row.counts["traces"] == 3
     assert Run.objects.filter(experiment=other).count() == 1
     assert Trace.objects.filter(experiment=other).count() == 1

@@ -10,8 +10,10 @@ import pytest
 
 from tracking.api.otlp import SpanRecord
 from tracking.errors import InvalidParameterValue
+from tracking.models import TraceMetadata
 from tracking.queries.traces import search_traces
 from tracking.search.traces import TraceComparison, parse_trace_filter
+from tracking.services.assessments import AssessmentInput, create_assessment
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
 from tracking.services.traces import TraceInfoInput, link_traces_to_run, log_spans, set_trace_tag, start_trace
@@ -40,7 +42,7 @@ T0_MS = int(T0.timestamp() * 1000)
         ("request_metadata.k IS NOT NULL", [TraceComparison("metadata", "k", "IS NOT NULL", None)]),
         ("span.type NOT IN ('LLM')", [TraceComparison("span", "type", "NOT IN", ("LLM",))]),
         ("span.attributes.model = 'gpt'", [TraceComparison("span", "attributes.model", "=", "gpt")]),
-        ("feedback.rating >= 3", [TraceComparison("feedback", "rating", ">=", 3)]),
+        ("feedback.rating >= 3", [TraceComparison("feedback", "rating", ">=", 3.0)]),
         (
             "trace.status = 'OK' and span.name = 'a'",
             [TraceComparison("attribute", "status", "=", "OK"), TraceComparison("span", "name", "=", "a")],
@@ -235,7 +237,7 @@ def test_it_finds_the_traces_of_a_run_by_source_or_link(experiment, traces):
 def test_a_page_costs_the_same_few_queries_for_one_or_many_traces(
     experiment, traces, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(3):
+    with django_assert_max_num_queries(4):  # the page, tags, metadata, assessments
         records, _ = search_traces(
             experiment.workspace, [experiment], filter_string="tags.reviewed IS NULL AND span.type = 'LLM'"
         )
@@ -246,3 +248,58 @@ def test_another_workspace_sees_none_of_them(experiment, traces, make_workspace)
     other = make_workspace("elsewhere")
     theirs = create_experiment(workspace=other, name="traced")
     assert search_traces(other, [theirs])[0] == []
+
+
+@pytest.fixture
+def judged(traces):
+    """Trace 0: helpful = true and score 0.9 overridden by 0.2; trace 1: score 4; trace 2 none.
+    Traces 1 and 2 are one session, judged as a whole through trace 1 (tone = 'calm')."""
+
+    def feedback(trace, name, value, **fields):
+        item = AssessmentInput(
+            name=name, assessment_type="feedback", value=value, source_type="HUMAN", **fields
+        )
+        return create_assessment(trace=trace, item=item)
+
+    feedback(traces[0], "helpful", True)
+    first = feedback(traces[0], "score", 0.9)
+    feedback(traces[0], "score", 0.2, overrides=first.assessment_id)
+    feedback(traces[1], "score", 4.0)
+    TraceMetadata.objects.bulk_create(
+        [TraceMetadata(trace=trace, key="mlflow.trace.session", value="s-1") for trace in traces[1:]]
+    )
+    feedback(traces[1], "tone", "calm", metadata={"mlflow.trace.session": "s-1"})
+    return traces
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "expected"),
+    [
+        ("feedback.helpful = 'true'", [0]),
+        ("feedback.score > 0.5", [1]),  # trace 0's 0.9 was overridden
+        ("feedback.score < 0.5", [0]),
+        ("feedback.score = '4.0'", [1]),
+        ("feedback.score != '4.0'", [0]),
+        ("feedback.score IS NULL", [2]),
+        ("feedback.score IS NOT NULL", [1, 0]),
+        ("feedback.helpful LIKE 't%'", [0]),
+        ("feedback.tone = 'calm'", [2, 1]),  # the session's every trace
+        ("feedback.tone IS NULL", [0]),
+        ("expectation.score IS NOT NULL", []),
+    ],
+)
+def test_it_finds_traces_by_their_valid_assessments(experiment, judged, filter_string, expected):
+    assert _ids(experiment, filter_string=filter_string) == [judged[i].trace_id for i in expected]
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "message"),
+    [
+        ("feedback.score = 4", "Expected a quoted string value for feedback"),
+        ("feedback.score > '4'", "Expected a numeric value for feedback when using comparator '>'"),
+        ("feedback.score IN ('4')", "Expected a quoted string value for feedback"),
+    ],
+)
+def test_assessment_values_must_be_of_the_comparators_kind(filter_string, message):
+    with pytest.raises(InvalidParameterValue, match=message):
+        parse_trace_filter(filter_string)

@@ -2,6 +2,7 @@
 
 from . import (  # noqa: F401
     artifacts,
+    assessments,
     evaluation_datasets,
     experiments,
     gateway,
@@ -13,6 +14,7 @@ from . import (  # noqa: F401
     runs,
     scorers,
     server,
+    trace_analytics,
     traces,
     traces_v2,
     ui,

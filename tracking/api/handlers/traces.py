@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -19,10 +18,11 @@ from tracking.queries import runs as run_queries
 from tracking.queries import traces as queries
 from tracking.queries.traces import TraceRecord
 from tracking.services import traces as services
-from tracking.times import ms_to_datetime
 
 from ..otlp import Unprocessable, otel_span_json, read_export_request
 from ..router import ApiCall, outside_api_route, rpc
+from ..timestamps import parse_wire_timestamp, wire_timestamp
+from .assessments import assessment_json
 
 EXPERIMENT_ID_HEADER = "X-Mlflow-Experiment-Id"
 RUN_ID_HEADER = "X-Mlflow-Run-Id"
@@ -31,12 +31,6 @@ outside_api_route("POST", "v1/traces", OTLP_RPC)
 
 
 # -- shapes --------------------------------------------------------------------------------------
-
-
-def _timestamp(moment: datetime) -> str:
-    text = moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    millis = moment.microsecond // 1000
-    return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
 def _duration(milliseconds: int) -> str:
@@ -52,7 +46,7 @@ def trace_info_json(record: TraceRecord) -> dict[str, Any]:
             "type": "MLFLOW_EXPERIMENT",
             "mlflow_experiment": {"experiment_id": trace.experiment.experiment_id},
         },
-        "request_time": _timestamp(trace.request_time),
+        "request_time": wire_timestamp(trace.request_time),
     }
     if trace.client_request_id is not None:
         info["client_request_id"] = trace.client_request_id
@@ -61,6 +55,10 @@ def trace_info_json(record: TraceRecord) -> dict[str, Any]:
     info["state"] = trace.state
     if record.metadata:
         info["trace_metadata"] = record.metadata
+    if record.assessments:
+        for assessment in record.assessments:
+            assessment.trace = trace
+        info["assessments"] = [assessment_json(assessment) for assessment in record.assessments]
     if record.tags:
         info["tags"] = record.tags
     if trace.request_preview is not None:
@@ -79,22 +77,7 @@ def _trace_json(record: TraceRecord) -> dict[str, Any]:
 
 # -- parsing -------------------------------------------------------------------------------------
 
-_TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})")
 _DURATION = re.compile(r"(-?\d{1,12})(?:\.(\d{1,9}))?s")
-
-
-def _parse_timestamp(value: Any) -> datetime:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return ms_to_datetime(value, "request_time")
-    found = _TIMESTAMP.fullmatch(value) if isinstance(value, str) else None
-    if found is None:
-        raise InvalidParameterValue(f"Invalid value {str(value)[:100]!r} for parameter 'request_time'.")
-    try:
-        base = datetime.fromisoformat(found[1] + (found[3].replace("Z", "+00:00")))
-    except ValueError:
-        raise InvalidParameterValue(f"Invalid value {value[:100]!r} for parameter 'request_time'.") from None
-    millis = int((found[2] or "0")[:3].ljust(3, "0"))
-    return base.replace(microsecond=millis * 1000)
 
 
 def _parse_duration(value: Any) -> int | None:
@@ -145,7 +128,7 @@ def start_trace_v3(call: ApiCall) -> dict[str, Any]:
         experiment=experiment,
         info=services.TraceInfoInput(
             trace_id=info.get("trace_id") or "",
-            request_time=_parse_timestamp(info["request_time"]),
+            request_time=parse_wire_timestamp(info["request_time"]),
             execution_duration_ms=_parse_duration(info.get("execution_duration")),
             state=info.get("state") or "STATE_UNSPECIFIED",
             client_request_id=info.get("client_request_id"),
@@ -259,6 +242,21 @@ def link_traces_to_run(call: ApiCall) -> dict[str, Any]:
     run = run_queries.get_run(call.workspace, call.message["run_id"])
     services.link_traces_to_run(
         workspace=call.workspace, trace_ids=call.message.get("trace_ids") or [], run=run
+    )
+    return {}
+
+
+@rpc("mlflow.LinkPromptsToTrace")
+def link_prompts_to_trace(call: ApiCall) -> dict[str, Any]:
+    trace_id = call.message["trace_id"]
+    versions = call.message.get("prompt_versions") or []
+    if not versions:  # nothing to link: MLflow's server does not look for the trace either
+        return {}
+    trace = queries.find_trace(call.workspace, trace_id)
+    if trace is None:
+        raise ResourceDoesNotExist(f"Trace with ID '{trace_id}' not found.")
+    services.link_prompts_to_trace(
+        trace=trace, prompt_versions=[(item["name"], item["version"]) for item in versions]
     )
     return {}
 
