@@ -15,7 +15,6 @@ import gzip
 import io
 import json
 import zlib
-from dataclasses import dataclass, field
 from typing import Any
 
 from google.protobuf.json_format import Error as ProtoJsonError
@@ -27,6 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span as OtelSpan
 from opentelemetry.proto.trace.v1.trace_pb2 import Status
 
 from tracking.errors import InvalidParameterValue, MlflowError
+from tracking.services.traces import SpanRecord
 
 TRACE_ID_ATTRIBUTE = "mlflow.traceRequestId"
 SPAN_TYPE_ATTRIBUTE = "mlflow.spanType"
@@ -45,24 +45,6 @@ class Unprocessable(MlflowError):
 
     error_code = "INVALID_PARAMETER_VALUE"
     http_status = 422
-
-
-@dataclass
-class SpanRecord:
-    trace_id: str  # MLflow's: "tr-" + the OpenTelemetry trace id in hex
-    span_id: str  # 16 hex digits
-    parent_span_id: str | None
-    name: str
-    span_type: str | None
-    status: str  # "OK" | "ERROR" | "UNSET"
-    start_time_ns: int
-    end_time_ns: int | None
-    content: dict[str, Any]  # MLflow's span JSON
-    resource: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def attributes(self) -> dict[str, str]:
-        return self.content["attributes"]
 
 
 def read_export_request(body: bytes, content_type: str, content_encoding: str = "") -> list[SpanRecord]:

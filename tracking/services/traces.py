@@ -15,6 +15,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import IntegrityError, transaction
 
@@ -223,8 +224,28 @@ def end_trace_v2(
     return trace
 
 
-def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list) -> int:
-    """Stores spans (`tracking.api.otlp.SpanRecord`s) of one or more traces of the experiment.
+@dataclass
+class SpanRecord:
+    """A span as MLflow stores it, whichever way it came (OTLP, or a client's span file)."""
+
+    trace_id: str  # MLflow's: "tr-" + the OpenTelemetry trace id in hex
+    span_id: str  # 16 hex digits
+    parent_span_id: str | None
+    name: str
+    span_type: str | None
+    status: str  # "OK" | "ERROR" | "UNSET"
+    start_time_ns: int
+    end_time_ns: int | None
+    content: dict[str, Any]  # MLflow's span JSON
+    resource: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def attributes(self) -> dict[str, str]:
+        return self.content["attributes"]
+
+
+def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list[SpanRecord]) -> int:
+    """Stores spans of one or more traces of the experiment.
 
     1. Each missing trace is created from its spans: start and length from the spans' times, its
        state from the root span's status (IN_PROGRESS until the root span arrives).

@@ -15,7 +15,6 @@ from django.utils import timezone
 from registry.models import ModelVersion
 from registry.services.model_versions import create_model_version
 from registry.services.registered_models import create_registered_model
-from tracking.api.otlp import SpanRecord
 from tracking.deletion import purge
 from tracking.deletion.plan import make_plan
 from tracking.deletion.scope import resolve
@@ -49,7 +48,7 @@ from tracking.services.logged_models import create_logged_model
 from tracking.services.metric_points import MetricPoint, delete_metric
 from tracking.services.runs import Batch, create_run, log_batch
 from tracking.services.scorers import register_scorer
-from tracking.services.traces import log_spans
+from tracking.services.traces import SpanRecord, log_spans
 from tracking.services.workspaces import create_workspace
 
 T0 = 1_700_000_000_000

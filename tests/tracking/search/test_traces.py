@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracking.api.otlp import SpanRecord
 from tracking.errors import InvalidParameterValue
 from tracking.models import TraceMetadata
 from tracking.queries.traces import search_traces
@@ -16,7 +15,14 @@ from tracking.search.traces import TraceComparison, parse_trace_filter
 from tracking.services.assessments import AssessmentInput, create_assessment
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
-from tracking.services.traces import TraceInfoInput, link_traces_to_run, log_spans, set_trace_tag, start_trace
+from tracking.services.traces import (
+    SpanRecord,
+    TraceInfoInput,
+    link_traces_to_run,
+    log_spans,
+    set_trace_tag,
+    start_trace,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T0_MS = int(T0.timestamp() * 1000)

@@ -7,12 +7,18 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tracking.api.otlp import SpanRecord
 from tracking.models import PendingTraceRunLink, Span, Trace, TraceRunLink, TraceTag
 from tracking.queries.traces import load_traces, trace_spans
 from tracking.services.experiments import create_experiment
 from tracking.services.runs import create_run
-from tracking.services.traces import TraceInfoInput, delete_traces, link_traces_to_run, log_spans, start_trace
+from tracking.services.traces import (
+    SpanRecord,
+    TraceInfoInput,
+    delete_traces,
+    link_traces_to_run,
+    log_spans,
+    start_trace,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 T0_NS = int(T0.timestamp()) * 1_000_000_000
