@@ -91,6 +91,9 @@ class DeployedServer:
     data_dir: Path
     url: str = ""
     process: subprocess.Popen | None = None
+    # Where `serve` runs from (the repository, as `make run`; MLflow's test runner gives each
+    # server the folder its tests run in, as `mlflow server` is started there).
+    working_dir: Path = ROOT
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,8 +106,8 @@ class DeployedServer:
         self.url = f"http://127.0.0.1:{port}"
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "manage.py", "serve"],
-                cwd=ROOT,
+                [sys.executable, str(ROOT / "manage.py"), "serve"],
+                cwd=self.working_dir,
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,

@@ -42,6 +42,17 @@ def primary(definition_id: str) -> GatewayEndpointModelConfig:
     )
 
 
+def chat_endpoint(store: RestStore, provider: str, model_name: str) -> None:
+    """An endpoint "chat" on one model of `provider`, its key sealed in a secret."""
+    secret = store.create_gateway_secret(
+        secret_name="k", secret_value={"api_key": API_KEY}, provider=provider
+    )
+    definition = store.create_gateway_model_definition(
+        name="model", secret_id=secret.secret_id, provider=provider, model_name=model_name
+    )
+    store.create_gateway_endpoint(name="chat", model_configs=[primary(definition.model_definition_id)])
+
+
 def test_a_secret_is_shown_masked_and_never_in_full(store):
     secret = store.create_gateway_secret(
         secret_name="openai-key", secret_value={"api_key": API_KEY}, provider="openai"
@@ -211,13 +222,7 @@ def test_the_ui_sees_the_gateway_enabled_and_invocations_name_the_provider(store
     info = requests.get(f"{tracking_uri}/api/3.0/mlflow/server-info", timeout=10).json()
     assert info["features_enabled"] == {"gateway": True}
 
-    secret = store.create_gateway_secret(
-        secret_name="k", secret_value={"api_key": API_KEY}, provider="anthropic"
-    )
-    definition = store.create_gateway_model_definition(
-        name="claude", secret_id=secret.secret_id, provider="anthropic", model_name="claude-sonnet-4"
-    )
-    store.create_gateway_endpoint(name="chat", model_configs=[primary(definition.model_definition_id)])
+    chat_endpoint(store, "anthropic", "claude-sonnet-4")
     response = requests.post(
         f"{tracking_uri}/gateway/chat/mlflow/invocations",
         json={"messages": [{"role": "user", "content": "hello"}]},
@@ -240,3 +245,86 @@ def test_the_secrets_config_says_whether_a_key_of_its_own_seals_the_secrets(trac
 
     assert derived == {"secrets_available": True, "using_default_passphrase": True}
     assert configured == {"secrets_available": True, "using_default_passphrase": False}
+
+
+def test_the_prompt_lab_s_proxy_lists_this_workspace_s_endpoints_and_checks_paths_as_mlflow(
+    store, tracking_uri, make_workspace
+):
+    """MLflow's UI lists and calls endpoints through `gateway-proxy`, which MLflow's server sends
+    on to an external deployments server; ours answers from its own gateway."""
+    proxy = f"{tracking_uri}/ajax-api/2.0/mlflow/gateway-proxy"
+    assert requests.get(proxy, params={"gateway_path": "api/2.0/endpoints/"}, timeout=10).json() == {
+        "endpoints": []
+    }
+    chat_endpoint(store, "openai", "gpt-4o-mini")
+
+    listed = requests.get(proxy, params={"gateway_path": "api/2.0/endpoints"}, timeout=10)
+    assert listed.json() == {
+        "endpoints": [
+            {
+                "name": "chat",
+                "endpoint_type": "llm/v1/chat",
+                "endpoint_url": "/gateway/chat/mlflow/invocations",
+                "model": {"name": "gpt-4o-mini", "provider": "openai"},
+            }
+        ]
+    }
+    invoked = requests.post(
+        proxy,
+        json={
+            "gateway_path": "gateway/chat/invocations",
+            "json_data": {"messages": [{"role": "user", "content": "hi"}]},
+        },
+        timeout=10,
+    )
+    assert invoked.status_code == 502 and "'openai'" in invoked.json()["message"]
+    assert API_KEY[-8:] not in listed.text + invoked.text
+    unknown = requests.post(
+        proxy, json={"gateway_path": "gateway/nope/invocations", "json_data": {"messages": []}}, timeout=10
+    )
+    assert unknown.status_code == 404 and unknown.json()["error_code"] == "RESOURCE_DOES_NOT_EXIST"
+
+    make_workspace("proxy-other")
+    other = requests.get(
+        f"{tracking_uri}/ws/proxy-other/ajax-api/2.0/mlflow/gateway-proxy",
+        params={"gateway_path": "api/2.0/endpoints"},
+        timeout=10,
+    )
+    assert other.json() == {"endpoints": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "body", "message"),
+    [
+        ("POST", {}, "Deployments proxy request must specify a gateway_path."),
+        ("POST", {"gateway_path": "foo/bar"}, "Invalid gateway_path: foo/bar for method: POST"),
+        ("POST", {"gateway_path": "foo/bar/baz"}, "Invalid gateway_path: foo/bar/baz for method: POST"),
+        (
+            "POST",
+            {"gateway_path": "gateway/a/b/invocations"},
+            "Invalid gateway_path: gateway/a/b/invocations",
+        ),
+        ("POST", {"gateway_path": ["gateway/x/invocations"]}, "must specify a gateway_path"),
+        ("GET", {"gateway_path": "http://169.254.169.254/latest"}, "Invalid gateway_path: http://169.254"),
+        ("GET", {}, "Deployments proxy request must specify a gateway_path."),
+    ],
+)
+def test_the_prompt_lab_s_proxy_refuses_paths_mlflow_refuses(tracking_uri, method, body, message):
+    proxy = f"{tracking_uri}/ajax-api/2.0/mlflow/gateway-proxy"
+    if method == "GET":
+        response = requests.get(proxy, params=body, timeout=10)
+    else:
+        response = requests.post(proxy, json=body, timeout=10)
+    assert response.status_code == 400, response.text
+    assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert message in response.json()["message"]
+
+
+def test_a_proxied_invocation_needs_a_chat_completions_or_embeddings_payload(store, tracking_uri):
+    chat_endpoint(store, "openai", "gpt-4o-mini")
+    response = requests.post(
+        f"{tracking_uri}/ajax-api/2.0/mlflow/gateway-proxy",
+        json={"gateway_path": "gateway/chat/invocations", "json_data": "drop table"},
+        timeout=10,
+    )
+    assert response.status_code == 400 and response.json()["error_code"] == "INVALID_PARAMETER_VALUE"

@@ -74,6 +74,20 @@ def _warm_up(url: str) -> None:
     response.raise_for_status()
 
 
+def _default_workspace_prefix(database: Path) -> str:
+    """Where the default workspace's files lie under the artifact root (`workspaces/<id>`, as
+    `tracking.services.artifacts.workspace_prefix` names it): the folder MLflow's tests call the
+    artifact destination, since what the client sends through the proxy lands there unchanged."""
+    connection = sqlite3.connect(database, timeout=30)
+    try:
+        (workspace_id,) = connection.execute(
+            "SELECT id FROM tracking_workspace WHERE name = 'default'"
+        ).fetchone()
+    finally:
+        connection.close()
+    return f"workspaces/{workspace_id}"
+
+
 @contextmanager
 def ours(folder: Path) -> Iterator[Target]:
     """`manage.py serve` on a fresh SQLite database and data folder, migrated as `make run` does.
@@ -99,6 +113,9 @@ def ours(folder: Path) -> Iterator[Target]:
             "PYTHONUNBUFFERED": "1",
         },
         data_dir=data,
+        # As `mlflow server` below: the folder the tests run in, which MLflow's tests take as
+        # the server's working directory (a relative artifact location resolves there).
+        working_dir=folder,
     )
     data.mkdir(parents=True, exist_ok=True)
     migrated = server.manage("migrate", "--noinput", "-v", "0")
@@ -115,6 +132,7 @@ def ours(folder: Path) -> Iterator[Target]:
             emptied_folders=[data / "artifacts", data / "cache"],
             log_path=server.log_path,
             alive=lambda: server.alive,
+            artifacts_destination=data / "artifacts" / _default_workspace_prefix(database),
         )
         target.keep_pristine_copy()
         yield target

@@ -65,6 +65,7 @@ _READ = [
     "mlflow.ui.GetLoggedModelArtifact",
     "mlflow.ui.GetModelVersionArtifact",
     "mlflow.ui.GetTraceArtifact",
+    "mlflow.ui.ListGatewayProxyEndpoints",
     # GraphQL: every field is one of the reads above (tracking/api/graphql/schema.py FIELD_RPCS)
     "mlflow.ui.GraphQL",
     # Logged models
@@ -160,6 +161,8 @@ _WRITE = [
     # MLflow's web UI routes (no .proto declares them; tracking/api/handlers/ui.py)
     "mlflow.ui.CreatePromptlabRun",
     "mlflow.ui.UploadArtifact",
+    # An invocation through the prompt lab's proxy, as a gateway invocation below
+    "mlflow.ui.InvokeGatewayProxyEndpoint",
     # Logged models
     "mlflow.CreateLoggedModel",
     "mlflow.FinalizeLoggedModel",

@@ -38,7 +38,7 @@ def _endpoint(request: HttpRequest, workspace_name: str | None, endpoint_name: s
     return queries.get_endpoint(workspace, name=endpoint_name)
 
 
-def _unreachable(endpoint: GatewayEndpoint) -> ProviderUnreachable:
+def unreachable(endpoint: GatewayEndpoint) -> ProviderUnreachable:
     providers = sorted({m.model_definition.provider for m in endpoint.model_mappings.all()})
     named = ", ".join(f"'{provider}'" for provider in providers) or "(none configured)"
     return ProviderUnreachable(
@@ -56,7 +56,7 @@ def invoke_endpoint(
         body = read_json_body(request)
         if "messages" not in body and "input" not in body:
             raise InvalidParameterValue("Invalid request: payload format must be either chat or embeddings")
-        raise _unreachable(endpoint)
+        raise unreachable(endpoint)
     except MlflowError as error:
         return error_response(error)
 
@@ -69,6 +69,6 @@ def chat_completions(request: HttpRequest, workspace_name: str | None = None) ->
         endpoint = _endpoint(request, workspace_name, model if isinstance(model, str) else "")
         if "messages" not in body:
             raise InvalidParameterValue("Invalid chat payload: 'messages' is required")
-        raise _unreachable(endpoint)
+        raise unreachable(endpoint)
     except MlflowError as error:
         return error_response(error)

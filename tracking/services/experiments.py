@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,6 +27,18 @@ def artifact_location_for(number: int) -> str:
     # Served through this server's artifact proxy, which the client resolves against the
     # tracking URI (so a /ws/<name> prefix is kept).
     return f"mlflow-artifacts:/{number}"
+
+
+def _stored_artifact_location(location: str) -> str:
+    """MLflow's server makes a relative local path absolute against its own working directory.
+    In local mode (sign-in not required: the server listens on this machine only, so its client
+    shares its disk, as with `mlflow server` on a laptop) ours does the same, and the client
+    writes where MLflow's would. With sign-in required, the server's folders are no caller's
+    business: a relative path is kept as given, and the client resolves it on its own side. The
+    server never reads or writes a local artifact location either way."""
+    if settings.STUDIO_REQUIRE_AUTH or urlsplit(location).scheme or os.path.isabs(location):
+        return location
+    return os.path.abspath(location)
 
 
 def create_experiment(
@@ -47,7 +62,11 @@ def create_experiment(
                 workspace=workspace,
                 number=number,
                 name=name,
-                artifact_location=artifact_location or artifact_location_for(number),
+                artifact_location=(
+                    _stored_artifact_location(artifact_location)
+                    if artifact_location
+                    else artifact_location_for(number)
+                ),
                 created_at=now,
                 updated_at=now,
             )

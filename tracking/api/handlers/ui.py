@@ -1,10 +1,12 @@
 """Routes MLflow's web UI calls that no .proto declares (MLflow's server adds them by hand):
 bulk metric histories, dataset summaries, prompt-engineering runs, small uploads and downloads
-of a run's or a logged model's files. Each is checked like an RPC, by the name it registers.
+of a run's or a logged model's files, the prompt lab's gateway proxy. Each is checked like an
+RPC, by the name it registers.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -14,6 +16,7 @@ from tracking.artifacts import clean_path
 from tracking.errors import BadRequest, InvalidParameterValue, RequestTooLarge
 from tracking.queries import datasets as dataset_queries
 from tracking.queries import experiments as experiment_queries
+from tracking.queries import gateway as gateway_queries
 from tracking.queries import logged_models as model_queries
 from tracking.queries import metrics as metric_queries
 from tracking.queries import runs as run_queries
@@ -22,6 +25,7 @@ from tracking.services import artifacts, promptlab
 from tracking.times import ms_to_datetime
 
 from ..downloads import bytes_response
+from ..gateway_invocations import unreachable
 from ..protocol import read_json_body
 from ..router import ApiCall, extra_route, rpc
 from ..shapes import run_message
@@ -34,6 +38,8 @@ extra_route("POST", "/mlflow/upload-artifact", 2, "mlflow.ui.UploadArtifact")
 extra_route("GET", "/mlflow/logged-models/{model_id}/artifacts/files", 2, "mlflow.ui.GetLoggedModelArtifact")
 extra_route("GET", "/get-artifact", None, "mlflow.ui.GetArtifact")
 extra_route("GET", "/mlflow/get-trace-artifact", 2, "mlflow.ui.GetTraceArtifact")
+extra_route("GET", "/mlflow/gateway-proxy", 2, "mlflow.ui.ListGatewayProxyEndpoints")
+extra_route("POST", "/mlflow/gateway-proxy", 2, "mlflow.ui.InvokeGatewayProxyEndpoint")
 
 # MLflow's UI uploads small files (images of an evaluation) through its server: 10 MB at most.
 MAX_UI_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -201,3 +207,58 @@ def _path_arg(call: ApiCall, name: str) -> str:
     if not path:
         raise InvalidParameterValue(f"Missing value for required parameter '{name}'.")
     return path
+
+
+# --- The prompt lab's gateway proxy ------------------------------------------------------------
+# MLflow's server forwards `gateway_path` to an external deployments server (MLFLOW_DEPLOYMENTS_
+# TARGET). Ours has a gateway of its own, so the proxy answers from it: the listing is the
+# workspace's gateway endpoints in the deployments server's shape, and an invocation is checked
+# as a gateway invocation is (and, like one, cannot reach a provider from here). Paths are
+# checked as MLflow checks them, with its words, so no request can be aimed anywhere else.
+
+_PROXY_LIST_PATH = "api/2.0/endpoints"
+_PROXY_INVOKE_PATH = re.compile(r"gateway/([^/]+)/invocations")
+
+
+def _gateway_path(method: str, raw: object) -> str:
+    if not raw or not isinstance(raw, str):
+        raise InvalidParameterValue("Deployments proxy request must specify a gateway_path.")
+    path = raw.strip("/")
+    if (method == "GET" and path == _PROXY_LIST_PATH) or (
+        method == "POST" and _PROXY_INVOKE_PATH.fullmatch(path)
+    ):
+        return path
+    raise InvalidParameterValue(f"Invalid gateway_path: {raw[:200]} for method: {method}")
+
+
+@rpc("mlflow.ui.ListGatewayProxyEndpoints")
+def list_gateway_proxy_endpoints(call: ApiCall) -> dict[str, Any]:
+    _gateway_path("GET", call.request.GET.get("gateway_path"))
+    endpoints = []
+    for endpoint in gateway_queries.list_endpoints(call.workspace):
+        mappings = list(endpoint.model_mappings.all())
+        shaped: dict[str, Any] = {
+            "name": endpoint.name,
+            "endpoint_type": "llm/v1/chat",
+            "endpoint_url": f"/gateway/{endpoint.name}/mlflow/invocations",
+        }
+        if mappings:
+            definition = mappings[0].model_definition
+            shaped["model"] = {"name": definition.model_name, "provider": definition.provider}
+        endpoints.append(shaped)
+    return {"endpoints": endpoints}
+
+
+@rpc("mlflow.ui.InvokeGatewayProxyEndpoint")
+def invoke_gateway_proxy_endpoint(call: ApiCall) -> dict[str, Any]:
+    body = read_json_body(call.request)
+    match = _PROXY_INVOKE_PATH.fullmatch(_gateway_path("POST", body.get("gateway_path")))
+    endpoint = gateway_queries.get_endpoint(call.workspace, name=match.group(1))
+    payload = body.get("json_data")
+    if not isinstance(payload, dict) or (
+        "messages" not in payload and "prompt" not in payload and "input" not in payload
+    ):
+        raise InvalidParameterValue(
+            "Invalid request: json_data must be a chat, completions or embeddings payload"
+        )
+    raise unreachable(endpoint)
