@@ -218,3 +218,41 @@ def test_a_key_both_filtered_with_or_and_ordered_by_is_joined_once_and_orders_th
         ).query
     )
     assert query.count("JOIN") == 1, query
+
+
+@pytest.mark.parametrize(
+    ("filter_string", "order_by"),
+    [
+        ("metrics.acc > 0.4", ["metrics.acc DESC"]),
+        ("metrics.acc >= 0.5 AND params.model != 'x'", ["metrics.acc ASC"]),
+        ("params.model IN ('lr', 'cnn')", ["params.model DESC", "metrics.acc DESC"]),
+        ("tags.team LIKE '%'", ["tags.team ASC"]),
+    ],
+)
+def test_ordering_by_a_key_the_filter_requires_a_value_of_drops_the_placement_of_missing_values(
+    experiment, filter_string, order_by
+):
+    """Every run found has the value, so the order is the same with or without placing NaN and
+    missing keys last; without that placement PostgreSQL can walk the (key, value) index."""
+    runs = filter_and_order_runs(Run.objects.filter(experiment=experiment), filter_string, order_by)
+    ordered_key = order_by[0].split()[0]
+    query = str(runs.query)
+    assert "NULLS LAST" not in query.split("ORDER BY")[1].split(",")[0], query
+
+    key_of = {"metrics": "metric", "params": "param", "tags": "tag"}[ordered_key.split(".")[0]]
+    name = ordered_key.split(".")[1]
+    values = {
+        spec.name: getattr(spec, {"metric": "metrics", "param": "params", "tag": "tags"}[key_of]).get(name)
+        for spec in RUNS
+    }
+    found_names = [run.name for run in runs]
+    assert found_names, "the case finds runs"
+    keyed = [values[found_name] for found_name in found_names]
+    assert all(value is not None and value == value for value in keyed)
+    assert keyed == sorted(keyed, reverse=order_by[0].endswith("DESC"))
+
+
+def test_a_key_filtered_only_under_or_or_not_keeps_missing_values_last(experiment):
+    for filter_string in ["metrics.acc > 0.6 OR params.model = 'cnn'", "NOT metrics.acc > 0.6"]:
+        query = str(filter_and_order_runs(Run.objects.all(), filter_string, ["metrics.acc DESC"]).query)
+        assert "NULLS LAST" in query, filter_string
