@@ -19,6 +19,7 @@ per cell and the characters of every text.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 from dataclasses import dataclass, field
@@ -27,10 +28,9 @@ from typing import Any
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
-try:  # a server dependency; a checkout without it still shows notebooks, markdown as source
-    from markdown_it import MarkdownIt
-except ImportError:  # pragma: no cover - exercised by monkeypatching `_markdown` to None
-    MarkdownIt = None
+# markdown-it-py is a server dependency; a checkout without it still shows notebooks, markdown as
+# source. It is imported with the first notebook, not by every web process as it starts.
+MARKDOWN_INSTALLED = importlib.util.find_spec("markdown_it") is not None
 
 MAX_NOTEBOOK_BYTES = 10 * 1024**2  # notebooks carry their images inline: larger than PREVIEW_BYTES
 MAX_CELLS = 500
@@ -108,7 +108,7 @@ def parse_notebook(data: bytes) -> Notebook:
     raw_cells = document["cells"]
     cells = [_cell(raw, language) for raw in raw_cells[:MAX_CELLS]]
     return Notebook(
-        cells, language, max(len(raw_cells) - MAX_CELLS, 0), markdown_rendered=_markdown is not None
+        cells, language, max(len(raw_cells) - MAX_CELLS, 0), markdown_rendered=_renderer() is not None
     )
 
 
@@ -243,8 +243,10 @@ def _dict(value: Any) -> dict:
 
 
 def _make_markdown():
-    if MarkdownIt is None:
+    if not MARKDOWN_INSTALLED:
         return None
+    from markdown_it import MarkdownIt
+
     # CommonMark with tables and strikethrough; "html": False writes raw HTML out as text, and
     # the parser refuses javascript:, vbscript:, file: and non-image data: links by itself.
     md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
@@ -276,11 +278,21 @@ def _attachment_uri(attachments: dict, name: str) -> str:
     return image[1] if image is not None else ""
 
 
-_markdown = _make_markdown()
+_UNBUILT = object()
+_markdown: Any = _UNBUILT
+
+
+def _renderer():
+    """The markdown renderer, built on first use; None without markdown-it-py."""
+    global _markdown
+    if _markdown is _UNBUILT:
+        _markdown = _make_markdown()
+    return _markdown
 
 
 def render_markdown(source: str, attachments: dict) -> SafeString:
     """Markdown as HTML that runs nothing; the escaped source in a <pre> without markdown-it-py."""
-    if _markdown is None:
+    renderer = _renderer()
+    if renderer is None:
         return mark_safe(f'<pre class="md-source">{escape(source)}</pre>')  # escaped above
-    return mark_safe(_markdown.render(source, {"attachments": attachments}))  # raw HTML is off
+    return mark_safe(renderer.render(source, {"attachments": attachments}))  # raw HTML is off

@@ -20,12 +20,15 @@ import json
 import os
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, BinaryIO
-
-import pyarrow as pa
-import pyarrow.parquet as pq
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from studio.artifact_previews import CELL_CHARS, TABLE_COLUMNS, cut_cell
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow (0.3-0.4 s to import) is imported with the first Parquet preview, not by every web
+# process as it starts.
 
 PARQUET_ROWS = 20
 MAX_FOOTER_BYTES = 16 * 1024**2
@@ -61,6 +64,9 @@ class ParquetPreview:
 def preview_parquet(handle: BinaryIO, rows: int = PARQUET_ROWS) -> ParquetPreview:
     """The schema and first `rows` rows of the Parquet file open in `handle` (seekable)."""
     _check_footer(handle)
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     try:
         parquet = pq.ParquetFile(handle, buffer_size=READ_BUFFER_BYTES, pre_buffer=False)
         metadata = parquet.metadata
@@ -112,6 +118,8 @@ def _check_footer(handle: BinaryIO) -> None:
 
 
 def _column_texts(column: pa.Array) -> list[str]:
+    import pyarrow as pa
+
     try:
         values = column.to_pylist()
     except (pa.ArrowException, ValueError, OverflowError, TypeError):

@@ -25,7 +25,7 @@ from tests.artifact_samples import (
 from tests.hostile import FUZZ, JSON, TEXT
 
 needs_markdown = pytest.mark.skipif(
-    notebook_preview.MarkdownIt is None, reason="markdown-it-py is not installed (a server dependency)"
+    not notebook_preview.MARKDOWN_INSTALLED, reason="markdown-it-py is not installed (a server dependency)"
 )
 
 
