@@ -32,6 +32,7 @@ from tracking.queries.genai_pages import (
     issue_listing,
     issue_status_counts,
     scorer_detail,
+    user_tags,
 )
 
 from .traces import experiment_context
@@ -52,7 +53,8 @@ class JsonValue:
 
     @classmethod
     def of(cls, value: Any) -> JsonValue | None:
-        if value is None:
+        """None for no value (null, or the empty object MLflow sends for none)."""
+        if value is None or value == {}:
             return None
         compact = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
         cut = len(compact) > PREVIEW_CHARS
@@ -107,10 +109,11 @@ def dataset(request: HttpRequest, workspace: Workspace, dataset_id: str) -> Http
             "inputs": JsonValue.of(record.inputs),
             "expectations": JsonValue.of(record.expectations),
             "outputs": JsonValue.of(record.outputs),
-            "tags": sorted((record.tags or {}).items()) if isinstance(record.tags, dict) else [],
+            "tags": user_tags(sorted(record.tags.items())) if isinstance(record.tags, dict) else [],
         }
         for record in detail.records.rows
     ]
+    tags = detail.row.tags
     return render(
         request,
         "studio/genai/dataset.html",
@@ -122,7 +125,12 @@ def dataset(request: HttpRequest, workspace: Workspace, dataset_id: str) -> Http
             "listing": detail.records,
             "records": records,
             "has_outputs": any(item["outputs"] is not None for item in records),
-            "schema": JsonValue.of(_decoded(detail.row.dataset.schema)),
+            "tags": {
+                "count": len(tags),
+                "user": detail.row.user_tags,
+                "system": [pair for pair in tags if pair not in detail.row.user_tags],
+            },
+            "schema": pretty_json(detail.row.dataset.schema) if detail.row.dataset.schema else "",
             **pager_links(request, detail.records.page, detail.records.has_next),
         },
     )

@@ -36,6 +36,8 @@ from .evaluation_datasets import get_evaluation_dataset
 
 PAGE_SIZE = 50
 RECORD_PAGE_SIZE = 25
+# Tags MLflow sets itself (`mlflow.user`, ...) are not chips in a table; a dataset's page lists them.
+SYSTEM_PREFIX = "mlflow."
 
 
 @dataclass(slots=True)
@@ -81,6 +83,14 @@ class DatasetRow:
     record_count: int
     tags: list[tuple[str, str]] = field(default_factory=list)
     experiments: list[Experiment] = field(default_factory=list)
+
+    @property
+    def user_tags(self) -> list[tuple[str, str]]:
+        return user_tags(self.tags)
+
+
+def user_tags(tags: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    return [(key, value) for key, value in tags if not key.startswith(SYSTEM_PREFIX)]
 
 
 def dataset_listing(
