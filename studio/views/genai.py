@@ -110,6 +110,7 @@ def dataset(request: HttpRequest, workspace: Workspace, dataset_id: str) -> Http
             "expectations": JsonValue.of(record.expectations),
             "outputs": JsonValue.of(record.outputs),
             "tags": user_tags(sorted(record.tags.items())) if isinstance(record.tags, dict) else [],
+            "trace_experiment": detail.trace_experiments.get(record.source_id or ""),
         }
         for record in detail.records.rows
     ]

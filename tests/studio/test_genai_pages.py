@@ -170,6 +170,38 @@ def test_the_records_table_pages(client, qa):
     assert 'rel="prev"' in second.content.decode()
 
 
+def test_a_record_from_a_trace_links_to_it(client, default_workspace, qa, experiment):
+    from tracking.models import Trace
+
+    Trace.objects.create(
+        workspace=default_workspace,
+        experiment=experiment,
+        trace_id="tr-" + "a" * 32,
+        request_time=qa.created_at,
+        state="OK",
+    )
+    source = {"source_type": "TRACE", "source_data": {"trace_id": "tr-" + "a" * 32}}
+    elsewhere = {"source_type": "TRACE", "source_data": {"trace_id": "tr-" + "b" * 32}}
+    upsert_dataset_records(
+        dataset=qa,
+        records=[
+            {"inputs": {"q": "from a trace"}, "source": source},
+            {"inputs": {"q": "gone"}, "source": elsewhere},
+        ],
+    )
+
+    html = client.get(dataset_url(qa)).content.decode()
+
+    assert f'href="/ws/default/experiments/{experiment.experiment_id}/traces/tr-{"a" * 32}/"' in html
+    assert f'<span class="sub-id" title="tr-{"b" * 32}">' in html  # not a trace of this workspace
+
+
+def test_a_page_past_the_end_says_so(client, qa, experiment):
+    html = client.get(datasets_url(qa.workspace, "?page=9")).content.decode()
+    assert "No datasets on this page" in html
+    assert "No issues on this page" in client.get(tab_url(experiment, "issues", "?page=9")).content.decode()
+
+
 def test_a_dataset_without_records_says_how_to_add_some(client, default_workspace):
     dataset = create_evaluation_dataset(workspace=default_workspace, name="fresh")
 

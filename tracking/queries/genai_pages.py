@@ -27,6 +27,7 @@ from tracking.models import (
     OnlineScoringConfig,
     Scorer,
     ScorerVersion,
+    Trace,
     Workspace,
 )
 from tracking.models.issues import SEVERITIES, STATUSES
@@ -131,6 +132,8 @@ def _add_tags_and_experiments(rows: dict[int, DatasetRow]) -> None:
 class DatasetDetail:
     row: DatasetRow
     records: Listing  # of EvaluationDatasetRecord
+    # The experiment of each trace the page's records came from, when the workspace has the trace.
+    trace_experiments: dict[str, str] = field(default_factory=dict)
 
 
 def dataset_detail(workspace: Workspace, dataset_id: str, *, page: int = 1) -> DatasetDetail:
@@ -142,7 +145,19 @@ def dataset_detail(workspace: Workspace, dataset_id: str, *, page: int = 1) -> D
     records, has_next = _cut(
         EvaluationDatasetRecord.objects.filter(dataset=dataset).order_by("pk"), page, RECORD_PAGE_SIZE
     )
-    return DatasetDetail(row, Listing(records, page, RECORD_PAGE_SIZE, has_next))
+    trace_ids = {record.source_id for record in records if record.source_type == "TRACE" and record.source_id}
+    traces = (
+        Trace.objects.filter(workspace=workspace, trace_id__in=trace_ids).values_list(
+            "trace_id", "experiment__number"
+        )
+        if trace_ids
+        else []
+    )
+    return DatasetDetail(
+        row,
+        Listing(records, page, RECORD_PAGE_SIZE, has_next),
+        {trace_id: str(number) for trace_id, number in traces},
+    )
 
 
 # --- Scorers ------------------------------------------------------------------------------------
