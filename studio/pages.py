@@ -3,6 +3,7 @@ and durations as people read them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
@@ -19,6 +20,12 @@ def page_number(request: HttpRequest) -> int:
         return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
     except ValueError:
         return 1
+
+
+def choice(request: HttpRequest, name: str, allowed: Iterable[str], default: str = "") -> str:
+    """`?name=`, when it is one of `allowed`; else `default`."""
+    value = request.GET.get(name, default)
+    return value if value in allowed else default
 
 
 def url_with(request: HttpRequest, **changes: str | int | None) -> str:

@@ -18,11 +18,11 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from studio.lookups import experiment_or_404
-from studio.pages import page_number, pager_links
+from studio.pages import choice, page_number, pager_links
 from studio.routing import workspace_route
 from studio.span_tree import pretty_json
 from tracking.errors import ResourceDoesNotExist
-from tracking.models import Workspace
+from tracking.models import Experiment, Workspace
 from tracking.models.issues import SEVERITIES, STATUSES
 from tracking.queries.genai_pages import (
     dataset_detail,
@@ -205,21 +205,18 @@ def scorer(request: HttpRequest, workspace: Workspace, experiment_id: str, name:
         detail = scorer_detail(exp, name)
     except ResourceDoesNotExist:
         raise Http404(f"No scorer {name!r}") from None
-    return render(
+    return _in_experiment(
         request,
         "studio/genai/scorer.html",
-        {
-            "workspace": workspace,
-            "area": "experiments",
-            "experiment": exp,
-            "scorer": detail.scorer,
-            "config": detail.online_config,
-            "latest": ScorerKind.of(detail.versions[0].serialized_scorer),
-            "versions": [
-                (version, ScorerKind.of(version.serialized_scorer), pretty_json(version.serialized_scorer))
-                for version in detail.versions
-            ],
-        },
+        workspace,
+        exp,
+        scorer=detail.scorer,
+        config=detail.online_config,
+        latest=ScorerKind.of(detail.versions[0].serialized_scorer),
+        versions=[
+            (version, ScorerKind.of(version.serialized_scorer), pretty_json(version.serialized_scorer))
+            for version in detail.versions
+        ],
     )
 
 
@@ -230,10 +227,8 @@ def scorer(request: HttpRequest, workspace: Workspace, experiment_id: str, name:
 def issues(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
     query = request.GET.get("q", "").strip()
-    status = request.GET.get("status", "")
-    status = status if status in STATUSES else ""
-    severity = request.GET.get("severity", "")
-    severity = severity if severity in SEVERITIES else ""
+    status = choice(request, "status", STATUSES)
+    severity = choice(request, "severity", SEVERITIES)
     listing = issue_listing(exp, query=query, status=status, severity=severity, page=page_number(request))
     context = experiment_context(workspace, exp)
     context.update(
@@ -259,19 +254,24 @@ def issue(request: HttpRequest, workspace: Workspace, experiment_id: str, issue_
         found = experiment_issue(exp, issue_id)
     except ResourceDoesNotExist:
         raise Http404(f"No issue {issue_id!r}") from None
-    return render(
+    return _in_experiment(
         request,
         "studio/genai/issue.html",
-        {
-            "workspace": workspace,
-            "area": "experiments",
-            "experiment": exp,
-            "issue": found,
-            "labels": _label(found),
-            "root_causes": _strings(found.root_causes),
-            "categories": _strings(found.categories),
-        },
+        workspace,
+        exp,
+        issue=found,
+        labels=_label(found),
+        root_causes=_strings(found.root_causes),
+        categories=_strings(found.categories),
     )
+
+
+def _in_experiment(
+    request: HttpRequest, template: str, workspace: Workspace, exp: Experiment, **context: Any
+) -> HttpResponse:
+    """A page of one object of an experiment (a scorer, an issue), under the experiment's crumbs."""
+    context.update(workspace=workspace, area="experiments", experiment=exp)
+    return render(request, template, context)
 
 
 def _label(issue: Any) -> dict[str, str]:

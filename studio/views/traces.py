@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from studio.lookups import experiment_or_404
-from studio.pages import page_number, pager_links, url_with
+from studio.pages import choice, page_number, pager_links, url_with
 from studio.routing import workspace_route
 from studio.span_tree import format_nanoseconds, keep_details_within, span_rows, timeline_ticks
 from tracking.alerts.queries import experiment_alert_counts
@@ -36,10 +36,8 @@ STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STA
 def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
     filter_string = request.GET.get("filter", "").strip()
-    state = request.GET.get("state", "")
-    state = state if state in STATES else ""
-    sort = request.GET.get("sort", DEFAULT_SORT)
-    sort = sort if sort in SORTS else DEFAULT_SORT
+    state = choice(request, "state", STATES)
+    sort = choice(request, "sort", SORTS, DEFAULT_SORT)
     error = listing = None
     try:
         listing = trace_page(

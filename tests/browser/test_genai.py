@@ -5,26 +5,12 @@ shows a secret."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.sync_api import expect
 
 HOSTILE = '<img src=x onerror="window.pwned = 1">'
 SCRIPT = "<script>window.pwned = 2</script>"
 API_KEY = "sk-proj-Hq4TzW8vLx2NcR7bKm5J0421"
-
-
-@pytest.fixture
-def genai(deployed):
-    """The fluent API pointed at the live server, reset afterwards."""
-    import mlflow
-
-    mlflow.set_tracking_uri(deployed.url)
-    yield mlflow
-    mlflow.tracking.fluent._active_experiment_id = None
-    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        os.environ.pop(variable, None)
 
 
 @pytest.fixture
@@ -41,11 +27,11 @@ def no_dialogs(page) -> list[str]:
     return dialogs
 
 
-def test_datasets_are_listed_searched_and_their_records_opened(page, deployed, genai, screenshot):
+def test_datasets_are_listed_searched_and_their_records_opened(page, deployed, tracing, screenshot):
     from mlflow.genai import datasets
 
     dialogs = no_dialogs(page)
-    experiment_id = genai.create_experiment("support-agent")
+    experiment_id = tracing.create_experiment("support-agent")
     golden = datasets.create_dataset(
         name="support-golden", experiment_id=experiment_id, tags={"team": "support", "stage": "golden"}
     )
@@ -117,12 +103,12 @@ def test_datasets_are_listed_searched_and_their_records_opened(page, deployed, g
     assert dialogs == []
 
 
-def test_scorers_and_issues_of_an_experiment(page, deployed, genai, store, screenshot):
+def test_scorers_and_issues_of_an_experiment(page, deployed, tracing, store, screenshot):
     from mlflow.entities.issue import IssueSeverity
     from mlflow.genai import scorers
 
     dialogs = no_dialogs(page)
-    experiment_id = genai.create_experiment("support-agent")
+    experiment_id = tracing.create_experiment("support-agent")
     scorers.Guidelines(name="polite", guidelines=["Be polite."]).register(experiment_id=experiment_id)
     scorers.Guidelines(name="polite", guidelines=["Be polite and brief."]).register(
         experiment_id=experiment_id
@@ -161,9 +147,7 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, genai, store, scree
     expect(resolution.locator("[data-field=sample-rate]")).to_have_text("25% of traces")
     expect(resolution).to_contain_text("tags.env = 'prod'")
     expect(resolution).to_contain_text("gateway:/judge-endpoint")
-    page.set_viewport_size({"width": 1440, "height": 800})
-    screenshot(page, "genai-scorers")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "genai-scorers", width=1440)
 
     polite.locator("td.name a").click()
     expect(page.locator("h1")).to_have_text("polite")
@@ -180,7 +164,7 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, genai, store, scree
     expect(page.locator("[data-field=source]")).to_have_text(SCRIPT)
 
     # Issues: made by the tracking store, as MLflow's issue discovery makes them.
-    run_id = genai.MlflowClient().create_run(experiment_id, run_name="issue-discovery").info.run_id
+    run_id = tracing.MlflowClient().create_run(experiment_id, run_name="issue-discovery").info.run_id
     made = [
         (
             "Hallucinated refund windows",
@@ -213,9 +197,7 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, genai, store, scree
     expect(issues.nth(0)).to_contain_text("Hallucinated refund windows")
     expect(issues.nth(0).locator(".badge.severity-high")).to_have_text("High")
     expect(page.locator("[data-field=status-counts]")).to_have_text("4 pending · 0 rejected · 0 resolved")
-    page.set_viewport_size({"width": 1440, "height": 800})
-    screenshot(page, "genai-issues")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "genai-issues", width=1440)
     page.select_option("select[name=severity]", "medium")
     page.get_by_role("button", name="Filter").click()
     expect(issues).to_have_count(1)
@@ -232,7 +214,7 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, genai, store, scree
 
 
 def test_the_gateway_page_shows_the_configuration_and_never_a_secret(
-    page, deployed, genai, store, screenshot
+    page, deployed, tracing, store, screenshot
 ):
     from mlflow.entities import GatewayEndpointModelConfig, GatewayResourceType
     from mlflow.entities.gateway_budget_policy import (
@@ -290,7 +272,7 @@ def test_the_gateway_page_shows_the_configuration_and_never_a_secret(
             )
         ],
     )
-    experiment_id = genai.create_experiment("judged")
+    experiment_id = tracing.create_experiment("judged")
     scorer_id = store.register_scorer(
         experiment_id,
         "resolution",
@@ -318,9 +300,7 @@ def test_the_gateway_page_shows_the_configuration_and_never_a_secret(
         "sk-...0421"
     )
     expect(page.locator("#gateway-budgets tbody tr[data-budget]")).to_have_count(1)
-    page.set_viewport_size({"width": 1440, "height": 800})
-    screenshot(page, "gateway")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "gateway", width=1440)
 
     # Not a piece of either secret on any page a person can reach from here.
     pieces = [API_KEY[i : i + 6] for i in range(len(API_KEY) - 5) if API_KEY[i : i + 6] not in "sk-...0421"]
