@@ -126,6 +126,7 @@ def dataset(request: HttpRequest, workspace: Workspace, dataset_id: str) -> Http
             "listing": detail.records,
             "records": records,
             "has_outputs": any(item["outputs"] is not None for item in records),
+            "has_tags": any(item["tags"] for item in records),
             "tags": {
                 "count": len(tags),
                 "user": detail.row.user_tags,
