@@ -1,9 +1,11 @@
-"""Small pieces the studio's pages share: the page number of a paged list, and durations as
-people read them."""
+"""Small pieces the studio's pages share: the page number of a paged list, the links of its pager,
+and durations as people read them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.http import HttpRequest
 from django.utils import timezone
@@ -18,6 +20,27 @@ def page_number(request: HttpRequest) -> int:
         return max(1, min(int(request.GET.get("page", "1")), MAX_PAGE))
     except ValueError:
         return 1
+
+
+def choice(request: HttpRequest, name: str, allowed: Iterable[str], default: str = "") -> str:
+    """`?name=`, when it is one of `allowed`; else `default`."""
+    value = request.GET.get(name, default)
+    return value if value in allowed else default
+
+
+def url_with(request: HttpRequest, **changes: str | int | None) -> str:
+    """This page's URL with some query parameters changed (None removes one)."""
+    query = {key: value for key, value in request.GET.items() if key not in changes}
+    query.update({key: str(value) for key, value in changes.items() if value is not None})
+    return f"{request.path}?{urlencode(query)}" if query else request.path
+
+
+def pager_links(request: HttpRequest, page: int, has_next: bool) -> dict:
+    """The pager's `previous_url` and `next_url` (None at either end)."""
+    return {
+        "previous_url": url_with(request, page=page - 1) if page > 1 else None,
+        "next_url": url_with(request, page=page + 1) if has_next else None,
+    }
 
 
 def format_duration(duration: timedelta | None) -> str:

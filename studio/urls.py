@@ -21,6 +21,8 @@ from .views import artifacts, compare, experiments, home, models, runs
 from .views import compute as compute_views
 from .views import deletions as deletion_views
 from .views import environments as environment_views
+from .views import gateway as gateway_views
+from .views import genai as genai_views
 from .views import images as image_views
 from .views import imports as import_views
 from .views import jobs as job_views
@@ -76,5 +78,7 @@ urlpatterns += alert_views.urlpatterns
 urlpatterns += accounts_views.urlpatterns
 urlpatterns += saved_view_views.urlpatterns
 urlpatterns += trace_views.urlpatterns
+urlpatterns += genai_views.urlpatterns
+urlpatterns += gateway_views.urlpatterns
 
 handler404 = "studio.views.home.not_found"

@@ -9,14 +9,12 @@ marked safe, and the page's script only shows and hides what the server rendered
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from studio.lookups import experiment_or_404
-from studio.pages import page_number
+from studio.pages import choice, page_number, pager_links, url_with
 from studio.routing import workspace_route
 from studio.span_tree import format_nanoseconds, keep_details_within, span_rows, timeline_ticks
 from tracking.alerts.queries import experiment_alert_counts
@@ -38,10 +36,8 @@ STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STA
 def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
     exp = experiment_or_404(workspace, experiment_id)
     filter_string = request.GET.get("filter", "").strip()
-    state = request.GET.get("state", "")
-    state = state if state in STATES else ""
-    sort = request.GET.get("sort", DEFAULT_SORT)
-    sort = sort if sort in SORTS else DEFAULT_SORT
+    state = choice(request, "state", STATES)
+    sort = choice(request, "sort", SORTS, DEFAULT_SORT)
     error = listing = None
     try:
         listing = trace_page(
@@ -49,7 +45,7 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
         )
     except InvalidParameterValue as exc:
         error = exc.message
-    context = _experiment_context(workspace, exp)
+    context = experiment_context(workspace, exp)
     context.update(
         tab="traces",
         listing=listing,
@@ -64,10 +60,10 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
         states=[(choice, STATE_LABELS[choice]) for choice in STATES],
         sort=sort,
         sort_links={
-            "time": _query(request, sort="time" if sort == "-time" else "-time", page=None),
-            "duration": _query(request, sort="duration" if sort == "-duration" else "-duration", page=None),
+            "time": url_with(request, sort="time" if sort == "-time" else "-time", page=None),
+            "duration": url_with(request, sort="duration" if sort == "-duration" else "-duration", page=None),
         },
-        clear_url=_query(request, filter=None, state=None, page=None),
+        clear_url=url_with(request, filter=None, state=None, page=None),
         **_pager(request, listing),
     )
     return render(request, "studio/traces/list.html", context)
@@ -136,8 +132,9 @@ def format_milliseconds(milliseconds: int | None) -> str:
     return "< 1 ms" if milliseconds == 0 else format_nanoseconds(milliseconds * 1_000_000)
 
 
-def _experiment_context(workspace: Workspace, exp: Experiment) -> dict:
-    """What the experiment's header shows above each of its tabs."""
+def experiment_context(workspace: Workspace, exp: Experiment) -> dict:
+    """What the experiment's header shows above each of its tabs (Traces, Datasets, Scorers,
+    Issues: studio.views.genai)."""
     tags = experiment_tags([exp]).get(exp.pk, [])
     return {
         "workspace": workspace,
@@ -151,14 +148,4 @@ def _experiment_context(workspace: Workspace, exp: Experiment) -> dict:
 def _pager(request: HttpRequest, listing: TracePage | None) -> dict:
     if listing is None:
         return {"previous_url": None, "next_url": None}
-    return {
-        "previous_url": _query(request, page=listing.page - 1) if listing.page > 1 else None,
-        "next_url": _query(request, page=listing.page + 1) if listing.has_next else None,
-    }
-
-
-def _query(request: HttpRequest, **changes: str | int | None) -> str:
-    """This page's URL with some query parameters changed (None removes one)."""
-    query = {key: value for key, value in request.GET.items() if key not in changes}
-    query.update({key: str(value) for key, value in changes.items() if value is not None})
-    return f"{request.path}?{urlencode(query)}" if query else request.path
+    return pager_links(request, listing.page, listing.has_next)

@@ -56,10 +56,30 @@ def browser_context_args(browser_context_args):
 
 @pytest.fixture
 def screenshot():
-    def take(page, name: str) -> Path:
+    def take(page, name: str, *, width: int | None = None) -> Path:
+        """The page as it is, full length; `width` wide (then back) for a wide table."""
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         path = SCREENSHOTS / f"{name}.png"
+        viewport = page.viewport_size
+        if width:
+            page.set_viewport_size({"width": width, "height": viewport["height"]})
         page.screenshot(path=str(path), full_page=True)
+        if width:
+            page.set_viewport_size(viewport)
         return path
 
     return take
+
+
+@pytest.fixture
+def tracing(deployed):
+    """The fluent API (tracing, GenAI) pointed at the live server, reset afterwards."""
+    import mlflow
+
+    mlflow.set_tracking_uri(deployed.url)
+    yield mlflow
+    while mlflow.active_run():
+        mlflow.end_run()
+    mlflow.tracking.fluent._active_experiment_id = None
+    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
+        os.environ.pop(variable, None)

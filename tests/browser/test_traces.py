@@ -4,7 +4,6 @@ its spans' inputs and outputs, and a hostile span shown as text without running 
 
 from __future__ import annotations
 
-import os
 import time
 
 import pytest
@@ -12,20 +11,6 @@ from playwright.sync_api import expect
 
 HOSTILE = '<img src=x onerror="window.pwned = 1">'
 SCRIPT = "<script>window.pwned = 2</script>"
-
-
-@pytest.fixture
-def tracing(deployed):
-    """The fluent tracing API pointed at the live server, reset afterwards."""
-    import mlflow
-
-    mlflow.set_tracking_uri(deployed.url)
-    yield mlflow
-    while mlflow.active_run():
-        mlflow.end_run()
-    mlflow.tracking.fluent._active_experiment_id = None
-    for variable in ("MLFLOW_EXPERIMENT_ID", "MLFLOW_EXPERIMENT_NAME", "MLFLOW_RUN_ID"):
-        os.environ.pop(variable, None)
 
 
 @pytest.fixture
@@ -83,9 +68,7 @@ def test_the_traces_tab_lists_filters_and_opens_a_trace(page, deployed, logged, 
     expect(rows.nth(3)).to_contain_text("How long do refunds take?")
     expect(rows.nth(3).locator("td.run a")).to_have_text("eval-support-agent")
     expect(rows.nth(3).locator("td.tags .chip[title='tier: gold']")).to_be_visible()
-    page.set_viewport_size({"width": 1440, "height": 800})
-    screenshot(page, "traces-table")
-    page.set_viewport_size({"width": 1280, "height": 800})
+    screenshot(page, "traces-table", width=1440)
 
     page.select_option("select[name=state]", "ERROR")
     page.get_by_role("button", name="Filter").click()
