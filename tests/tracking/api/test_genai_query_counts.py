@@ -118,7 +118,9 @@ def test_listing_label_schemas_review_queues_and_their_items_cost_the_same_queri
     with django_assert_max_num_queries(5):
         response = client.get("/api/3.0/mlflow/review-queues/list", {**experiment_id, "user": "ann"})
     queues = response.json()["review_queues"]
-    assert len(queues) == count and all(len(q["users"]) == 2 and len(q["schema_ids"]) == min(count, 3) for q in queues)
+    assert len(queues) == count and all(
+        len(q["users"]) == 2 and len(q["schema_ids"]) == min(count, 3) for q in queues
+    )
     with django_assert_max_num_queries(5):
         response = client.get("/api/3.0/mlflow/review-queues/items/list", {"queue_id": queue.queue_id})
     assert sorted(i["item_id"] for i in response.json()["items"]) == trace_ids

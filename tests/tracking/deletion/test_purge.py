@@ -46,11 +46,11 @@ from tracking.services.deletions import request_deletion
 from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
 from tracking.services.experiments import create_experiment
 from tracking.services.issues import create_issue
+from tracking.services.label_schemas import SchemaInput, create_label_schema
 from tracking.services.logged_models import create_logged_model
 from tracking.services.metric_points import MetricPoint, delete_metric
-from tracking.services.runs import Batch, create_run, log_batch
-from tracking.services.label_schemas import SchemaInput, create_label_schema
 from tracking.services.review_queues import add_items_to_review_queue, create_review_queue
+from tracking.services.runs import Batch, create_run, log_batch
 from tracking.services.scorers import register_scorer
 from tracking.services.traces import SpanRecord, log_spans
 from tracking.services.workspaces import create_workspace

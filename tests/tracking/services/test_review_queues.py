@@ -74,7 +74,7 @@ def test_it_refuses_traces_of_another_experiment_or_workspace_and_adds_none(
         create_experiment(workspace=elsewhere, name="x"), 1, 9
     )
     own = make_traces(experiment, 1)
-    for ids in ([foreign[0]], [foreign[1]], own + ["tr-unknown"]):
+    for ids in ([foreign[0]], [foreign[1]], [*own, "tr-unknown"]):
         with pytest.raises(ResourceDoesNotExist, match="do not exist in experiment"):
             add_items_to_review_queue(queue=queue, trace_ids=ids)
     assert not ReviewQueueItem.objects.exists()
