@@ -13,8 +13,8 @@ from tracking.validation import check_max_results
 
 from .experiments import get_experiment
 
-DEFAULT_LIST_RESULTS = 100
-MAX_LIST_RESULTS = 1000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
+DEFAULT_LIST_RESULTS = 100  # review queues and their items: 1000 (MLflow's defaults)
+MAX_LIST_RESULTS = 50_000  # MLflow's SEARCH_MAX_RESULTS_THRESHOLD
 
 
 def active_experiment(workspace: Workspace, experiment_id: str) -> Experiment:
@@ -56,15 +56,19 @@ class Page:
     next_page_token: str | None
 
 
-def check_page_request(max_results: int | None, page_token: str | None) -> tuple[int, int]:
+def check_page_request(
+    max_results: int | None, page_token: str | None, default: int = DEFAULT_LIST_RESULTS
+) -> tuple[int, int]:
     """(page size, offset) of a list request, or INVALID_PARAMETER_VALUE."""
-    size = check_max_results(DEFAULT_LIST_RESULTS if max_results is None else max_results, MAX_LIST_RESULTS)
+    size = check_max_results(default if max_results is None else max_results, MAX_LIST_RESULTS)
     return size, decode_offset(page_token)
 
 
-def paged(rows: QuerySet, max_results: int | None, page_token: str | None) -> Page:
+def paged(
+    rows: QuerySet, max_results: int | None, page_token: str | None, default: int = DEFAULT_LIST_RESULTS
+) -> Page:
     """One page of ordered rows: one query."""
-    size, offset = check_page_request(max_results, page_token)
+    size, offset = check_page_request(max_results, page_token, default)
     page, next_token = cut_page(list(rows[offset : offset + size + 1]), offset, size)
     return Page(page, next_token)
 

@@ -16,6 +16,8 @@ from tracking.models import (
 
 from .label_schemas import Page, paged
 
+DEFAULT_LIST_RESULTS = 1000
+
 
 def _queues() -> QuerySet[ReviewQueue]:
     """Queues with their reviewers and questions: two more queries, whatever the number of queues."""
@@ -67,7 +69,7 @@ def list_review_queues(
         queues = queues.filter(users__user_id=user.strip().lower())
     if trace_id is not None:
         queues = queues.filter(items__trace__trace_id=trace_id)
-    return paged(queues.order_by("-created_at", "queue_id"), max_results, page_token)
+    return paged(queues.order_by("-created_at", "queue_id"), max_results, page_token, DEFAULT_LIST_RESULTS)
 
 
 def list_review_queue_items(
@@ -81,4 +83,6 @@ def list_review_queue_items(
     items = ReviewQueueItem.objects.filter(queue=queue).select_related("trace")
     if status is not None:
         items = items.filter(status=status)
-    return paged(items.order_by("-created_at", "trace__trace_id"), max_results, page_token)
+    return paged(
+        items.order_by("-created_at", "trace__trace_id"), max_results, page_token, DEFAULT_LIST_RESULTS
+    )
