@@ -161,7 +161,13 @@ def get_or_create_user_queue(*, experiment: Experiment, user: str) -> ReviewQueu
     try:
         return create_review_queue(experiment=experiment, name=name, queue_type=USER, created_by=name)
     except ResourceAlreadyExists:
-        existing = ReviewQueue.objects.select_related("experiment").get(experiment=experiment, name_key=name)
+        existing = (
+            ReviewQueue.objects.select_related("experiment")
+            .filter(experiment=experiment, name_key=name)
+            .first()
+        )
+        if existing is None:  # deleted again in between: a retry makes it
+            raise
         if existing.queue_type != USER:
             raise ResourceAlreadyExists(
                 f"A non-user queue named '{name}' already exists; cannot get-or-create a user queue with "

@@ -99,8 +99,8 @@ def get_label_schema_by_name(call: ApiCall) -> dict[str, Any]:
 @rpc("mlflow.label_schemas.ListLabelSchemas")
 def list_label_schemas(call: ApiCall) -> dict[str, Any]:
     message = call.message
-    experiment = queries.active_experiment(call.workspace, message["experiment_id"])
     queries.check_page_request(message.get("max_results"), message.get("page_token"))
+    experiment = queries.active_experiment(call.workspace, message["experiment_id"])
     # As MLflow's server: the first listing gives the experiment its default question.
     services.ensure_default_label_schema(experiment=experiment)
     page = queries.list_label_schemas(

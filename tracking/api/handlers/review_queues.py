@@ -10,7 +10,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import ReviewQueue, ReviewQueueItem
 from tracking.models.review_queues import PENDING
 from tracking.queries import review_queues as queries
-from tracking.queries.label_schemas import active_experiment
+from tracking.queries.label_schemas import active_experiment, check_page_request
 from tracking.services import review_queues as services
 from tracking.services.review_queues import StatusChange
 from tracking.times import datetime_to_ms
@@ -127,6 +127,8 @@ def get_review_queue_by_name(call: ApiCall) -> dict[str, Any]:
 @rpc("mlflow.review_queues.ListReviewQueues")
 def list_review_queues(call: ApiCall) -> dict[str, Any]:
     message = call.message
+    # As MLflow: a bad page size is named before the experiment is looked up.
+    check_page_request(message.get("max_results"), message.get("page_token"))
     page = queries.list_review_queues(
         active_experiment(call.workspace, message["experiment_id"]),
         user=message.get("user"),
@@ -164,21 +166,24 @@ def delete_review_queue(call: ApiCall) -> dict[str, Any]:
 def add_items_to_review_queue(call: ApiCall) -> dict[str, Any]:
     message = call.message
     _check_item_type(message.get("item_type"))
+    trace_ids = services.item_ids(message.get("item_ids", []))  # checked before the queue, as MLflow
     queue = queries.get_review_queue(call.workspace, message["queue_id"])
-    items = services.add_items_to_review_queue(queue=queue, trace_ids=message.get("item_ids", []))
+    items = services.add_items_to_review_queue(queue=queue, trace_ids=trace_ids)
     return page_message("items", [review_queue_item_message(queue, i) for i in items], None)
 
 
 @rpc("mlflow.review_queues.RemoveItemsFromReviewQueue")
 def remove_items_from_review_queue(call: ApiCall) -> dict[str, Any]:
+    trace_ids = services.item_ids(call.message.get("item_ids", []))  # checked before the queue, as MLflow
     queue = queries.get_review_queue(call.workspace, call.message["queue_id"])
-    services.remove_items_from_review_queue(queue=queue, trace_ids=call.message.get("item_ids", []))
+    services.remove_items_from_review_queue(queue=queue, trace_ids=trace_ids)
     return {}
 
 
 @rpc("mlflow.review_queues.ListReviewQueueItems")
 def list_review_queue_items(call: ApiCall) -> dict[str, Any]:
     message = call.message
+    check_page_request(message.get("max_results"), message.get("page_token"))
     queue = queries.get_review_queue(call.workspace, message["queue_id"])
     page = queries.list_review_queue_items(
         queue,
