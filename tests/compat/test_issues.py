@@ -144,3 +144,60 @@ def test_a_reader_reads_issues_but_cannot_create_and_an_outsider_sees_none(
     assert error_code(lambda: outsider.get_issue(issue.issue_id)) == "RESOURCE_DOES_NOT_EXIST"
     assert error_code(lambda: outsider.update_issue(issue.issue_id, name="x")) == "RESOURCE_DOES_NOT_EXIST"
     assert list(outsider.search_issues()) == []
+
+
+@pytest.fixture
+def tracing(fluent, monkeypatch):
+    # Synchronous export, so a trace is on the server when the traced call returns.
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    import mlflow.tracing.export.mlflow_v3  # noqa: F401
+    from mlflow.tracing.provider import reset
+
+    reset()
+    yield fluent
+    reset()
+
+
+def test_issue_references_link_traces_to_an_issue_and_make_its_trace_count(tracing, store, make_workspace):
+    from mlflow.entities.assessment import IssueReference
+
+    @tracing.trace(name="answer")
+    def answer(x):
+        return x * 2
+
+    experiment_id = tracing.set_experiment("linked").experiment_id
+    trace_ids = []
+    for x in range(3):
+        answer(x)
+        trace_ids.append(tracing.get_last_active_trace_id())
+    common = store.create_issue(experiment_id, "Common", "seen often", severity=IssueSeverity.LOW)
+    rare = store.create_issue(experiment_id, "Rare", "seen once", severity=IssueSeverity.LOW)
+    for trace_id in trace_ids:
+        logged = tracing.log_assessment(
+            trace_id, IssueReference(issue_id=common.issue_id, issue_name="Common")
+        )
+    # Twice on one trace still counts the trace once.
+    tracing.log_assessment(trace_ids[0], IssueReference(issue_id=common.issue_id, issue_name="Common"))
+    tracing.log_assessment(trace_ids[0], IssueReference(issue_id=rare.issue_id, issue_name="Rare"))
+
+    got = tracing.get_assessment(trace_ids[2], logged.assessment_id)
+    assert isinstance(got, IssueReference) and (got.issue_id, got.issue_name) == (common.issue_id, "Common")
+    counted = store.search_issues(experiment_id=experiment_id, include_trace_count=True)
+    # Of the same severity, the issue of more traces comes first (MLflow's order when counting).
+    assert [(i.name, i.trace_count) for i in counted] == [("Common", 3), ("Rare", 1)]
+    assert [i.name for i in store.search_issues(experiment_id=experiment_id)] == ["Rare", "Common"]
+    found = tracing.search_traces(
+        locations=[experiment_id], filter_string=f"issue.id = '{rare.issue_id}'", return_type="list"
+    )
+    assert [t.info.trace_id for t in found] == [trace_ids[0]]
+
+    # A trace of another workspace that names the issue does not count for it.
+    make_workspace("issue-elsewhere")
+    tracing.set_tracking_uri(f"{tracing.get_tracking_uri()}/ws/issue-elsewhere")
+    tracing.set_experiment("theirs")
+    answer(9)
+    tracing.log_assessment(
+        tracing.get_last_active_trace_id(), IssueReference(issue_id=rare.issue_id, issue_name="Rare")
+    )
+    counted = store.search_issues(experiment_id=experiment_id, include_trace_count=True)
+    assert [(i.name, i.trace_count) for i in counted] == [("Common", 3), ("Rare", 1)]

@@ -278,3 +278,9 @@ def authorize_workspace_creation(principal: Principal, group: ResourceGroup) -> 
             f"Creating a workspace in resource group '{group.name}' takes being an Owner of every "
             "workspace in it; ask its Owners or a site administrator."
         )
+
+
+def check_role_allows(role: str | None, permission: Permission, what: str) -> None:
+    """A part of an RPC that needs more than the RPC itself (tracking.access.permissions)."""
+    if not role_allows(role, permission):
+        raise PermissionDenied(f"{what} needs the {permission.value} permission.")

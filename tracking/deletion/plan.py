@@ -29,6 +29,8 @@ LABELS = {
     "dataset_records": "evaluation dataset records",
     "scorers": "scorers",
     "issues": "issues",
+    "label_schemas": "label schemas",
+    "review_queues": "review queues",
     "registered_models": "registered models",
     "model_versions": "model versions",
     "jobs": "jobs",
@@ -57,6 +59,8 @@ def make_plan(scope: Scope) -> dict:
         ).count(),
         "scorers": scope.scorers().count(),
         "issues": scope.issues().count(),
+        "label_schemas": scope.label_schemas().count(),
+        "review_queues": scope.review_queues().count(),
     }
     models = scope.registered_models().aggregate(
         models=Count("pk", distinct=True), versions=Count("versions")

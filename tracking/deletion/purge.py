@@ -63,6 +63,8 @@ _COUNTED_AS = {
     "EvaluationDatasetRecord": "dataset_records",
     "Scorer": "scorers",
     "Issue": "issues",
+    "LabelSchema": "label_schemas",
+    "ReviewQueue": "review_queues",
     "RegisteredModel": "registered_models",
     "ModelVersion": "model_versions",
     "Job": "jobs",
@@ -196,7 +198,8 @@ class Purge:
 
     def _evaluation_datasets(self, scope: Scope) -> None:
         """A workspace's datasets; their records, which can be many, in bounded batches first.
-        (An experiment's scorers, issues and dataset associations go with the experiment.)"""
+        (An experiment's scorers, issues, label schemas, review queues and dataset associations go
+        with the experiment.)"""
         datasets = scope.evaluation_datasets()
         if not datasets.exists():
             return

@@ -21,8 +21,10 @@ from tracking.models import (
     EvaluationDataset,
     Experiment,
     Issue,
+    LabelSchema,
     LoggedModel,
     ResourceGroup,
+    ReviewQueue,
     Run,
     Scorer,
     Trace,
@@ -78,6 +80,12 @@ class Scope:
 
     def issues(self) -> QuerySet[Issue]:
         return Issue.objects.filter(experiment__in=self.experiments())
+
+    def label_schemas(self) -> QuerySet[LabelSchema]:
+        return LabelSchema.objects.filter(experiment__in=self.experiments())
+
+    def review_queues(self) -> QuerySet[ReviewQueue]:
+        return ReviewQueue.objects.filter(experiment__in=self.experiments())
 
     def evaluation_datasets(self) -> QuerySet[EvaluationDataset]:
         """A dataset belongs to its workspace, not to the experiments it is associated with."""

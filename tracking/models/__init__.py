@@ -25,8 +25,10 @@ from .gateway import (
 from .imports import Import
 from .issues import Issue
 from .jobs import Job
+from .label_schemas import LabelSchema
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
 from .metrics import Metric, MetricSummary
+from .review_queues import ReviewQueue, ReviewQueueItem, ReviewQueueLabelSchema, ReviewQueueUser
 from .runs import Dataset, Param, Run, RunInput, RunModelLink, RunTag
 from .scorers import OnlineScoringConfig, Scorer, ScorerVersion
 from .traces import PendingTraceRunLink, Span, Trace, TraceMetadata, TracePromptLink, TraceRunLink, TraceTag
@@ -57,6 +59,7 @@ __all__ = [
     "Import",
     "Issue",
     "Job",
+    "LabelSchema",
     "LoggedModel",
     "LoggedModelMetric",
     "LoggedModelParam",
@@ -67,6 +70,10 @@ __all__ = [
     "Param",
     "PendingTraceRunLink",
     "ResourceGroup",
+    "ReviewQueue",
+    "ReviewQueueItem",
+    "ReviewQueueLabelSchema",
+    "ReviewQueueUser",
     "Run",
     "RunInput",
     "RunModelLink",

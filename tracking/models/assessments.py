@@ -1,5 +1,7 @@
 """Assessments of traces (MLflow 3): feedback (a judgement, by a human, code or an LLM judge) and
-expectations (the ground truth), each on a trace or one of its spans.
+expectations (the ground truth), each on a trace or one of its spans; and issue references, MLflow's
+link of a trace to an issue (named by the issue's id, valued {"issue_name": ...}), which make an
+issue's trace count.
 
 An assessment may override another of its trace (`overrides`): the overridden one is then kept,
 marked invalid, and comes back to life when its overrider is deleted. Values are kept as MLflow
@@ -16,7 +18,8 @@ from .traces import Trace
 
 FEEDBACK = "feedback"
 EXPECTATION = "expectation"
-ASSESSMENT_TYPES = [FEEDBACK, EXPECTATION]
+ISSUE = "issue"
+ASSESSMENT_TYPES = [FEEDBACK, EXPECTATION, ISSUE]
 SOURCE_TYPES = ["SOURCE_TYPE_UNSPECIFIED", "HUMAN", "LLM_JUDGE", "CODE"]
 
 
@@ -50,6 +53,8 @@ class Assessment(models.Model):
             # A search by name (feedback.<name>) asks each trace for its assessments of the name:
             # led by the trace, so that the database looks up, not scans, for each trace.
             models.Index(fields=["trace", "name", "assessment_type"], name="assessment_trace_name"),
+            # An issue's traces (SearchIssues' trace counts, `issue.id = ...`): looked up by name.
+            models.Index(fields=["name", "assessment_type", "trace"], name="assessment_name_type"),
         ]
 
     def __str__(self) -> str:

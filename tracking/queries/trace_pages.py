@@ -192,7 +192,7 @@ class AssessmentLine:
     """An assessment as a trace's page lists it: every field text, to be escaped as any text."""
 
     name: str
-    kind: str  # "feedback" | "expectation"
+    kind: str  # "feedback" | "expectation" | "issue"
     value: str  # a string as it is, any other value as its JSON
     error: str  # "CODE: message", or ""
     source: str  # "HUMAN · ana@example.com"

@@ -1,5 +1,5 @@
 """Issue search: MLflow's filter on status and source run (more plain fields here), and its order:
-the most severe first, then the newest."""
+the most severe first (then, when they are counted, those of the most traces), then the newest."""
 
 from __future__ import annotations
 
@@ -19,7 +19,10 @@ _COLUMNS = {
 }
 
 
-def filter_and_order_issues(queryset: QuerySet, filter_string: str) -> QuerySet:
+def filter_and_order_issues(
+    queryset: QuerySet, filter_string: str, *, by_trace_count: bool = False
+) -> QuerySet:
+    """`by_trace_count`: the queryset is annotated with `trace_count`, which orders after severity."""
     where: list[Q] = [
         column_comparison(_COLUMNS[comparison.key], comparison.op, comparison.value, negated=False)
         for comparison in parse_issue_filter(filter_string)
@@ -32,5 +35,10 @@ def filter_and_order_issues(queryset: QuerySet, filter_string: str) -> QuerySet:
     return (
         queryset.filter(*where)
         .annotate(severity_rank=severity_rank)
-        .order_by(F("severity_rank").desc(), F("created_at").desc(), F("issue_id").desc())
+        .order_by(
+            F("severity_rank").desc(),
+            *([F("trace_count").desc()] if by_trace_count else []),
+            F("created_at").desc(),
+            F("issue_id").desc(),
+        )
     )

@@ -15,7 +15,7 @@ Comparisons are joined by AND, as in MLflow. Identifiers:
   value compares (`=`/`!=`/patterns with a quoted string against its JSON, `<` `<=` `>` `>=` with
   a number against a numeric value), or IS (NOT) NULL; an assessment of a session's trace that says
   it is about the session (metadata `mlflow.trace.session`) counts for every trace of the session;
-- `issue.`: no trace here has one (issues are not kept), as on a server where none was logged.
+- `issue.id = 'iss-…'`: traces an issue reference (an assessment named by the issue's id) links to the issue.
 """
 
 from __future__ import annotations
@@ -291,7 +291,9 @@ def _condition(comparison: TraceComparison):
             return Exists(rows)
         return Exists(rows.filter(_compare("value", op, value)))
     if entity == "issue":
-        return Q(pk__in=[])
+        return Exists(
+            Assessment.objects.filter(trace=OuterRef("pk"), name=str(value), assessment_type="issue")
+        )
     if entity in _ASSESSMENT_ENTITIES:
         return _assessment_condition(entity, key, op, value)
     if entity == "run":

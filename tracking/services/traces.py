@@ -24,6 +24,7 @@ from tracking.models import (
     Assessment,
     Experiment,
     PendingTraceRunLink,
+    ReviewQueueItem,
     Run,
     Span,
     Trace,
@@ -489,7 +490,7 @@ def purge_traces(*, experiment: Experiment, traces: list[tuple[int, str]]) -> in
 
 def delete_trace_rows(pks: list[int]) -> tuple[int, dict[str, int]]:
     """The traces' rows, each table in one statement (spans first: a trace may have thousands)."""
-    for model in (Span, Assessment, TraceTag, TraceMetadata, TraceRunLink, TracePromptLink):
+    for model in (Span, Assessment, TraceTag, TraceMetadata, TraceRunLink, TracePromptLink, ReviewQueueItem):
         model.objects.filter(trace_id__in=pks).delete()
     return Trace.objects.filter(pk__in=pks).delete()
 

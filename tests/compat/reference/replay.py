@@ -39,8 +39,15 @@ _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ID_KEYS = {"experiment_id", "run_id", "run_uuid", "experiment_ids", "run_ids"}
 _URI_KEYS = {"artifact_uri", "artifact_location", "root_uri"}
 _TOKEN_KEYS = {"next_page_token", "page_token"}
-_EXACT_TIME_KEYS = {"start_time", "end_time", "creation_time", "last_update_time"}
-_TIME_SUFFIXES = ("time", "timestamp", "_time", "timestamp_ms")
+_EXACT_TIME_KEYS = {
+    "start_time",
+    "end_time",
+    "creation_time",
+    "last_update_time",
+    "created_at",
+    "last_updated_at",
+}
+_TIME_SUFFIXES = ("time", "timestamp", "_time", "timestamp_ms", "time_ms")
 
 
 def _is_time_key(key: str) -> bool:

@@ -1955,3 +1955,300 @@ scenario(
         ),
     ],
 )
+
+
+# ---- MLflow 3 GenAI: label schemas and review queues (/api/3.0) ----------------------------
+def start_trace(var, trace_id, exp="{exp_id}"):
+    info = {
+        "trace_id": trace_id,
+        "trace_location": {"type": "MLFLOW_EXPERIMENT", "mlflow_experiment": {"experiment_id": exp}},
+        "request_time": "2024-01-01T00:00:00Z",
+        "execution_duration": "0.005s",
+        "state": "OK",
+    }
+    return v3(
+        "POST",
+        f"start trace {var}",
+        "traces",
+        json={"trace": {"trace_info": info}},
+        capture={var: "trace.trace_info.trace_id"},
+    )
+
+
+def rq(method, name, path, **kw):
+    return v3(method, name, f"review-queues/{path}", **kw)
+
+
+def ls(method, name, path, **kw):
+    return v3(method, name, f"label-schemas/{path}", **kw)
+
+
+scenario(
+    "genai_label_schemas",
+    [
+        create_exp(),
+        ls(
+            "POST",
+            "create pass/fail",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "correct?",
+                "type": "FEEDBACK",
+                "input": {"pass_fail": {"positive_label": "yes", "negative_label": "no"}},
+                "instruction": "check",
+                "enable_comment": True,
+            },
+            capture={"schema_id": "label_schema.schema_id"},
+        ),
+        ls(
+            "POST",
+            "create categorical",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "tone",
+                "type": "EXPECTATION",
+                "input": {"categorical": {"options": ["a", "b"]}},
+            },
+            capture={"schema2": "label_schema.schema_id"},
+        ),
+        ls(
+            "POST",
+            "create numeric",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "score",
+                "type": "FEEDBACK",
+                "input": {"numeric": {"min_value": 0, "max_value": 5.5}},
+            },
+            capture={"schema3": "label_schema.schema_id"},
+        ),
+        ls("GET", "get", "get", query={"schema_id": "{schema_id}"}),
+        ls("GET", "get by name", "get-by-name", query={"experiment_id": "{exp_id}", "name": "tone"}),
+        ls(
+            "PATCH",
+            "update",
+            "update",
+            json={
+                "schema_id": "{schema2}",
+                "name": "Tone",
+                "input": {"categorical": {"options": ["a", "c"]}},
+            },
+        ),
+        ls(
+            "POST",
+            "create duplicate",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "score", "type": "FEEDBACK", "input": {"text": {}}},
+        ),
+        ls(
+            "POST",
+            "create reserved name",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "feedback", "type": "FEEDBACK", "input": {"text": {}}},
+        ),
+        ls(
+            "POST",
+            "create same labels",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "p",
+                "type": "FEEDBACK",
+                "input": {"pass_fail": {"positive_label": "x", "negative_label": "x"}},
+            },
+        ),
+        ls(
+            "POST",
+            "create empty input",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "e", "type": "FEEDBACK", "input": {}},
+        ),
+        ls(
+            "POST",
+            "create unspecified type",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "u",
+                "type": "LABEL_SCHEMA_TYPE_UNSPECIFIED",
+                "input": {"text": {}},
+            },
+        ),
+        ls(
+            "POST",
+            "create in missing experiment",
+            "create",
+            json={"experiment_id": "987654321", "name": "m", "type": "FEEDBACK", "input": {"text": {}}},
+        ),
+        ls("PATCH", "change input kind", "update", json={"schema_id": "{schema2}", "input": {"text": {}}}),
+        ls("GET", "get missing", "get", query={"schema_id": "ls-missing"}),
+        ls("GET", "get by missing name", "get-by-name", query={"experiment_id": "{exp_id}", "name": "nope"}),
+        ls("GET", "list bad max_results", "list", query={"experiment_id": "{exp_id}", "max_results": "0"}),
+        ls("DELETE", "delete", "delete", json={"schema_id": "{schema_id}"}),
+        ls("DELETE", "delete again", "delete", json={"schema_id": "{schema_id}"}),
+        ls("GET", "get deleted", "get", query={"schema_id": "{schema_id}"}),
+    ],
+)
+
+
+scenario(
+    "genai_review_queues",
+    [
+        create_exp(),
+        create_exp("exp2", "exp2-{uniq}"),
+        start_trace("trace1", "tr-{uniq}1"),
+        start_trace("trace2", "tr-{uniq}2"),
+        start_trace("foreign", "tr-{uniq}3", exp="{exp2}"),
+        rq(
+            "POST",
+            "create custom",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "Launch",
+                "queue_type": "CUSTOM",
+                "users": ["Ann", "bob"],
+            },
+            capture={"queue_id": "review_queue.queue_id"},
+        ),
+        rq("GET", "get", "get", query={"queue_id": "{queue_id}"}),
+        rq(
+            "GET",
+            "get by name any case",
+            "get-by-name",
+            query={"experiment_id": "{exp_id}", "name": "LAUNCH"},
+        ),
+        rq(
+            "POST",
+            "create same name other case",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "launch", "queue_type": "CUSTOM"},
+        ),
+        rq(
+            "POST",
+            "create reserved",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "Default", "queue_type": "CUSTOM"},
+        ),
+        rq(
+            "POST",
+            "create unspecified type",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "x", "queue_type": "REVIEW_QUEUE_TYPE_UNSPECIFIED"},
+        ),
+        rq(
+            "POST",
+            "create user queue with other user",
+            "create",
+            json={"experiment_id": "{exp_id}", "name": "ann", "queue_type": "USER", "users": ["bob"]},
+        ),
+        rq(
+            "POST",
+            "create with unknown schema",
+            "create",
+            json={
+                "experiment_id": "{exp_id}",
+                "name": "s",
+                "queue_type": "CUSTOM",
+                "schema_ids": ["ls-nope"],
+            },
+        ),
+        rq(
+            "POST",
+            "get or create user queue",
+            "get-or-create-user",
+            json={"experiment_id": "{exp_id}", "user": "Carol"},
+            capture={"user_queue": "review_queue.queue_id"},
+        ),
+        rq(
+            "POST",
+            "get or create again",
+            "get-or-create-user",
+            json={"experiment_id": "{exp_id}", "user": "carol"},
+        ),
+        rq("POST", "update user queue", "update", json={"queue_id": "{user_queue}", "name": "x"}),
+        rq(
+            "POST",
+            "add items",
+            "items/add",
+            json={"queue_id": "{queue_id}", "item_ids": ["{trace2}", "{trace1}", "{trace2}"]},
+        ),
+        rq(
+            "POST",
+            "add foreign trace",
+            "items/add",
+            json={"queue_id": "{queue_id}", "item_ids": ["{foreign}"]},
+        ),
+        rq(
+            "POST",
+            "add unknown trace",
+            "items/add",
+            json={"queue_id": "{queue_id}", "item_ids": ["tr-unknown"]},
+        ),
+        rq("POST", "add no items", "items/add", json={"queue_id": "{queue_id}", "item_ids": []}),
+        rq(
+            "POST",
+            "complete without who",
+            "items/set-status",
+            json={"queue_id": "{queue_id}", "item_id": "{trace1}", "status": "COMPLETE"},
+        ),
+        rq(
+            "POST",
+            "complete",
+            "items/set-status",
+            json={
+                "queue_id": "{queue_id}",
+                "item_id": "{trace1}",
+                "status": "COMPLETE",
+                "completed_by": "Ann",
+            },
+        ),
+        rq(
+            "POST",
+            "set status of item not in queue",
+            "items/set-status",
+            json={
+                "queue_id": "{queue_id}",
+                "item_id": "{foreign}",
+                "status": "DECLINED",
+                "completed_by": "a",
+            },
+        ),
+        rq(
+            "POST",
+            "reopen with who",
+            "items/set-status",
+            json={"queue_id": "{queue_id}", "item_id": "{trace1}", "status": "PENDING", "completed_by": "a"},
+        ),
+        rq("GET", "list pending items", "items/list", query={"queue_id": "{queue_id}", "status": "PENDING"}),
+        rq("GET", "list queues of bob", "list", query={"experiment_id": "{exp_id}", "user": "BOB"}),
+        rq(
+            "GET",
+            "list queues holding trace",
+            "list",
+            query={"experiment_id": "{exp_id}", "item_id": "{trace1}"},
+        ),
+        rq("GET", "list bad max_results", "list", query={"experiment_id": "{exp_id}", "max_results": "0"}),
+        rq("POST", "lock questions", "update", json={"queue_id": "{queue_id}", "update_schema_ids": True}),
+        rq(
+            "POST",
+            "update users and name",
+            "update",
+            json={"queue_id": "{queue_id}", "name": "Launch 2", "update_users": True, "users": ["dana"]},
+        ),
+        rq(
+            "POST",
+            "remove items",
+            "items/remove",
+            json={"queue_id": "{queue_id}", "item_ids": ["{trace1}", "x"]},
+        ),
+        rq("GET", "list items", "items/list", query={"queue_id": "{queue_id}"}),
+        rq("POST", "delete", "delete", json={"queue_id": "{queue_id}"}),
+        rq("POST", "delete again", "delete", json={"queue_id": "{queue_id}"}),
+        rq("GET", "get deleted", "get", query={"queue_id": "{queue_id}"}),
+        rq("GET", "list items of deleted", "items/list", query={"queue_id": "{queue_id}"}),
+    ],
+)

@@ -25,7 +25,7 @@ from tracking.api.spec import MESSAGES, RPCS
 
 TRIED: dict[str, int] = {}
 PATH_PARAMETERS = ["experiment_id", "run_id", "model_id", "trace_id", "request_id", "name", "workspace_name",
-                   "dataset_id", "prompt_name", "alias", "version", "issue_id", "key"]  # fmt: skip
+                   "dataset_id", "prompt_name", "alias", "version", "issue_id", "key", "schema_id", "queue_id"]  # fmt: skip
 
 
 def _implemented() -> list[tuple[str, str, str, str]]:
@@ -74,10 +74,14 @@ def real_ids(transactional_db, default_workspace) -> dict[str, list]:
     from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
     from tracking.services.experiments import create_experiment
     from tracking.services.issues import create_issue
+    from tracking.services.label_schemas import SchemaInput, create_label_schema
     from tracking.services.logged_models import create_logged_model
     from tracking.services.metric_points import MetricPoint
+    from tracking.services.review_queues import add_items_to_review_queue, create_review_queue
     from tracking.services.runs import Batch, create_run, log_batch
     from tracking.services.scorers import register_scorer
+    from tracking.services.traces import TraceInfoInput, start_trace
+    from tracking.times import now_to_the_ms
 
     experiment = create_experiment(workspace=default_workspace, name="fuzzed")
     run = create_run(experiment=experiment)
@@ -91,7 +95,36 @@ def real_ids(transactional_db, default_workspace) -> dict[str, list]:
     upsert_dataset_records(dataset=dataset, records=[{"inputs": {"q": "a"}}])
     register_scorer(experiment=experiment, name="fuzzed", serialized_scorer='{"name": "fuzzed"}')
     issue = create_issue(experiment=experiment, name="fuzzed", description="d", source_run=run)
+    trace = start_trace(
+        workspace=default_workspace,
+        experiment=experiment,
+        info=TraceInfoInput("tr-" + "f" * 32, now_to_the_ms(), 5, "OK"),
+    )
+    schema = create_label_schema(
+        experiment=experiment, name="fuzzed", schema_type="feedback", schema_input=SchemaInput("text", {})
+    )
+    queue = create_review_queue(
+        experiment=experiment,
+        name="fuzzed",
+        queue_type="custom",
+        users=["ann"],
+        schema_ids=[schema.schema_id],
+    )
+    add_items_to_review_queue(queue=queue, trace_ids=[trace.trace_id])
     return {
+        "schema_id": [schema.schema_id],
+        "schema_ids": [[schema.schema_id]],
+        "queue_id": [queue.queue_id],
+        "item_id": [trace.trace_id],
+        "item_ids": [[trace.trace_id], [trace.trace_id, "tr-unknown"]],
+        "trace_id": [trace.trace_id],
+        "user": ["ann", "Ann "],
+        "users": [["ann", "bob"]],
+        "input": [{"text": {"max_length": 10}}, {"categorical": {"options": ["a", "b"]}}],
+        "type": ["FEEDBACK", "EXPECTATION"],
+        "queue_type": ["USER", "CUSTOM"],
+        "status": ["PENDING", "COMPLETE", "DECLINED"],
+        "completed_by": ["ann"],
         "dataset_id": [dataset.dataset_id],
         "dataset_record_ids": [[dataset.records.get().record_id]],
         "records": ['[{"inputs": {"q": "b"}, "expectations": {"a": 1}}]', "[1]", "{}"],

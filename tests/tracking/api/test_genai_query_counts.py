@@ -81,3 +81,50 @@ def test_listing_scorers_and_searching_issues_cost_the_same_queries_for_few_or_m
     with django_assert_max_num_queries(4):
         response = call(client, "POST", "issues/search", {"experiment_id": experiment.experiment_id})
     assert len(response.json()["issues"]) == count
+
+
+@pytest.mark.parametrize("count", [2, 30])
+def test_listing_label_schemas_review_queues_and_their_items_cost_the_same_queries_for_few_or_many(
+    client, experiment, count, django_assert_max_num_queries
+):
+    from tracking.services.label_schemas import SchemaInput, create_label_schema
+    from tracking.services.review_queues import add_items_to_review_queue, create_review_queue
+    from tracking.services.traces import TraceInfoInput, start_trace
+    from tracking.times import now_to_the_ms
+
+    trace_ids = [f"tr-{n:032x}" for n in range(count)]
+    for trace_id in trace_ids:
+        start_trace(
+            workspace=experiment.workspace,
+            experiment=experiment,
+            info=TraceInfoInput(trace_id, now_to_the_ms(), 1, "OK"),
+        )
+    schemas = [
+        create_label_schema(
+            experiment=experiment, name=f"q{n}", schema_type="feedback", schema_input=SchemaInput("text", {})
+        ).schema_id
+        for n in range(count)
+    ]
+    for n in range(count):
+        queue = create_review_queue(
+            experiment=experiment,
+            name=f"r{n}",
+            queue_type="custom",
+            users=["ann", "bob"],
+            schema_ids=schemas[:3],
+        )
+        add_items_to_review_queue(queue=queue, trace_ids=trace_ids)
+    experiment_id = {"experiment_id": experiment.experiment_id}
+    with django_assert_max_num_queries(5):
+        response = client.get("/api/3.0/mlflow/review-queues/list", {**experiment_id, "user": "ann"})
+    queues = response.json()["review_queues"]
+    assert len(queues) == count and all(
+        len(q["users"]) == 2 and len(q["schema_ids"]) == min(count, 3) for q in queues
+    )
+    with django_assert_max_num_queries(5):
+        response = client.get("/api/3.0/mlflow/review-queues/items/list", {"queue_id": queue.queue_id})
+    assert sorted(i["item_id"] for i in response.json()["items"]) == trace_ids
+    client.get("/api/3.0/mlflow/label-schemas/list", experiment_id)  # makes the default question
+    with django_assert_max_num_queries(4):
+        response = client.get("/api/3.0/mlflow/label-schemas/list", experiment_id)
+    assert len(response.json()["label_schemas"]) == count + 1

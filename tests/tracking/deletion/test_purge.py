@@ -26,9 +26,11 @@ from tracking.models import (
     EvaluationDatasetExperiment,
     Experiment,
     Issue,
+    LabelSchema,
     Metric,
     MetricSummary,
     ResourceGroup,
+    ReviewQueue,
     Run,
     Scorer,
     Span,
@@ -44,8 +46,10 @@ from tracking.services.deletions import request_deletion
 from tracking.services.evaluation_datasets import create_evaluation_dataset, upsert_dataset_records
 from tracking.services.experiments import create_experiment
 from tracking.services.issues import create_issue
+from tracking.services.label_schemas import SchemaInput, create_label_schema
 from tracking.services.logged_models import create_logged_model
 from tracking.services.metric_points import MetricPoint, delete_metric
+from tracking.services.review_queues import add_items_to_review_queue, create_review_queue
 from tracking.services.runs import Batch, create_run, log_batch
 from tracking.services.scorers import register_scorer
 from tracking.services.traces import SpanRecord, log_spans
@@ -137,12 +141,25 @@ def set_up_gateway(workspace: Workspace) -> None:
 
 
 def add_genai_rows(experiment: Experiment, run: Run, *, records: int = 3) -> EvaluationDataset:
-    """A dataset of the workspace associated with the experiment, a scorer of two versions, an issue."""
+    """A dataset of the workspace associated with the experiment, a scorer of two versions, an issue,
+    a label schema and a review queue asking it of the experiment's traces."""
     dataset = create_evaluation_dataset(workspace=experiment.workspace, name="qa", experiments=[experiment])
     upsert_dataset_records(dataset=dataset, records=[{"inputs": {"q": i}} for i in range(records)])
     for _ in range(2):
         register_scorer(experiment=experiment, name="judge", serialized_scorer='{"name": "judge"}')
     create_issue(experiment=experiment, name="slow", description="answers are slow", source_run=run)
+    schema = create_label_schema(
+        experiment=experiment, name="ok?", schema_type="feedback", schema_input=SchemaInput("text", {})
+    )
+    queue = create_review_queue(
+        experiment=experiment,
+        name="review",
+        queue_type="custom",
+        users=["ann"],
+        schema_ids=[schema.schema_id],
+    )
+    if trace_ids := list(experiment.traces.values_list("trace_id", flat=True)):
+        add_items_to_review_queue(queue=queue, trace_ids=trace_ids)
     return dataset
 
 
@@ -210,6 +227,7 @@ def test_the_dry_run_counts_what_a_resource_group_holds(doomed_group):
     assert plan["traces"] == 2
     assert plan["evaluation_datasets"] == 2 and plan["dataset_records"] == 6
     assert plan["scorers"] == 2 and plan["issues"] == 2
+    assert plan["label_schemas"] == 2 and plan["review_queues"] == 2
     assert plan["files"] == 6 * 2 + 2 + 2
     assert plan["bytes"] == 6 * 2 * 10 + 2 * len(b"flavors: {}\n") + 2 * len(b'{"spans": []}')
     assert plan["blockers"] == []
@@ -236,7 +254,8 @@ def test_deleting_a_resource_group_leaves_no_row_and_no_file_of_it(
     # What it reports having removed is what the dry run announced.
     for key in ("workspaces", "experiments", "runs", "metric_points", "params", "logged_models",
                 "registered_models", "model_versions", "files", "bytes", "resource_groups", "traces",
-                "evaluation_datasets", "dataset_records", "scorers", "issues"):  # fmt: skip
+                "evaluation_datasets", "dataset_records", "scorers", "issues", "label_schemas",
+                "review_queues"):  # fmt: skip
         assert row.counts.get(key) == row.plan[key], key
     assert row.done == row.total
     # Everything outside it is untouched.
@@ -352,6 +371,7 @@ def test_deleting_an_experiment_removes_its_scorers_and_issues_but_keeps_the_wor
     dataset = add_genai_rows(doomed, make_run(doomed, files=0))
     plan = make_plan(resolve(Deletion.EXPERIMENT, doomed.pk))
     assert plan["scorers"] == 1 and plan["issues"] == 1 and "evaluation_datasets" not in plan
+    assert plan["label_schemas"] == 1 and plan["review_queues"] == 1
 
     row = carry_out(
         request_deletion(resolve(Deletion.EXPERIMENT, doomed.pk), confirmation="doomed", enqueue=False)
@@ -360,6 +380,8 @@ def test_deleting_an_experiment_removes_its_scorers_and_issues_but_keeps_the_wor
     assert row.status == SUCCEEDED, row.error
     assert not Scorer.objects.filter(experiment_id=doomed.pk).exists()
     assert not Issue.objects.filter(experiment_id=doomed.pk).exists()
+    assert not LabelSchema.objects.filter(experiment_id=doomed.pk).exists()
+    assert not ReviewQueue.objects.filter(experiment_id=doomed.pk).exists()
     assert not EvaluationDatasetExperiment.objects.filter(dataset=dataset).exists()
     assert dataset.records.count() == 3
 

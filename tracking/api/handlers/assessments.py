@@ -8,7 +8,7 @@ from typing import Any
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Assessment
-from tracking.models.assessments import EXPECTATION, FEEDBACK
+from tracking.models.assessments import EXPECTATION, FEEDBACK, ISSUE
 from tracking.queries import assessments as queries
 from tracking.queries import traces as trace_queries
 from tracking.services import assessments as services
@@ -50,6 +50,8 @@ def assessment_json(assessment: Assessment) -> dict[str, Any]:
         if assessment.error:
             feedback["error"] = json.loads(assessment.error)
         shaped["feedback"] = feedback
+    elif assessment.assessment_type == ISSUE:
+        shaped["issue"] = value
     else:
         shaped["expectation"] = _expectation_json(value)
     if assessment.rationale is not None and assessment.rationale != "":
@@ -106,7 +108,10 @@ def _kind_and_value(raw: dict[str, Any]) -> tuple[str, Any, dict[str, str] | Non
     if raw.get("feedback") is not None:
         feedback = raw["feedback"]
         return FEEDBACK, _as_proto_value(feedback.get("value")), _error(feedback.get("error"))
-    raise InvalidParameterValue(f"Unknown assessment type: {'issue' if raw.get('issue') else None}")
+    if raw.get("issue") is not None:
+        # An issue reference: the assessment's name is the issue's id (MLflow's IssueReference).
+        return ISSUE, {"issue_name": raw["issue"].get("issue_name", "")}, None
+    raise InvalidParameterValue("Unknown assessment type: None")
 
 
 def _metadata(raw: Any) -> dict[str, str]:

@@ -81,9 +81,10 @@ def search_issues(call: ApiCall) -> dict[str, Any]:
         filter_string=message.get("filter_string") or "",
         max_results=message.get("max_results"),
         page_token=message.get("page_token"),
+        include_trace_count=bool(message.get("include_trace_count")),
     )
-    # Traces are not kept by this server, so no trace is linked to an issue: the count asked for is 0.
-    trace_count = 0 if message.get("include_trace_count") else None
-    answer = page_message("issues", [issue_message(i, trace_count) for i in page.issues], None)
+    answer = page_message(
+        "issues", [issue_message(i, getattr(i, "trace_count", None)) for i in page.issues], None
+    )
     # MLflow's server always writes the token, empty on the last page.
     return answer | {"next_page_token": page.next_page_token or ""}
