@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,7 +18,7 @@ from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelL
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
-from tracking.run_changes import note_runs_changed
+from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
     MAX_DATASET_NAME_LENGTH,
@@ -35,7 +36,7 @@ from tracking.validation import (
     truncate,
 )
 
-from .metric_points import MetricPoint, record_model_points, record_points
+from .metric_points import MetricPoint, record_model_points, record_points, records_points_in_one_statement
 
 RUN_NAME_TAG = "mlflow.runName"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -329,7 +330,11 @@ def check_metrics(points: Sequence[MetricPoint], path: str = "metrics[{}].") -> 
 def log_metric(*, run: Run, point: MetricPoint) -> None:
     ensure_active(run)
     check_metrics([point], "")
-    with transaction.atomic():
+    # A training loop waits for every call: when storing the point is one statement (PostgreSQL)
+    # and nothing else is written, that statement is its own transaction, without the two round
+    # trips of BEGIN and COMMIT.
+    several = not records_points_in_one_statement() or point.model_id or runs_change_due([run.experiment_id])
+    with transaction.atomic() if several else nullcontext():
         record_points(run, [point])
         record_model_points(run, [point])
         note_runs_changed([run.experiment_id])
