@@ -54,26 +54,17 @@ def insert_points(
     into = f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
     returning = f" ON CONFLICT DO NOTHING RETURNING {q('key')}"
     inserted: Counter[str] = Counter()
+    if registering_in is not None:
+        register_keys(registering_in, metrics=_keys(points))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array per column: eight parameters whatever the batch size, where a VALUES
             # list would send and parse eight thousand (it measured 2-4 times slower here).
-            columns = [
-                list(c)
-                for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)
-            ]
-            # The keys are registered in the same statement: one round trip (log_metric's latency).
-            registering, registering_params = (
-                ("", []) if registering_in is None else registering_metric_keys(registering_in, _keys(points))
-            )
             cursor.execute(
-                registering + into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning,
-                [*registering_params, *columns],
+                into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning, _point_arrays(run_pk, points)
             )
             inserted.update(key for (key,) in cursor.fetchall())
             return inserted
-        if registering_in is not None:
-            register_keys(registering_in, metrics=_keys(points))
         row = "(" + ", ".join(["%s"] * len(_POINT_COLUMNS)) + ")"
         for start in range(0, len(points), _ROWS_PER_INSERT):
             chunk = points[start : start + _ROWS_PER_INSERT]
@@ -83,6 +74,11 @@ def insert_points(
             cursor.execute(into + f"VALUES {', '.join([row] * len(chunk))}" + returning, params)
             inserted.update(key for (key,) in cursor.fetchall())
     return inserted
+
+
+def _point_arrays(run_pk: int, points: list[MetricPoint]) -> list[list]:
+    """PostgreSQL: the points as one array per column of _POINT_COLUMNS, for unnest()."""
+    return [list(c) for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)]
 
 
 def _keys(points: list[MetricPoint]) -> list[str]:
@@ -198,15 +194,12 @@ def _record_points_in_one_statement(run: Run, points: list[MetricPoint]) -> None
     counts what `insert_points` returned."""
     q = connection.ops.quote_name
     registering, registering_params = registering_metric_keys(run.experiment_id, _keys(points))
-    points_columns = [
-        list(c) for c in zip(*((run.pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)
-    ]
     # (key, value, timestamp, step, min, max) per key; its new points are counted in SQL.
     summary_columns = [list(c) for c in zip(*(row[:-1] for row in summarise(points, Counter())), strict=True)]
     summary = ", ".join(q(c) for c in _SUMMARY_COLUMNS)
     sql = (
         registering
-        + f", inserted AS (INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
+        + f"inserted AS (INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
         f"SELECT * FROM unnest({_PG_ARRAYS}) ON CONFLICT DO NOTHING RETURNING {q('key')}), "
         f"new_points AS (SELECT {q('key')}, COUNT(*) AS n FROM inserted GROUP BY {q('key')}) "
         f"INSERT INTO {q(MetricSummary._meta.db_table)} ({summary}) "
@@ -215,7 +208,7 @@ def _record_points_in_one_statement(run: Run, points: list[MetricPoint]) -> None
         f"LEFT JOIN new_points ON new_points.{q('key')} = s.k {_on_summary_conflict()}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*registering_params, *points_columns, run.pk, *summary_columns])
+        cursor.execute(sql, [*registering_params, *_point_arrays(run.pk, points), run.pk, *summary_columns])
 
 
 def record_model_points(run: Run, points: list[MetricPoint]) -> None:

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.db import connection
 
-from tracking.models import MetricSummary
+from tracking.models import ExperimentKey, MetricSummary
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
 from tracking.services.runs import Batch, DatasetSpec, create_run, log_batch, log_inputs, log_outputs
@@ -124,3 +124,23 @@ def test_log_metric_on_postgresql_is_one_statement_after_the_run_look_up(
     assert response.status_code == 200, response.content
     summary = MetricSummary.objects.get(run=run, key="loss")
     assert (summary.value, summary.step, summary.min_value, summary.count) == (0.5, 1, 0.5, 2)
+
+
+def test_set_tag_on_postgresql_is_one_statement_after_the_run_look_up(
+    client, experiment, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    run = create_run(experiment=experiment)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "runs/set-tag", {"run_id": run.uuid, "key": "team", "value": "a"})
+    # PostgreSQL: the run, then the tag and its key's registration in one statement. SQLite: the
+    # savepoint pair around the tag and the key.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 5):
+        response = post(client, "runs/set-tag", {"run_id": run.uuid, "key": "owner", "value": "b" * 9000})
+    assert response.status_code == 200, response.content
+    assert dict(run.tags.values_list("key", "value")) == {
+        "mlflow.runName": run.name,
+        "team": "a",
+        "owner": "b" * 8000,
+    }
+    registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.TAG)
+    assert set(registered.values_list("key", flat=True)) == {"team", "owner"}
