@@ -89,10 +89,21 @@ def registering_metric_keys(experiment_pk: int, keys: list[str]) -> tuple[str, l
     """PostgreSQL only: `register_keys(metrics=keys)` as a data-modifying CTE (`WITH ...`) to put
     in front of the statement that inserts the points, so that log_metric registers its key in
     the round trip it makes anyway (its latency is what a training loop waits for)."""
+    return registering_keys(experiment_pk, METRIC, keys)
+
+
+def registering_keys(experiment_pk: int, kind: str, keys: list[str]) -> tuple[str, list]:
+    """PostgreSQL only: `register_keys` of one kind as a data-modifying CTE (`WITH ...`) to put in
+    front of the write that logs the keys (one round trip for both); `WITH` alone when there is
+    nothing to register (MLflow's own tags)."""
+    if kind == TAG:
+        keys = [key for key in keys if not key.startswith(MLFLOW_TAGS)]
+    if not keys:
+        return "WITH ", []
     return (
         f"WITH registered_keys AS ({_insert()}VALUES {', '.join(['(%s, %s, %s)'] * len(keys))} "
-        f"ON CONFLICT DO NOTHING) ",
-        [value for key in keys for value in (experiment_pk, METRIC, key)],
+        f"ON CONFLICT DO NOTHING), ",
+        [value for key in keys for value in (experiment_pk, kind, key)],
     )
 
 

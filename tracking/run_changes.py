@@ -41,7 +41,7 @@ def note_runs_changed(experiment_pks: Iterable[int]) -> None:
     from tracking.models import Experiment
 
     now = time.time()
-    due = [pk for pk in set(experiment_pks) if now - _noted.get(pk, 0.0) >= NOTE_EVERY]
+    due = _due(experiment_pks, now)
     if not due:
         return
     Experiment.objects.filter(pk__in=due, runs_changed_at__lt=now).update(runs_changed_at=now)
@@ -52,6 +52,16 @@ def note_runs_changed(experiment_pks: Iterable[int]) -> None:
 
     # Only a committed note may excuse the next second's writes: a rolled-back one noted nothing.
     transaction.on_commit(remember)
+
+
+def runs_change_due(experiment_pks: Iterable[int]) -> bool:
+    """Whether `note_runs_changed` would write now: a write that is otherwise a single statement
+    needs no transaction when it would not (PostgreSQL's `log_metric`)."""
+    return bool(_due(experiment_pks, time.time()))
+
+
+def _due(experiment_pks: Iterable[int], now: float) -> list[int]:
+    return [pk for pk in set(experiment_pks) if now - _noted.get(pk, 0.0) >= NOTE_EVERY]
 
 
 def forget_notes() -> None:

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import connection, transaction
+from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from registry.mlmodel import ModelFolder, ModelFolderError, read_model_folder
@@ -83,30 +85,37 @@ def create_model_version(
     resolved = resolve_source(workspace, source=source, run_id=run_id, model_id=model_id, is_prompt=is_prompt)
     status, message, folder = _read_files(workspace, resolved)
     now = timezone.now()
-    with transaction.atomic():
-        number = _take_version_number(model, now)
-        version = ModelVersion.objects.create(
-            registered_model=model,
-            version=number,
-            description=description,
-            user_id=user_id,
-            source=resolved.source,
-            storage_location=resolved.storage_location,
-            run_id=resolved.run_id,
-            lineage_run=resolved.run,
-            run_link=run_link,
-            model_id=resolved.model_id,
-            status=status,
-            status_message=message,
-            created_at=now,
-            updated_at=now,
-            **_kept(folder),
-        )
-        version.tag_list = ModelVersionTag.objects.bulk_create(
-            [ModelVersionTag(version=version, key=key, value=value) for key, value in tag_values.items()]
-        )
+    version = ModelVersion(
+        registered_model=model,
+        version=0,  # the next number, taken below
+        description=description,
+        user_id=user_id,
+        source=resolved.source,
+        storage_location=resolved.storage_location,
+        run_id=resolved.run_id,
+        lineage_run=resolved.run,
+        run_link=run_link,
+        model_id=resolved.model_id,
+        status=status,
+        status_message=message,
+        created_at=now,
+        updated_at=now,
+        **_kept(folder),
+    )
+    # On PostgreSQL the number, the version and its tags are one statement, atomic by itself: a
+    # registration needs a transaction only to record itself on a logged model too.
+    one_statement = connection.vendor == "postgresql"
+    with transaction.atomic() if resolved.logged_model is not None or not one_statement else nullcontext():
+        if one_statement:
+            _insert_numbered(version, tag_values, now)
+        else:
+            version.version = _take_version_number(model, now)
+            version.save(force_insert=True)
+            version.tag_list = ModelVersionTag.objects.bulk_create(
+                [ModelVersionTag(version=version, key=key, value=value) for key, value in tag_values.items()]
+            )
         if resolved.logged_model is not None:
-            _record_registration(resolved.logged_model, model.name, number)
+            _record_registration(resolved.logged_model, model.name, version.version)
     version.registered_model = model
     return version
 
@@ -127,6 +136,44 @@ def _take_version_number(model: RegisteredModel, now: datetime) -> int:
         )
         (number,) = cursor.fetchone()
     return number
+
+
+def _insert_numbered(version: ModelVersion, tags: dict[str, str], now: datetime) -> None:
+    """PostgreSQL: `_take_version_number`, the version's INSERT and its tags' in one statement
+    (data-modifying CTEs), which sets the version's pk, number and `tag_list`.
+
+    The UPDATE of the model's row comes first: a concurrent registration of the same model waits
+    for it to commit, then counts from the number it took.
+    """
+    q = connection.ops.quote_name
+    fields = [field for field in ModelVersion._meta.concrete_fields if not field.primary_key]
+    query = InsertQuery(ModelVersion)
+    query.insert_values(fields, [version])
+    compiler = query.get_compiler(connection=connection)
+    values = [compiler.prepare_value(field, compiler.pre_save_val(field, version)) for field in fields]
+    (placeholders,), (params,) = compiler.assemble_as_sql(fields, [values])
+    number_at = next(index for index, field in enumerate(fields) if field.name == "version")
+    placeholders = [*placeholders[:number_at], "(SELECT n FROM numbered)", *placeholders[number_at + 1 :]]
+    params = [*params[:number_at], *params[number_at + 1 :]]
+    sql = (
+        f"WITH numbered AS (UPDATE {q(RegisteredModel._meta.db_table)} "
+        "SET last_version_number = last_version_number + 1, updated_at = %s "
+        "WHERE id = %s RETURNING last_version_number AS n), "
+        f"created AS (INSERT INTO {q(ModelVersion._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
+        f"VALUES ({', '.join(placeholders)}) RETURNING id, {q('version')}) "
+    )
+    arguments = [connection.ops.adapt_datetimefield_value(now), version.registered_model_id, *params]
+    if tags:
+        sql += (
+            f", tagged AS (INSERT INTO {q(ModelVersionTag._meta.db_table)} (version_id, {q('key')}, {q('value')}) "
+            "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v)) "
+        )
+        arguments += [list(tags), list(tags.values())]
+    with connection.cursor() as cursor:
+        cursor.execute(sql + f"SELECT id, {q('version')} FROM created", arguments)
+        version.pk, version.version = cursor.fetchone()
+    version._state.adding = False
+    version.tag_list = [ModelVersionTag(version=version, key=key, value=value) for key, value in tags.items()]
 
 
 def _read_files(workspace: Workspace, resolved: Source) -> tuple[str, str, ModelFolder | None]:

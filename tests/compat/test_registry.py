@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import requests
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from registry.models import ModelVersion, RegisteredModel, RegisteredModelAlias, RegisteredModelTag
+from registry.models import (
+    ModelVersion,
+    ModelVersionTag,
+    RegisteredModel,
+    RegisteredModelAlias,
+    RegisteredModelTag,
+)
 
 # Stored files: run again on each artifact store (STUDIO_TEST_ARTIFACT_STORE).
 pytestmark = pytest.mark.artifacts
@@ -203,6 +211,32 @@ def test_version_numbers_are_never_reused_after_a_delete(client, versions):
         "versioned", f"{versions.info.artifact_uri}/model", run_id=versions.info.run_id
     )
     assert again.version == "4"
+
+
+def test_clients_registering_versions_of_one_model_at_once_get_distinct_consecutive_numbers(
+    tracking_uri, versions
+):
+    source, run_id = f"{versions.info.artifact_uri}/model", versions.info.run_id
+
+    def register(tagged: int) -> list[str]:
+        # A client of its own per thread: its own connections, as separate training jobs have.
+        own = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        return [
+            own.create_model_version("versioned", source, run_id=run_id, tags={"by": str(tagged)}).version
+            for _ in range(5)
+        ]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answered = [number for numbers in pool.map(register, range(8)) for number in numbers]
+
+    # `versions` registered 1-3; the 40 registrations took 4-43, each once.
+    assert sorted(int(number) for number in answered) == list(range(4, 44))
+    stored = ModelVersion.objects.filter(registered_model__name="versioned").order_by("version")
+    assert [version.version for version in stored] == list(range(1, 44))
+    tagged = ModelVersionTag.objects.filter(version__registered_model__name="versioned", key="by")
+    assert sorted(tagged.values_list("value", flat=True)) == sorted(
+        str(t) for t in range(8) for _ in range(5)
+    )
 
 
 def test_aliases_are_set_moved_read_and_deleted(client, versions):

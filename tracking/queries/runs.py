@@ -79,58 +79,84 @@ class RunRecord:
 
 def load_runs(run_pks: list[int]) -> list[RunRecord]:
     """The runs with these pks, in this order, with params, tags, metrics and inputs."""
-    if not run_pks:
-        return []
-    records = {row[0]: RunRecord(*row[:2], str(row[2]), *row[3:]) for row in _run_rows(run_pks)}
-    # The child tables are read with plain SQL: for a page of runs the ORM's query building
-    # and row handling would cost more than the database does.
-    q = connection.ops.quote_name
-    where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
-    # Params, tags and latest metrics in one round trip (it counts on PostgreSQL).
-    data = _rows(
-        f"SELECT 0, run_id, key, value, {_NO_NUMBER} FROM {_table(Param)} WHERE {where} UNION ALL "
-        f"SELECT 1, run_id, key, value, {_NO_NUMBER} FROM {_table(RunTag)} WHERE {where} UNION ALL "
-        f"SELECT 2, run_id, key, NULL, value, {q('timestamp')}, step FROM {_table(MetricSummary)} WHERE {where}",
-        run_pks * 3,
-    )
-    for kind, run_pk, key, text, number, timestamp, step in data:
-        record = records[run_pk]
-        if kind == 0:
-            record.params.append((key, text))
-        elif kind == 1:
-            record.tags.append((key, text))
-        else:
-            record.metrics.append((key, number, timestamp, step))
-    inputs = _rows(
-        f"SELECT i.run_id, d.name, d.digest, d.source_type, d.source, d.{q('schema')}, d.profile, i.tags "
-        f"FROM {_table(RunInput)} i JOIN {_table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where}",
-        run_pks,
-    )
-    for run_pk, *dataset, tags in inputs:
-        tags = json.loads(tags) if isinstance(tags, str) else tags
-        records[run_pk].dataset_inputs.append(DatasetInputRecord(*dataset, [tuple(tag) for tag in tags]))
-    links = _rows(
-        f"SELECT run_id, model_id, direction, step FROM {_table(RunModelLink)} WHERE {where}", run_pks
-    )
-    for run_pk, model_id, direction, step in links:
-        if direction == RunModelLink.INPUT:
-            records[run_pk].model_inputs.append(model_id)
-        else:
-            records[run_pk].model_outputs.append((model_id, step))
+    records: dict[int, RunRecord] = {}
+    # Two queries per chunk; the data query binds each pk five times (SQLite allows 32,766).
+    for start in range(0, len(run_pks), _RUNS_PER_CHUNK):
+        chunk = run_pks[start : start + _RUNS_PER_CHUNK]
+        records.update(_with_data(_run_rows(f"r.id IN ({', '.join(['%s'] * len(chunk))})", chunk)))
     return [records[pk] for pk in run_pks if pk in records]
+
+
+_RUNS_PER_CHUNK = 1000
+
+
+def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
+    """`get_run` and `load_runs` in two queries: the run's row found by its id, then its data."""
+    records = _with_data(_run_rows("r.uuid = %s AND e.workspace_id = %s", [run_id, workspace.pk]))
+    for record in records.values():
+        return record
+    raise ResourceDoesNotExist(f"Run with id={run_id} not found")
 
 
 # PostgreSQL types a UNION's columns from its first branch: say what the NULLs stand for.
 _NO_NUMBER = "CAST(NULL AS DOUBLE PRECISION), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT)"
+_NO_TEXTS = ", ".join(["CAST(NULL AS TEXT)"] * 5)
+_PARAM, _TAG, _METRIC, _DATASET, _MODEL_LINK = range(5)
 
 
-def _run_rows(run_pks: list[int]) -> list[tuple]:
+def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
+    """The runs of `_run_rows`, by pk, with their params, tags, latest metrics, dataset inputs
+    and model links, read in one round trip (each costs one on PostgreSQL)."""
+    records = {row[0]: RunRecord(*row[:2], str(row[2]), *row[3:]) for row in rows}
+    if not records:
+        return records
+    # The child tables are read with plain SQL: for a page of runs the ORM's query building
+    # and row handling would cost more than the database does. Every branch has the same
+    # columns: kind, run, key, text, number, timestamp, step, and five texts for a dataset.
+    q = connection.ops.quote_name
+    run_pks = list(records)
+    where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
+    data = _rows(
+        f"SELECT {_PARAM}, run_id, key, value, {_NO_NUMBER}, {_NO_TEXTS} FROM {_table(Param)} WHERE {where} "
+        f"UNION ALL SELECT {_TAG}, run_id, key, value, NULL, NULL, NULL, {_NO_TEXTS} FROM {_table(RunTag)} "
+        f"WHERE {where} UNION ALL SELECT {_METRIC}, run_id, key, NULL, value, {q('timestamp')}, step, {_NO_TEXTS} "
+        f"FROM {_table(MetricSummary)} WHERE {where} UNION ALL "
+        f"SELECT {_DATASET}, i.run_id, d.name, d.digest, NULL, NULL, NULL, d.source_type, d.source, "
+        f"d.{q('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {_table(RunInput)} i "
+        f"JOIN {_table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where} UNION ALL "
+        f"SELECT {_MODEL_LINK}, run_id, model_id, direction, NULL, NULL, step, {_NO_TEXTS} "
+        f"FROM {_table(RunModelLink)} WHERE {where}",
+        run_pks * 5,
+    )
+    for kind, run_pk, key, text, number, timestamp, step, *dataset in data:
+        record = records[run_pk]
+        if kind == _PARAM:
+            record.params.append((key, text))
+        elif kind == _TAG:
+            record.tags.append((key, text))
+        elif kind == _METRIC:
+            record.metrics.append((key, number, timestamp, step))
+        elif kind == _DATASET:
+            source_type, source, schema, profile, tags = dataset
+            record.dataset_inputs.append(
+                DatasetInputRecord(
+                    key, text, source_type, source, schema, profile, [tuple(t) for t in json.loads(tags)]
+                )
+            )
+        elif text == RunModelLink.INPUT:
+            record.model_inputs.append(key)
+        else:
+            record.model_outputs.append((key, step))
+    return records
+
+
+def _run_rows(where: str, params: list) -> list[tuple]:
     to_datetime = _datetime_converter()
     rows = _rows(
         f"SELECT r.id, r.uuid, e.number, r.name, r.user_id, r.status, r.start_time, r.end_time, "
         f"r.lifecycle_stage, r.artifact_uri FROM {_table(Run)} r JOIN {_table(Experiment)} e "
-        f"ON e.id = r.experiment_id WHERE r.id IN ({', '.join(['%s'] * len(run_pks))})",
-        run_pks,
+        f"ON e.id = r.experiment_id WHERE {where}",
+        params,
     )
     return [(*row[:6], to_datetime(row[6]), to_datetime(row[7]), *row[8:]) for row in rows]
 
@@ -146,10 +172,6 @@ def _rows(sql: str, params: list) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
-
-
-def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
-    return load_runs([get_run(workspace, run_id).pk])[0]
 
 
 @dataclass

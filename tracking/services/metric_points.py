@@ -3,7 +3,8 @@
 This is the hottest write path (every `log_metric`, 1,000 points per `log_batch`), so it speaks
 SQL directly: one multi-row INSERT for the points and one upsert per key for the summaries,
 instead of building a model object per point. Both statements run inside the caller's
-transaction.
+transaction. On PostgreSQL they are one statement, with the keys' registration (`record_points`
+there is a single round trip, atomic by itself: `log_metric` needs no BEGIN and COMMIT around it).
 """
 
 from __future__ import annotations
@@ -53,26 +54,17 @@ def insert_points(
     into = f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
     returning = f" ON CONFLICT DO NOTHING RETURNING {q('key')}"
     inserted: Counter[str] = Counter()
+    if registering_in is not None:
+        register_keys(registering_in, metrics=_keys(points))
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # One array per column: eight parameters whatever the batch size, where a VALUES
             # list would send and parse eight thousand (it measured 2-4 times slower here).
-            columns = [
-                list(c)
-                for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)
-            ]
-            # The keys are registered in the same statement: one round trip (log_metric's latency).
-            registering, registering_params = (
-                ("", []) if registering_in is None else registering_metric_keys(registering_in, _keys(points))
-            )
             cursor.execute(
-                registering + into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning,
-                [*registering_params, *columns],
+                into + f"SELECT * FROM unnest({_PG_ARRAYS})" + returning, _point_arrays(run_pk, points)
             )
             inserted.update(key for (key,) in cursor.fetchall())
             return inserted
-        if registering_in is not None:
-            register_keys(registering_in, metrics=_keys(points))
         row = "(" + ", ".join(["%s"] * len(_POINT_COLUMNS)) + ")"
         for start in range(0, len(points), _ROWS_PER_INSERT):
             chunk = points[start : start + _ROWS_PER_INSERT]
@@ -82,6 +74,11 @@ def insert_points(
             cursor.execute(into + f"VALUES {', '.join([row] * len(chunk))}" + returning, params)
             inserted.update(key for (key,) in cursor.fetchall())
     return inserted
+
+
+def _point_arrays(run_pk: int, points: list[MetricPoint]) -> list[list]:
+    """PostgreSQL: the points as one array per column of _POINT_COLUMNS, for unnest()."""
+    return [list(c) for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)]
 
 
 def _keys(points: list[MetricPoint]) -> list[str]:
@@ -117,7 +114,19 @@ def summarise(points: list[MetricPoint], new_counts: Counter[str]) -> list[tuple
     return rows
 
 
+_SUMMARY_COLUMNS = ("run_id", "key", "value", "timestamp", "step", "min_value", "max_value", "count")
+
+
 def _upsert_sql() -> str:
+    q = connection.ops.quote_name
+    return (
+        f"INSERT INTO {q(MetricSummary._meta.db_table)} ({', '.join(q(c) for c in _SUMMARY_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_SUMMARY_COLUMNS))}) {_on_summary_conflict()}"
+    )
+
+
+def _on_summary_conflict() -> str:
+    """The upsert's ON CONFLICT clause: the latest point wins, min and max widen, counts add up."""
     q = connection.ops.quote_name
     table = q(MetricSummary._meta.db_table)
 
@@ -140,9 +149,7 @@ def _upsert_sql() -> str:
             f"WHEN {theirs} {comparison} {mine} THEN {theirs} ELSE {mine} END"
         )
 
-    columns = ("run_id", "key", "value", "timestamp", "step", "min_value", "max_value", "count")
     return (
-        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES ({', '.join(['%s'] * len(columns))}) "
         f"ON CONFLICT ({q('run_id')}, {q('key')}) DO UPDATE SET "
         # The CASEs read the row's values before this update, so `value` and `timestamp` are
         # decided before `step` changes.
@@ -160,9 +167,48 @@ def update_summaries(run_pk: int, points: list[MetricPoint], new_counts: Counter
 
 def record_points(run: Run, points: list[MetricPoint]) -> None:
     """Stores the points, folds them into the run's summaries and registers their keys in the
-    run's experiment (call inside a transaction)."""
-    if points:
+    run's experiment (call inside a transaction; on PostgreSQL it is one statement, which needs
+    none: see `records_points_in_one_statement`)."""
+    if not points:
+        return
+    if records_points_in_one_statement():
+        _record_points_in_one_statement(run, points)
+    else:
         update_summaries(run.pk, points, insert_points(run.pk, points, registering_in=run.experiment_id))
+
+
+def records_points_in_one_statement() -> bool:
+    """Whether `record_points` is a single statement here (PostgreSQL: data-modifying CTEs),
+    and so atomic without a transaction around it."""
+    return connection.vendor == "postgresql"
+
+
+_PG_SUMMARY_ARRAYS = ", ".join(
+    f"%s::{kind}[]" for kind in ("varchar", "float8", "bigint", "bigint", "float8", "float8")
+)
+
+
+def _record_points_in_one_statement(run: Run, points: list[MetricPoint]) -> None:
+    """PostgreSQL: keys, points and summaries in one round trip. The points' INSERT returns the
+    keys of the points it stored; the summaries' upsert counts them per key, as `update_summaries`
+    counts what `insert_points` returned."""
+    q = connection.ops.quote_name
+    registering, registering_params = registering_metric_keys(run.experiment_id, _keys(points))
+    # (key, value, timestamp, step, min, max) per key; its new points are counted in SQL.
+    summary_columns = [list(c) for c in zip(*(row[:-1] for row in summarise(points, Counter())), strict=True)]
+    summary = ", ".join(q(c) for c in _SUMMARY_COLUMNS)
+    sql = (
+        registering
+        + f"inserted AS (INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
+        f"SELECT * FROM unnest({_PG_ARRAYS}) ON CONFLICT DO NOTHING RETURNING {q('key')}), "
+        f"new_points AS (SELECT {q('key')}, COUNT(*) AS n FROM inserted GROUP BY {q('key')}) "
+        f"INSERT INTO {q(MetricSummary._meta.db_table)} ({summary}) "
+        f"SELECT %s, s.k, s.v, s.ts, s.st, s.lo, s.hi, COALESCE(new_points.n, 0) "
+        f"FROM unnest({_PG_SUMMARY_ARRAYS}) AS s(k, v, ts, st, lo, hi) "
+        f"LEFT JOIN new_points ON new_points.{q('key')} = s.k {_on_summary_conflict()}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*registering_params, *_point_arrays(run.pk, points), run.pk, *summary_columns])
 
 
 def record_model_points(run: Run, points: list[MetricPoint]) -> None:

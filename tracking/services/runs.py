@@ -5,19 +5,27 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
-from tracking.key_registry import TAG, prune_keys, prune_run_keys, register_keys, register_run_keys
+from tracking.key_registry import (
+    TAG,
+    prune_keys,
+    prune_run_keys,
+    register_keys,
+    register_run_keys,
+    registering_keys,
+)
 from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
-from tracking.run_changes import note_runs_changed
+from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
     MAX_DATASET_NAME_LENGTH,
@@ -35,7 +43,7 @@ from tracking.validation import (
     truncate,
 )
 
-from .metric_points import MetricPoint, record_model_points, record_points
+from .metric_points import MetricPoint, record_model_points, record_points, records_points_in_one_statement
 
 RUN_NAME_TAG = "mlflow.runName"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -290,8 +298,22 @@ def log_param(*, run: Run, key: str, value: str) -> None:
 def set_tag(*, run: Run, key: str, value: str) -> None:
     ensure_active(run)
     check_key(key, "key")
+    value = truncate(value, MAX_TAG_VALUE_LENGTH)
+    if connection.vendor == "postgresql" and key != RUN_NAME_TAG and not runs_change_due([run.experiment_id]):
+        # The tag and its key's registration in one statement, its own transaction (no BEGIN
+        # and COMMIT): what the run's name tag and the experiment's change mark also write needs one.
+        registering, params = registering_keys(run.experiment_id, TAG, [key])
+        table, q = RunTag._meta.db_table, connection.ops.quote_name
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{registering}tagged AS (INSERT INTO {q(table)} (run_id, {q('key')}, {q('value')}) "
+                f"VALUES (%s, %s, %s) ON CONFLICT (run_id, {q('key')}) DO UPDATE SET {q('value')} = "
+                f"EXCLUDED.{q('value')}) SELECT 1",
+                [*params, run.pk, key, value],
+            )
+        return
     with transaction.atomic():
-        _upsert_tags(run, {key: truncate(value, MAX_TAG_VALUE_LENGTH)})
+        _upsert_tags(run, {key: value})
         register_keys(run.experiment_id, tags=[key])
         note_runs_changed([run.experiment_id])
 
@@ -329,7 +351,11 @@ def check_metrics(points: Sequence[MetricPoint], path: str = "metrics[{}].") -> 
 def log_metric(*, run: Run, point: MetricPoint) -> None:
     ensure_active(run)
     check_metrics([point], "")
-    with transaction.atomic():
+    # A training loop waits for every call: when storing the point is one statement (PostgreSQL)
+    # and nothing else is written, that statement is its own transaction, without the two round
+    # trips of BEGIN and COMMIT.
+    several = not records_points_in_one_statement() or point.model_id or runs_change_due([run.experiment_id])
+    with transaction.atomic() if several else nullcontext():
         record_points(run, [point])
         record_model_points(run, [point])
         note_runs_changed([run.experiment_id])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
 from registry.services.model_versions import (
     create_model_version,
@@ -123,16 +124,19 @@ def test_creating_a_registered_model_costs_one_look_up_and_one_insert_per_table(
 
 @pytest.mark.parametrize("tags", [[], [{"key": "b", "value": "2"}, {"key": "a", "value": "1"}]])
 def test_creating_a_model_version_costs_the_same_few_queries_for_the_first_or_the_hundredth(
-    client, workspace, run, tags, django_assert_max_num_queries
+    client, workspace, run, tags, django_assert_num_queries
 ):
     source = write_files(workspace, f"{run.artifact_uri}/model", {"MLmodel": "flavors: {}\n"})
     post(client, "registered-models/create", {"name": "counted"})
     body = {"name": "counted", "source": source, "run_id": run.uuid, "tags": tags}
     for _ in range(99):
         post(client, "model-versions/create", body)
-    # The model, the run, the next number (UPDATE ... RETURNING), the version's row, its tags when
-    # it has some, and the savepoint pair of the transaction; the answer is not read back.
-    with django_assert_max_num_queries(6 + bool(tags)):
+    # The model, the run, then on PostgreSQL one statement (the next number, the version's row and
+    # its tags), no transaction; elsewhere the next number (UPDATE ... RETURNING), the version's
+    # row, its tags when it has some, and the savepoint pair of the transaction. The answer is not
+    # read back.
+    expected = 3 if connection.vendor == "postgresql" else 6 + bool(tags)
+    with django_assert_num_queries(expected):
         answer = post(client, "model-versions/create", body)["model_version"]
     assert (answer["version"], answer["status"], answer["source"]) == ("100", "READY", source)
     assert answer.get("tags", []) == sorted(tags, key=lambda tag: tag["key"])

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from django.db import connection
 
+from tracking.models import ExperimentKey, MetricSummary
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
-from tracking.services.runs import Batch, create_run, log_batch
+from tracking.services.runs import Batch, DatasetSpec, create_run, log_batch, log_inputs, log_outputs
 
 
 def post(client, path: str, body: dict):
@@ -58,6 +60,7 @@ def test_log_batch_of_1000_metrics_costs_a_few_queries(client, experiment, djang
         "params": [{"key": f"p{i}", "value": "v"} for i in range(50)],
         "tags": [{"key": f"t{i}", "value": "v"} for i in range(50)],
     }
+    post(client, "runs/log-batch", {"run_id": run.uuid})  # the workspace is cached now
     with django_assert_max_num_queries(12):
         response = post(client, "runs/log-batch", body)
     assert response.status_code == 200, response.content
@@ -71,3 +74,73 @@ def test_search_experiments_costs_the_same_queries_for_many_experiments(
     with django_assert_max_num_queries(4):
         response = client.get("/api/2.0/mlflow/experiments/search", {"max_results": 100})
     assert len(response.json()["experiments"]) == 31
+
+
+def test_get_run_reads_a_run_with_all_its_data_in_two_queries(client, experiment, django_assert_num_queries):
+    run = create_run(experiment=experiment, run_name="full")
+    log_batch(
+        run=run,
+        batch=Batch(metrics=[MetricPoint("loss", 0.5, 10, 1)], params=[("lr", "0.1")], tags=[("team", "a")]),
+    )
+    dataset = DatasetSpec(
+        name="train",
+        digest="d1",
+        source_type="local",
+        source="/data",
+        tags=(("mlflow.data.context", "training"),),
+    )
+    log_inputs(run=run, datasets=[dataset], model_ids=["m-in"])
+    log_outputs(run=run, models=[("m-out", 3)])
+    client.get("/api/2.0/mlflow/runs/get", {"run_id": run.uuid})  # the workspace is cached now
+    # The run's row, found by its id in the workspace; then its params, tags, metrics, datasets
+    # and model links, one UNION ALL.
+    with django_assert_num_queries(2):
+        response = client.get("/api/2.0/mlflow/runs/get", {"run_id": run.uuid})
+    answer = response.json()["run"]
+    assert answer["info"]["run_name"] == "full"
+    assert answer["data"]["params"] == [{"key": "lr", "value": "0.1"}]
+    assert {"key": "team", "value": "a"} in answer["data"]["tags"]
+    assert [(m["key"], m["value"], m["step"]) for m in answer["data"]["metrics"]] == [("loss", 0.5, 1)]
+    [dataset_input] = answer["inputs"]["dataset_inputs"]
+    assert dataset_input["dataset"]["name"] == "train" and dataset_input["dataset"]["source"] == "/data"
+    assert dataset_input["tags"] == [{"key": "mlflow.data.context", "value": "training"}]
+    assert answer["inputs"]["model_inputs"] == [{"model_id": "m-in"}]
+    assert answer["outputs"]["model_outputs"] == [{"model_id": "m-out", "step": 3}]
+
+
+def test_log_metric_on_postgresql_is_one_statement_after_the_run_look_up(
+    client, experiment, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    run = create_run(experiment=experiment)
+    body = {"run_id": run.uuid, "key": "loss", "value": 1.0, "timestamp": 0, "step": 0}
+    # The workspace is cached, and the experiment's change mark noted for the next second.
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "runs/log-metric", body)
+    # PostgreSQL: the run, then the key, the point and the summary in one statement that is its own
+    # transaction (no savepoint here, no BEGIN and COMMIT outside a test). SQLite: the savepoint
+    # pair around the key, the point and the summary.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+        response = post(client, "runs/log-metric", {**body, "value": 0.5, "step": 1})
+    assert response.status_code == 200, response.content
+    summary = MetricSummary.objects.get(run=run, key="loss")
+    assert (summary.value, summary.step, summary.min_value, summary.count) == (0.5, 1, 0.5, 2)
+
+
+def test_set_tag_on_postgresql_is_one_statement_after_the_run_look_up(
+    client, experiment, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    run = create_run(experiment=experiment)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "runs/set-tag", {"run_id": run.uuid, "key": "team", "value": "a"})
+    # PostgreSQL: the run, then the tag and its key's registration in one statement. SQLite: the
+    # savepoint pair around the tag and the key.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 5):
+        response = post(client, "runs/set-tag", {"run_id": run.uuid, "key": "owner", "value": "b" * 9000})
+    assert response.status_code == 200, response.content
+    assert dict(run.tags.values_list("key", "value")) == {
+        "mlflow.runName": run.name,
+        "team": "a",
+        "owner": "b" * 8000,
+    }
+    registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.TAG)
+    assert set(registered.values_list("key", flat=True)) == {"team", "owner"}
