@@ -16,6 +16,7 @@ from tracking.queries.trace_metrics import (
 )
 from tracking.queries.trace_metrics import query_trace_metrics as trace_metrics
 
+from ..responses import page_message
 from ..router import ApiCall, rpc
 
 
@@ -63,6 +64,7 @@ def _aggregation(item: dict[str, Any]) -> Aggregation:
 @rpc("mlflow.QueryTraceMetrics")
 def query_trace_metrics(call: ApiCall) -> dict[str, Any]:
     message = call.message
+    experiment_ids = _required(call, "experiment_ids")  # checked first, as MLflow checks it
     query = MetricsQuery(
         view_type=_required(call, "view_type"),
         metric_name=_required(call, "metric_name"),
@@ -75,10 +77,11 @@ def query_trace_metrics(call: ApiCall) -> dict[str, Any]:
         max_results=message.get("max_results", DEFAULT_MAX_RESULTS),
     )
     # MLflow's server reads no page token yet: every answer is one page.
-    points = trace_metrics(call.workspace, _required(call, "experiment_ids"), query)
-    return {
-        "data_points": [
-            {"metric_name": point.metric_name, "dimensions": point.dimensions, "values": point.values}
-            for point in points
-        ]
-    }
+    points = trace_metrics(call.workspace, experiment_ids, query)
+    # Proto3 JSON, as MLflow writes it, leaves out empty lists and maps.
+    shaped = [
+        {"metric_name": point.metric_name, "values": point.values}
+        | ({"dimensions": point.dimensions} if point.dimensions else {})
+        for point in points
+    ]
+    return page_message("data_points", shaped, None)
