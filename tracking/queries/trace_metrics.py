@@ -160,9 +160,7 @@ def validate_metrics_query(query: MetricsQuery) -> None:
         raise InvalidParameterValue(f"view_type must be one of {list(VIEWS)}, got '{query.view_type}'")
     spec = metrics.get(query.metric_name)
     if spec is None:
-        raise InvalidParameterValue(
-            f"metric_name must be one of {list(metrics)}, got '{query.metric_name}'"
-        )
+        raise InvalidParameterValue(f"metric_name must be one of {list(metrics)}, got '{query.metric_name}'")
     if invalid := {aggregation.kind for aggregation in query.aggregations} - spec.aggregations:
         raise InvalidParameterValue(
             f"Found invalid aggregation_type(s): {sorted(invalid)}. "
@@ -213,7 +211,9 @@ class EpochMilliseconds(Func):
 
 def _experiments(workspace: Workspace, experiment_ids: list[str]) -> list[int]:
     numbers = [parse_experiment_number(experiment_id) for experiment_id in experiment_ids]
-    return list(Experiment.objects.filter(workspace=workspace, number__in=numbers).values_list("pk", flat=True))
+    return list(
+        Experiment.objects.filter(workspace=workspace, number__in=numbers).values_list("pk", flat=True)
+    )
 
 
 def _in_time_range(column: str, start_ms: int | None, end_ms: int | None) -> Q:
@@ -241,7 +241,11 @@ def _rows(workspace: Workspace, experiments: list[int], query: MetricsQuery) -> 
     start, end = query.start_time_ms, query.end_time_ms
     if query.view_type == "TRACES":
         rows = Trace.objects.filter(workspace=workspace, experiment_id__in=experiments)
-        return rows.filter(_in_time_range("request_time", start, end)), "pk", EpochMilliseconds("request_time")
+        return (
+            rows.filter(_in_time_range("request_time", start, end)),
+            "pk",
+            EpochMilliseconds("request_time"),
+        )
     if query.view_type == "ASSESSMENTS":
         rows = Assessment.objects.filter(
             trace__workspace=workspace, trace__experiment_id__in=experiments, valid=True
@@ -284,7 +288,9 @@ def _value(rows: QuerySet, query: MetricsQuery) -> tuple[QuerySet, Any]:
     return rows, F("pk") if metric == "assessment_count" else F("aggregate_value")
 
 
-def _metric_rows(workspace: Workspace, experiments: list[int], query: MetricsQuery) -> tuple[QuerySet, list[str]]:
+def _metric_rows(
+    workspace: Workspace, experiments: list[int], query: MetricsQuery
+) -> tuple[QuerySet, list[str]]:
     """The ORM query of step 1: columns d0, d1, … (the groups) and v (the value), plus `rn` and
     `cnt` (rank and size of the group) where SQLite has to compute percentiles."""
     rows, trace_ref, time = _rows(workspace, experiments, query)
@@ -296,7 +302,9 @@ def _metric_rows(workspace: Workspace, experiments: list[int], query: MetricsQue
     if query.time_interval_seconds:
         bucket_ms = query.time_interval_seconds * 1000
         # Times are never negative here, so integer division is the floor MLflow takes.
-        groups["d0"] = ExpressionWrapper(time / Value(bucket_ms) * Value(bucket_ms), output_field=BigIntegerField())
+        groups["d0"] = ExpressionWrapper(
+            time / Value(bucket_ms) * Value(bucket_ms), output_field=BigIntegerField()
+        )
     for dimension in query.dimensions:
         groups[f"d{len(groups)}"] = F(_DIMENSION_COLUMNS[dimension])
     rows = rows.annotate(v=value, **groups)
@@ -328,11 +336,15 @@ def _aggregate_sql(aggregation: Aggregation, distinct: bool) -> tuple[str, list[
     below = f'MAX(CASE WHEN "rn" - 1 <= {position} THEN "v" END)'
     above = f'MIN(CASE WHEN "rn" - 1 >= {position} THEN "v" END)'
     index_below = f'MAX(CASE WHEN "rn" - 1 <= {position} THEN "rn" - 1 END)'
-    sql = f'({below} + (CAST(%s AS DOUBLE PRECISION) * (MAX("cnt") - 1) - {index_below}) * ({above} - {below}))'
+    sql = (
+        f'({below} + (CAST(%s AS DOUBLE PRECISION) * (MAX("cnt") - 1) - {index_below}) * ({above} - {below}))'
+    )
     return sql, [fraction] * sql.count("%s")
 
 
-def query_trace_metrics(workspace: Workspace, experiment_ids: list[str], query: MetricsQuery) -> list[DataPoint]:
+def query_trace_metrics(
+    workspace: Workspace, experiment_ids: list[str], query: MetricsQuery
+) -> list[DataPoint]:
     """The data points, ordered by time bucket then dimensions, at most `max_results` of them."""
     validate_metrics_query(query)
     experiments = _experiments(workspace, experiment_ids)

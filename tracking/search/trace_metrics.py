@@ -68,8 +68,7 @@ def parse_metrics_filter(filter_string: str) -> MetricsFilter:
     entities = ENTITIES[view]
     if entity not in entities:
         raise InvalidParameterValue(
-            f"Invalid entity '{entity}' specified for view type '{view}'. "
-            f"Valid entities are {list(entities)}"
+            f"Invalid entity '{entity}' specified for view type '{view}'. Valid entities are {list(entities)}"
         )
     if entities[entity] and not key:
         raise InvalidParameterValue(
@@ -112,11 +111,15 @@ def filter_metric_rows(rows: QuerySet, filters: list[str], view_type: str, trace
         else:
             condition = Q(
                 Exists(
-                    TraceMetadata.objects.filter(trace=OuterRef(trace_ref), key=parsed.key, value=parsed.value)
+                    TraceMetadata.objects.filter(
+                        trace=OuterRef(trace_ref), key=parsed.key, value=parsed.value
+                    )
                 )
             )
             if parsed.key == SOURCE_RUN_METADATA:
                 # A trace linked to the run afterwards (LinkTracesToRun) counts as the run's too.
-                condition |= Q(Exists(TraceRunLink.objects.filter(trace=OuterRef(trace_ref), run_id=parsed.value)))
+                condition |= Q(
+                    Exists(TraceRunLink.objects.filter(trace=OuterRef(trace_ref), run_id=parsed.value))
+                )
             rows = rows.filter(condition)
     return rows

@@ -48,7 +48,9 @@ def _query(client, workspace: str, token: str, experiment_id: str):
 
 
 def test_a_reader_queries_the_metrics(client, auth_on, team, personal_token, experiment):
-    answer = _query(client, "team-a", personal_token(team.user("reader"), team.workspace), experiment.experiment_id)
+    answer = _query(
+        client, "team-a", personal_token(team.user("reader"), team.workspace), experiment.experiment_id
+    )
 
     assert answer.status_code == 200
     assert answer.json()["data_points"] == [
@@ -59,13 +61,17 @@ def test_a_reader_queries_the_metrics(client, auth_on, team, personal_token, exp
 
 def test_from_another_workspace_the_traces_are_not_there(client, auth_on, team, personal_token, experiment):
     # The owner of team-a is also the owner of team-b: from there, team-a's experiment is not there.
-    answer = _query(client, "team-b", personal_token(team.user("owner"), team.other), experiment.experiment_id)
+    answer = _query(
+        client, "team-b", personal_token(team.user("owner"), team.other), experiment.experiment_id
+    )
 
     assert (answer.status_code, answer.json()) == (200, {})
 
 
 def test_an_outsider_is_refused(client, auth_on, team, personal_token, experiment):
-    answer = _query(client, "team-a", personal_token(team.user("outsider"), team.workspace), experiment.experiment_id)
+    answer = _query(
+        client, "team-a", personal_token(team.user("outsider"), team.workspace), experiment.experiment_id
+    )
 
     assert answer.status_code in (403, 404)
     assert "trace_status" not in answer.content.decode()
