@@ -414,3 +414,98 @@ def parcoords_figure(
             "font": {"family": FONT, "size": 12, "color": "#1c2330"},
         },
     }
+
+
+# --- An experiment's traces over time (the Traces tab's Metrics panel) -----------------------------
+
+STATE_COLORS = {"OK": "#0f9d58", "ERROR": "#dc2626"}
+
+
+def _time_layout(y_title: str, *, barmode: str | None = None) -> dict:
+    figure_layout = layout("step", height=200, hovermode="x unified")
+    figure_layout["xaxis"].update(type="date", title={"text": ""})
+    figure_layout["yaxis"].update(
+        title={"text": y_title, "font": {"size": 12, "color": "#6b7280"}}, rangemode="tozero"
+    )
+    figure_layout["margin"] = {"l": 56, "r": 14, "t": 26, "b": 30}
+    figure_layout["showlegend"] = True
+    # Above the plot, in the top margin, so that it hides no bar.
+    figure_layout["legend"] = {
+        "orientation": "h",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "x": 0,
+        "font": {"size": 11},
+    }
+    if barmode:
+        figure_layout["barmode"] = barmode
+    return figure_layout
+
+
+def _by_bucket(points: Sequence, label: str) -> tuple[list[str], list[float | None]]:
+    xs = [point.dimensions["time_bucket"] for point in points]
+    return xs, [finite(point.values.get(label)) for point in points]
+
+
+def trace_metrics_figures(overview) -> list[dict]:
+    """The Metrics panel's charts (a `tracking.queries.trace_metrics.Overview`): traces per bucket
+    stacked by state, latency p50 and p95, and token usage when any trace reported it."""
+    states = sorted({point.dimensions["trace_status"] for point in overview.counts})
+    width = overview.interval_seconds * 1000 * 0.8  # bar width in ms of the date axis
+    count_bars = []
+    for index, state in enumerate(states):
+        xs, ys = _by_bucket([p for p in overview.counts if p.dimensions["trace_status"] == state], "COUNT")
+        count_bars.append(
+            {
+                "type": "bar",
+                "name": plotly_text(state),
+                "x": xs,
+                "y": ys,
+                "width": width,
+                "marker": {"color": STATE_COLORS.get(state, color(index + 9))},
+            }
+        )
+    figures = [
+        {
+            "key": "count",
+            "title": "Traces",
+            "figure": {"data": count_bars, "layout": _time_layout("traces", barmode="stack")},
+        }
+    ]
+    lines = []
+    for index, label in enumerate(["P50.0", "P95.0"]):
+        xs, ys = _by_bucket(overview.latency, label)
+        lines.append(
+            {
+                "type": "scatter",
+                "mode": "lines+markers",
+                "name": f"p{label[1:3]}",
+                "x": xs,
+                "y": ys,
+                "line": {"color": PALETTE[index], "width": 2},
+                "marker": {"size": 5},
+            }
+        )
+    figures.append(
+        {"key": "latency", "title": "Latency", "figure": {"data": lines, "layout": _time_layout("ms")}}
+    )
+    if overview.tokens:
+        xs, ys = _by_bucket(overview.tokens, "SUM")
+        bars = [
+            {
+                "type": "bar",
+                "name": "total tokens",
+                "x": xs,
+                "y": ys,
+                "width": width,
+                "marker": {"color": PALETTE[4]},
+            }
+        ]
+        figures.append(
+            {
+                "key": "tokens",
+                "title": "Token usage",
+                "figure": {"data": bars, "layout": _time_layout("tokens")},
+            }
+        )
+    return figures

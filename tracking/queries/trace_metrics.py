@@ -28,6 +28,8 @@ from django.db.models import (
     F,
     FilteredRelation,
     Func,
+    Max,
+    Min,
     Q,
     QuerySet,
     Value,
@@ -39,7 +41,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import Assessment, Experiment, Span, Trace, Workspace
 from tracking.queries.experiments import parse_experiment_number
 from tracking.search.trace_metrics import filter_metric_rows
-from tracking.times import MAX_MS, ms_to_datetime
+from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 
 DEFAULT_MAX_RESULTS = 1000  # MLflow's MAX_RESULTS_QUERY_TRACE_METRICS
 MAX_RESULTS_CAP = 10_000  # a larger max_results is read as this many
@@ -347,7 +349,10 @@ def query_trace_metrics(
 ) -> list[DataPoint]:
     """The data points, ordered by time bucket then dimensions, at most `max_results` of them."""
     validate_metrics_query(query)
-    experiments = _experiments(workspace, experiment_ids)
+    return _data_points(workspace, _experiments(workspace, experiment_ids), query)
+
+
+def _data_points(workspace: Workspace, experiments: list[int], query: MetricsQuery) -> list[DataPoint]:
     rows, groups = _metric_rows(workspace, experiments, query)
     aggregations = list({aggregation.label: aggregation for aggregation in query.aggregations}.values())
     try:
@@ -384,3 +389,55 @@ def query_trace_metrics(
         if values:  # a group whose every aggregate is NULL is no data point (as in MLflow)
             points.append(DataPoint(query.metric_name, {k: str(v) for k, v in dimensions.items()}, values))
     return points
+
+
+# The studio's overview of an experiment's traces: about this many buckets, of a round length.
+OVERVIEW_BUCKETS = 60
+OVERVIEW_INTERVALS = [60, 300, 900, 3600, 6 * 3600, 86400, 7 * 86400, 30 * 86400]
+
+
+@dataclass(frozen=True)
+class Overview:
+    """An experiment's traces over time, from its first trace to its last."""
+
+    interval_seconds: int
+    counts: list[DataPoint]  # trace_count COUNT by time_bucket and trace_status
+    latency: list[DataPoint]  # latency P50 and P95 by time_bucket
+    tokens: list[DataPoint]  # total_tokens SUM by time_bucket (none without token usage)
+
+
+def trace_metrics_overview(experiment: Experiment) -> Overview | None:
+    """What the Traces tab charts, by the same queries as QueryTraceMetrics: four statements (the
+    traces' time range, then one per chart). None for an experiment without traces."""
+    times = Trace.objects.filter(experiment=experiment).aggregate(
+        first=Min("request_time"), last=Max("request_time")
+    )
+    if times["first"] is None:
+        return None
+    start, end = datetime_to_ms(times["first"]), datetime_to_ms(times["last"])
+    interval = next(
+        (s for s in OVERVIEW_INTERVALS if end // (s * 1000) - start // (s * 1000) < OVERVIEW_BUCKETS),
+        OVERVIEW_INTERVALS[-1],
+    )
+
+    def points(
+        metric: str, aggregations: tuple[Aggregation, ...], dimensions: tuple[str, ...] = ()
+    ) -> list[DataPoint]:
+        query = MetricsQuery(
+            view_type="TRACES",
+            metric_name=metric,
+            aggregations=aggregations,
+            dimensions=dimensions,
+            time_interval_seconds=interval,
+            start_time_ms=start,
+            end_time_ms=end,
+            max_results=MAX_RESULTS_CAP,
+        )
+        return _data_points(experiment.workspace, [experiment.pk], query)
+
+    return Overview(
+        interval_seconds=interval,
+        counts=points("trace_count", (Aggregation(COUNT),), ("trace_status",)),
+        latency=points("latency", (Aggregation(PERCENTILE, 50.0), Aggregation(PERCENTILE, 95.0))),
+        tokens=points("total_tokens", (Aggregation(SUM),)),
+    )
