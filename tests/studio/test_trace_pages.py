@@ -304,10 +304,15 @@ def test_the_metrics_panel_charts_traces_by_state_latency_and_tokens_per_bucket(
     charts = {chart["key"]: chart["figure"]["data"] for chart in response.context["metrics_figures"]}
     assert response.context["metrics_interval"] == "minute"
     count_bars = {bar["name"]: list(zip(bar["x"], bar["y"], strict=True)) for bar in charts["count"]}
+    # Each bucket's value at its middle, on an axis of at least 12 buckets ending after the last.
     assert count_bars == {
-        "ERROR": [("2026-01-01T00:00:00+00:00", 1.0)],
-        "OK": [("2026-01-01T00:00:00+00:00", 2.0), ("2026-01-01T00:02:00+00:00", 1.0)],
+        "ERROR": [("2026-01-01 00:00:30", 1.0)],
+        "OK": [("2026-01-01 00:00:30", 2.0), ("2026-01-01 00:02:30", 1.0)],
     }
+    assert response.context["metrics_figures"][0]["figure"]["layout"]["xaxis"]["range"] == [
+        "2025-12-31 23:51:00",
+        "2026-01-01 00:03:00",
+    ]
     p50, p95 = charts["latency"]
     assert (p50["name"], p50["y"], p95["y"]) == ("p50", [20.0, 40.0], [pytest.approx(29.0), 40.0])
     assert charts["tokens"][0]["y"] == [123.0]

@@ -401,6 +401,8 @@ class Overview:
     """An experiment's traces over time, from its first trace to its last."""
 
     interval_seconds: int
+    start_ms: int  # the first trace's time
+    end_ms: int  # the last trace's time
     counts: list[DataPoint]  # trace_count COUNT by time_bucket and trace_status
     latency: list[DataPoint]  # latency P50 and P95 by time_bucket
     tokens: list[DataPoint]  # total_tokens SUM by time_bucket (none without token usage)
@@ -437,6 +439,8 @@ def trace_metrics_overview(experiment: Experiment) -> Overview | None:
 
     return Overview(
         interval_seconds=interval,
+        start_ms=start,
+        end_ms=end,
         counts=points("trace_count", (Aggregation(COUNT),), ("trace_status",)),
         latency=points("latency", (Aggregation(PERCENTILE, 50.0), Aggregation(PERCENTILE, 95.0))),
         tokens=points("total_tokens", (Aggregation(SUM),)),
