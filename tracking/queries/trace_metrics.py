@@ -202,12 +202,10 @@ class EpochMilliseconds(Func):
     template = "CAST(FLOOR(EXTRACT(EPOCH FROM %(expressions)s) * 1000) AS BIGINT)"
 
     def as_sqlite(self, compiler, connection, **extra_context):
-        # Django keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC; %f is seconds with millis.
-        # (Percent signs are doubled twice: once for this template, once for the driver.)
-        template = (
-            "(CAST(strftime('%%%%s', %(expressions)s) AS INTEGER) * 1000"
-            " + CAST(ROUND(strftime('%%%%f', %(expressions)s) * 1000) AS INTEGER) %%%% 1000)"
-        )
+        # Django keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' in UTC. A Julian day is a double: to
+        # the nearest millisecond it is exact here (stored times are whole milliseconds, and its
+        # error is some microseconds), in one function call rather than strftime's two.
+        template = "CAST((julianday(%(expressions)s) - 2440587.5) * 86400000.0 + 0.5 AS INTEGER)"
         return self.as_sql(compiler, connection, template=template, **extra_context)
 
 

@@ -23,7 +23,7 @@ from tracking.queries.trace_metrics import (
 from tracking.services.assessments import AssessmentInput, create_assessment
 from tracking.services.experiments import create_experiment
 from tracking.services.traces import SpanRecord, TraceInfoInput, link_traces_to_run, log_spans, start_trace
-from tracking.times import datetime_to_ms
+from tracking.times import MAX_MS, datetime_to_ms
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 T0_MS = datetime_to_ms(T0)
@@ -170,6 +170,25 @@ def test_time_buckets_start_at_their_boundary_and_the_range_includes_both_ends(e
         ("2026-03-01T01:00:00+00:00", 1.0),
         ("2026-03-01T02:00:00+00:00", 1.0),
     ]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("moment_ms", [999, 1000, T0_MS + 59_999, T0_MS + 60_000, MAX_MS - 60_000, MAX_MS])
+def test_a_traces_bucket_is_exact_to_the_millisecond_at_any_date(experiment, moment_ms):
+    add_trace(experiment, 1, offset_ms=moment_ms - T0_MS, latency=0)
+
+    [point] = metrics(
+        experiment,
+        "TRACES",
+        "trace_count",
+        [COUNT],
+        time_interval_seconds=1,
+        start_time_ms=moment_ms - 5000,
+        end_time_ms=moment_ms + 5000,
+    )
+
+    bucket = datetime.fromtimestamp(moment_ms // 1000, tz=UTC).isoformat()
+    assert point.dimensions["time_bucket"] == bucket
 
 
 @pytest.mark.django_db
