@@ -46,6 +46,7 @@ from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 DEFAULT_MAX_RESULTS = 1000  # MLflow's MAX_RESULTS_QUERY_TRACE_METRICS
 MAX_RESULTS_CAP = 10_000  # a larger max_results is read as this many
 MAX_TIME_BUCKETS = 10_000
+MAX_FILTERS = 100  # each is a condition of the one statement; SQLite's expressions nest 1,000 deep
 TIME_BUCKET = "time_bucket"
 TRACE_NAME_TAG = "mlflow.traceName"
 SESSION_METADATA = "mlflow.trace.session"
@@ -171,6 +172,10 @@ def validate_metrics_query(query: MetricsQuery) -> None:
     if invalid := set(query.dimensions) - spec.dimensions:
         raise InvalidParameterValue(
             f"Found invalid dimension(s): {sorted(invalid)}. Supported dimensions: {sorted(spec.dimensions)}"
+        )
+    if len(query.filters) > MAX_FILTERS:
+        raise InvalidParameterValue(
+            f"A query takes at most {MAX_FILTERS} filters; it has {len(query.filters)}."
         )
     if query.max_results < 1:
         raise InvalidParameterValue(
@@ -299,13 +304,14 @@ def _metric_rows(
     if "trace_name" in query.dimensions:
         rows = rows.annotate(name_tag=FilteredRelation("tags", condition=Q(tags__key=TRACE_NAME_TAG)))
     groups: dict[str, Any] = {}
+    dimensions = list(dict.fromkeys(query.dimensions))  # a dimension named twice groups once
     if query.time_interval_seconds:
         bucket_ms = query.time_interval_seconds * 1000
         # Times are never negative here, so integer division is the floor MLflow takes.
         groups["d0"] = ExpressionWrapper(
             time / Value(bucket_ms) * Value(bucket_ms), output_field=BigIntegerField()
         )
-    for dimension in query.dimensions:
+    for dimension in dimensions:
         groups[f"d{len(groups)}"] = F(_DIMENSION_COLUMNS[dimension])
     rows = rows.annotate(v=value, **groups)
     # Rows without a value or a group are left out before grouping (as MLflow does), so that they
@@ -372,7 +378,7 @@ def _data_points(workspace: Workspace, experiments: list[int], query: MetricsQue
     with connection.cursor() as cursor:
         cursor.execute(sql, [*select_params, *params, min(query.max_results, MAX_RESULTS_CAP)])
         results = cursor.fetchall()
-    names = ([TIME_BUCKET] if query.time_interval_seconds else []) + list(query.dimensions)
+    names = ([TIME_BUCKET] if query.time_interval_seconds else []) + list(dict.fromkeys(query.dimensions))
     points = []
     for row in results:
         dimensions = dict(zip(names, row[: len(groups)], strict=True))

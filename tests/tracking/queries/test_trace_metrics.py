@@ -425,6 +425,17 @@ def test_the_metrics_come_from_one_aggregate_query(experiment, django_assert_max
 
 
 @pytest.mark.django_db
+def test_a_dimension_named_twice_groups_once(experiment):
+    add_trace(experiment, 1)
+
+    points = metrics(
+        experiment, "TRACES", "trace_count", [COUNT, COUNT], dimensions=("trace_name", "trace_name")
+    )
+
+    assert points == [DataPoint("trace_count", {"trace_name": "chat"}, {"COUNT": 1.0})]
+
+
+@pytest.mark.django_db
 def test_max_results_cuts_the_groups_in_order(experiment):
     for number in range(5):
         add_trace(experiment, number, name=f"n{number}")
@@ -489,6 +500,10 @@ def test_max_results_cuts_the_groups_in_order(experiment):
             "positive number of seconds",
         ),
         ({"view_type": "TRACES", "metric_name": "trace_count", "max_results": 0}, "'max_results'"),
+        (
+            {"view_type": "TRACES", "metric_name": "trace_count", "filters": ("trace.status = 'OK'",) * 101},
+            "at most 100 filters",
+        ),
         (
             {"view_type": "TRACES", "metric_name": "trace_count", "filters": ("trace.status != 'OK'",)},
             "only '=' operator is supported",
