@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from tracking.queries.metric_bands import GroupBand
 from tracking.queries.metric_charts import Bucket, Series
@@ -414,3 +415,106 @@ def parcoords_figure(
             "font": {"family": FONT, "size": 12, "color": "#1c2330"},
         },
     }
+
+
+# --- An experiment's traces over time (the Traces tab's Metrics panel) -----------------------------
+
+STATE_COLORS = {"OK": "#0f9d58", "ERROR": "#dc2626"}
+MIN_BUCKETS_SHOWN = 12  # a short history is drawn at the right of this many buckets, not stretched
+
+
+def _moment(milliseconds: float) -> str:
+    return datetime.fromtimestamp(milliseconds / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _time_layout(y_title: str, x_range: list[str], *, stacked: bool = False) -> dict:
+    figure_layout = layout("step", height=200, hovermode="x unified")
+    figure_layout["xaxis"].update(type="date", title={"text": ""}, range=x_range)
+    figure_layout["yaxis"].update(
+        title={"text": y_title, "font": {"size": 12, "color": "#6b7280"}}, rangemode="tozero"
+    )
+    figure_layout["margin"] = {"l": 56, "r": 14, "t": 26, "b": 30}
+    figure_layout["showlegend"] = True
+    # Above the plot, in the top margin, so that it hides no bar.
+    figure_layout["legend"] = {
+        "orientation": "h",
+        "y": 1.0,
+        "yanchor": "bottom",
+        "x": 0,
+        "font": {"size": 11},
+    }
+    if stacked:
+        figure_layout["barmode"] = "stack"
+    return figure_layout
+
+
+def trace_metrics_figures(overview) -> list[dict]:
+    """The Metrics panel's charts (a `tracking.queries.trace_metrics.Overview`): traces per bucket
+    stacked by state, latency p50 and p95, and token usage when any trace reported it. Each value
+    is drawn at the middle of its bucket."""
+    interval = overview.interval_seconds * 1000
+    last = overview.end_ms // interval * interval + interval
+    x_range = [
+        _moment(min(overview.start_ms // interval * interval, last - MIN_BUCKETS_SHOWN * interval)),
+        _moment(last),
+    ]
+
+    def series(points: Sequence, label: str) -> dict:
+        middles = [
+            datetime.fromisoformat(p.dimensions["time_bucket"]).timestamp() * 1000 + interval / 2
+            for p in points
+        ]
+        return {"x": [_moment(x) for x in middles], "y": [finite(p.values.get(label)) for p in points]}
+
+    def bars(points: Sequence, label: str, name: str, bar_color: str) -> dict:
+        return {
+            "type": "bar",
+            "name": plotly_text(name),
+            "width": interval * 0.8,
+            "marker": {"color": bar_color},
+            **series(points, label),
+        }
+
+    states = sorted({point.dimensions["trace_status"] for point in overview.counts})
+    counts = [
+        bars(
+            [p for p in overview.counts if p.dimensions["trace_status"] == state],
+            "COUNT",
+            state,
+            STATE_COLORS.get(state, color(index + 9)),
+        )
+        for index, state in enumerate(states)
+    ]
+    lines = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": name,
+            "line": {"color": PALETTE[index], "width": 2},
+            "marker": {"size": 5},
+            **series(overview.latency, label),
+        }
+        for index, (label, name) in enumerate([("P50.0", "p50"), ("P95.0", "p95")])
+    ]
+    figures = [
+        {
+            "key": "count",
+            "title": "Traces",
+            "figure": {"data": counts, "layout": _time_layout("traces", x_range, stacked=True)},
+        },
+        {
+            "key": "latency",
+            "title": "Latency",
+            "figure": {"data": lines, "layout": _time_layout("ms", x_range)},
+        },
+    ]
+    if overview.tokens:
+        tokens = [bars(overview.tokens, "SUM", "total tokens", PALETTE[4])]
+        figures.append(
+            {
+                "key": "tokens",
+                "title": "Token usage",
+                "figure": {"data": tokens, "layout": _time_layout("tokens", x_range)},
+            }
+        )
+    return figures

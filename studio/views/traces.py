@@ -13,6 +13,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from studio.charts import trace_metrics_figures
 from studio.lookups import experiment_or_404
 from studio.pages import choice, page_number, pager_links, url_with
 from studio.routing import workspace_route
@@ -21,6 +22,7 @@ from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, Workspace
 from tracking.queries.experiments import experiment_tags
+from tracking.queries.trace_metrics import trace_metrics_overview
 from tracking.queries.trace_pages import DEFAULT_SORT, SORTS, STATES, TracePage, trace_detail, trace_page
 
 # A trace of more spans lists this many (the first by start time), and says so.
@@ -29,6 +31,8 @@ MAX_SPANS_SHOWN = 1000
 # one click away (the page again, with that span selected).
 MAX_DETAIL_CHARS = 2_000_000
 _SYSTEM_TAG_PREFIX = "mlflow."
+INTERVAL_LABELS = {60: "minute", 300: "5 minutes", 900: "15 minutes", 3600: "hour", 21600: "6 hours",
+                   86400: "day", 604800: "week", 2592000: "30 days"}  # fmt: skip
 STATE_LABELS = {"OK": "OK", "ERROR": "Error", "IN_PROGRESS": "In progress", "STATE_UNSPECIFIED": "Unknown"}
 
 
@@ -46,8 +50,12 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
     except InvalidParameterValue as exc:
         error = exc.message
     context = experiment_context(workspace, exp)
+    # The Metrics panel: the experiment's traces over time, the filter aside.
+    overview = trace_metrics_overview(exp)
     context.update(
         tab="traces",
+        metrics_figures=trace_metrics_figures(overview) if overview else [],
+        metrics_interval=INTERVAL_LABELS.get(overview.interval_seconds) if overview else None,
         listing=listing,
         rows=[
             (row, format_milliseconds(row.execution_duration_ms), STATE_LABELS.get(row.state, row.state))

@@ -161,3 +161,56 @@ def test_a_hostile_span_is_text_and_runs_nothing(page, deployed, logged):
     assert page.title().startswith(HOSTILE)  # the page's title says it, as text
     assert page.evaluate("() => window.pwned") is None
     assert dialogs == []
+
+
+@pytest.fixture
+def busy_agent(tracing, deployed):
+    """Three hours of an agent's traces, logged by the client with their own times: more calls and
+    slower ones in the second hour, a few failures, token usage on each call."""
+    from mlflow import MlflowClient
+
+    experiment_id = tracing.set_experiment("busy-agent").experiment_id
+    client = MlflowClient(deployed.url)
+    now_ns = time.time_ns()
+    start_ns = now_ns - 3 * 3600 * 10**9
+    for number in range(72):
+        minute = number * 2.5
+        slow = 60 <= minute < 120
+        begin = start_ns + int(minute * 60 * 10**9)
+        length_ms = (400 if slow else 120) + (number * 37) % 180
+        root = client.start_trace(
+            "answer",
+            span_type="LLM",
+            experiment_id=experiment_id,
+            start_time_ns=begin,
+            attributes={
+                "mlflow.chat.tokenUsage": {
+                    "input_tokens": 200 + number * 7 % 90,
+                    "output_tokens": 60 + number % 40,
+                    "total_tokens": 260 + number * 7 % 90 + number % 40,
+                }
+            },
+        )
+        client.end_trace(
+            root.trace_id, status="ERROR" if number % 9 == 4 else "OK", end_time_ns=begin + length_ms * 10**6
+        )
+    tracing.flush_trace_async_logging()
+    return experiment_id
+
+
+def test_the_metrics_panel_charts_the_experiments_traces_over_time(page, deployed, busy_agent, screenshot):
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.goto(f"{deployed.url}/ws/default/experiments/{busy_agent}/traces/")
+
+    panel = page.locator("section.trace-metrics")
+    expect(panel.locator("h2")).to_contain_text("per 5 minutes")
+    expect(panel.locator("figure.trace-metric")).to_have_count(3)
+    for key in ("count", "latency", "tokens"):
+        expect(panel.locator(f"#trace-metric-{key} .main-svg").first).to_be_visible()
+    # The stacked bars hold every trace: 72, of which 8 failed.
+    counts = page.evaluate(
+        "() => document.getElementById('trace-metric-count').data"
+        ".map(bar => [bar.name, bar.y.reduce((a, b) => a + b, 0)])"
+    )
+    assert sorted(counts) == [["ERROR", 8], ["OK", 64]]
+    screenshot(page, "trace-metrics")

@@ -286,11 +286,46 @@ def test_the_table_costs_the_same_queries_for_3_or_60_traces(
                 tags=[("env", "prod")],
                 metadata=[("mlflow.sourceRun", run.uuid)],
             )
-        # workspace (+ resource group), experiment, its tags, its alert counts; the count, the
-        # page, its names and tags, its runs, their names
-        with django_assert_max_num_queries(10):
+        # workspace (+ resource group), experiment, its tags, its alert counts; the metrics
+        # panel's time range and its three charts; the count, the page, its names and tags, its
+        # runs, their names
+        with django_assert_max_num_queries(14):
             response = client.get(traces_url(experiment, "?sort=-duration&state=OK"))
         assert len(listed(response)) == min(count, PAGE_SIZE)
+
+
+def test_the_metrics_panel_charts_traces_by_state_latency_and_tokens_per_bucket(client, experiment):
+    for minute, state, duration in [(0, "OK", 10), (0, "ERROR", 30), (0, "OK", 20), (2, "OK", 40)]:
+        make_trace(experiment, f"tr-{minute}-{duration}", minute=minute, state=state, duration=duration)
+    Trace.objects.filter(trace_id="tr-2-40").update(total_tokens=123)
+
+    response = client.get(traces_url(experiment))
+
+    charts = {chart["key"]: chart["figure"]["data"] for chart in response.context["metrics_figures"]}
+    assert response.context["metrics_interval"] == "minute"
+    count_bars = {bar["name"]: list(zip(bar["x"], bar["y"], strict=True)) for bar in charts["count"]}
+    # Each bucket's value at its middle, on an axis of at least 12 buckets ending after the last.
+    assert count_bars == {
+        "ERROR": [("2026-01-01 00:00:30", 1.0)],
+        "OK": [("2026-01-01 00:00:30", 2.0), ("2026-01-01 00:02:30", 1.0)],
+    }
+    assert response.context["metrics_figures"][0]["figure"]["layout"]["xaxis"]["range"] == [
+        "2025-12-31 23:51:00",
+        "2026-01-01 00:03:00",
+    ]
+    p50, p95 = charts["latency"]
+    assert (p50["name"], p50["y"], p95["y"]) == ("p50", [20.0, 40.0], [pytest.approx(29.0), 40.0])
+    assert charts["tokens"][0]["y"] == [123.0]
+    assert 'id="trace-metrics-figures"' in response.content.decode()
+
+
+def test_without_token_usage_or_traces_there_is_less_to_chart(client, experiment):
+    assert client.get(traces_url(experiment)).context["metrics_figures"] == []
+
+    make_trace(experiment, "tr-1")
+    charts = client.get(traces_url(experiment)).context["metrics_figures"]
+
+    assert [chart["key"] for chart in charts] == ["count", "latency"]
 
 
 # --- A trace -----------------------------------------------------------------------------------

@@ -45,6 +45,13 @@ class Trace(models.Model):
     state = models.CharField(max_length=17, choices=[(s, s) for s in TRACE_STATES], default=STATE_UNSPECIFIED)
     request_preview = models.TextField(null=True)
     response_preview = models.TextField(null=True)
+    # The token counts of the metadata `mlflow.trace.tokenUsage`, as numbers (MLflow's store keeps
+    # them so too), so that QueryTraceMetrics sums and averages them in the database.
+    input_tokens = models.BigIntegerField(null=True)
+    output_tokens = models.BigIntegerField(null=True)
+    total_tokens = models.BigIntegerField(null=True)
+    cache_read_input_tokens = models.BigIntegerField(null=True)
+    cache_creation_input_tokens = models.BigIntegerField(null=True)
 
     class Meta:
         constraints = [
@@ -138,6 +145,13 @@ class Span(models.Model):
     # The span as MLflow's JSON (inputs, outputs, attributes, events): what GetTrace returns
     # and what `trace.text` / `span.content` searches read.
     content = models.TextField()
+    # From the attributes `mlflow.llm.cost`, `mlflow.llm.model` and `mlflow.llm.provider`, kept
+    # apart (as MLflow's store keeps them) for the cost metrics of QueryTraceMetrics.
+    input_cost = models.FloatField(null=True)
+    output_cost = models.FloatField(null=True)
+    total_cost = models.FloatField(null=True)
+    model_name = models.CharField(max_length=MAX_SPAN_NAME_CHARS, null=True)
+    model_provider = models.CharField(max_length=MAX_SPAN_NAME_CHARS, null=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["trace", "span_id"], name="span_id_per_trace")]

@@ -45,6 +45,7 @@ from tracking.models.traces import (
     TRACE_STATES,
 )
 from tracking.services.artifacts import proxy_path, workspace_store
+from tracking.services.trace_usage import span_columns, token_columns
 from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 
 logger = logging.getLogger(__name__)
@@ -160,6 +161,7 @@ def start_trace(*, workspace: Workspace, experiment: Experiment, info: TraceInfo
         "request_preview": _preview(info.request_preview),
         "response_preview": _preview(info.response_preview),
     }
+    usage = token_columns(info.metadata)
     with transaction.atomic():
         trace = Trace.objects.select_for_update().filter(workspace=workspace, trace_id=info.trace_id).first()
         if trace is None:
@@ -169,6 +171,8 @@ def start_trace(*, workspace: Workspace, experiment: Experiment, info: TraceInfo
         for name, value in fields.items():
             if value is not None or name in ("client_request_id", "execution_duration_ms"):
                 setattr(trace, name, value)
+        for name, value in usage.items():
+            setattr(trace, name, value)
         trace.save()
         tags = {**info.tags, ARTIFACT_LOCATION_TAG: _artifact_location(experiment, info.trace_id)}
         _upsert(TraceTag, trace, tags, replace=True)
@@ -197,6 +201,7 @@ def start_trace_v2(
             request_time=request_time,
             execution_duration_ms=0,
             state=IN_PROGRESS,
+            **token_columns(metadata),
         )
         _upsert(
             TraceTag,
@@ -219,7 +224,10 @@ def end_trace_v2(
     with transaction.atomic():
         trace.execution_duration_ms = max(0, end_time_ms - datetime_to_ms(trace.request_time))
         trace.state = state
-        trace.save(update_fields=["execution_duration_ms", "state"])
+        usage = token_columns(metadata)
+        for name, value in usage.items():
+            setattr(trace, name, value)
+        trace.save(update_fields=["execution_duration_ms", "state", *usage])
         _upsert(TraceTag, trace, tags, replace=True)
         _upsert(TraceMetadata, trace, metadata, replace=True)
     return trace
@@ -290,6 +298,7 @@ def log_spans(*, workspace: Workspace, experiment: Experiment, spans: list[SpanR
                     start_time_ns=s.start_time_ns,
                     end_time_ns=s.end_time_ns,
                     content=json.dumps(s.content, ensure_ascii=False),
+                    **span_columns(s.attributes),
                 )
                 for s in _last_of_each(spans)
             ]

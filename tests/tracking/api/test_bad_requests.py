@@ -144,6 +144,22 @@ def real_ids(transactional_db, default_workspace) -> dict[str, list]:
         "model_id": [logged.model_id],
         "alias": ["champion"],
         "filter": ["metrics.loss > 0", "name LIKE 'f%'", "tags.x = 'y' AND params.lr = '0.1'"],
+        # QueryTraceMetrics: names that exist, and filters of its own grammar.
+        "view_type": ["TRACES", "SPANS", "ASSESSMENTS"],
+        "metric_name": ["trace_count", "latency", "total_cost", "assessment_value"],
+        "aggregations": [
+            [{"aggregation_type": "PERCENTILE", "percentile_value": 50}],
+            [{"aggregation_type": "COUNT"}],
+        ],
+        "dimensions": [["trace_status"], ["span_model_name"], ["assessment_name"]],
+        "filters": [
+            ["trace.status = 'OK'"],
+            ["span.name = 'x'"],
+            ["trace.tag.`a.b` = 'c'", "trace.metadata.k = 'v'"],
+        ],
+        "time_interval_seconds": [60, 1],
+        "start_time_ms": [0, 1_700_000_000_000],
+        "end_time_ms": [1_800_000_000_000],
     }
 
 
