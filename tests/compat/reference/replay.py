@@ -35,8 +35,9 @@ import requests
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
-# Keys whose values are always ids (exact replacement even for short numeric ids).
-_ID_KEYS = {"experiment_id", "run_id", "run_uuid", "experiment_ids", "run_ids"}
+# Keys whose values are always ids or digests (exact replacement even when all digits: an
+# 8-character hex digest is, about once in 40 datasets).
+_ID_KEYS = {"experiment_id", "run_id", "run_uuid", "experiment_ids", "run_ids", "digest"}
 _URI_KEYS = {"artifact_uri", "artifact_location", "root_uri"}
 _TOKEN_KEYS = {"next_page_token", "page_token"}
 _EXACT_TIME_KEYS = {

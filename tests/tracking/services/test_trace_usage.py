@@ -94,7 +94,10 @@ def test_spans_and_mlflow_2_traces_fill_their_columns(default_workspace):
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_fills_the_columns_of_what_was_stored_before(default_workspace):
     executor = MigrationExecutor(connection)
-    before, after = [("tracking", "0021_assessments")], [("tracking", "0022_tracemetrics_trace_analytics")]
+    before, after = (
+        [("tracking", "0022_label_schemas_review_queues_issue_links")],
+        [("tracking", "0023_trace_usage_columns")],
+    )
     executor.migrate(before)
     old = executor.loader.project_state(before).apps
     experiment = old.get_model("tracking", "Experiment").objects.get(
