@@ -99,7 +99,7 @@ def summarise(points: list[MetricPoint], new_counts: Counter[str]) -> list[tuple
     rows = []
     for key, group in by_key.items():
         latest = max(group, key=_sort_key)
-        numbers = [p.value for p in group if not math.isnan(p.value)]
+        numbers = [float(p.value) for p in group if not math.isnan(p.value)]  # one type, as _stored
         rows.append(
             (
                 key,

@@ -60,6 +60,14 @@ def test_integer_and_float_values_mix_in_one_batch(run):
     assert sorted(Metric.objects.filter(run=run).values_list("value", flat=True)) == [1.0, 2.5]
 
 
+def test_keys_of_integer_values_and_keys_of_float_values_mix_in_one_batch(run):
+    """PostgreSQL takes a batch's summaries as typed arrays: an int min beside a float one is
+    one float column, not a type error."""
+    record_points(run, [MetricPoint("epoch", 3, 0, 0), MetricPoint("m", 0.5, 0, 0)])
+    assert summary(run, "epoch") == (3.0, 0, 0, 3.0, 3.0, 1)
+    assert summary(run, "m") == (0.5, 0, 0, 0.5, 0.5, 1)
+
+
 # --- Points logged with a model id ---------------------------------------------------------------
 
 
