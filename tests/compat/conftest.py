@@ -75,3 +75,16 @@ def streaming_uri(deployed_server, tracking_uri) -> str:
     if not default_store().supports_direct_transfers:
         return tracking_uri
     return deployed_server(STUDIO_ARTIFACT_PRESIGNED_DOWNLOADS="false").url
+
+
+@pytest.fixture
+def tracing(fluent, monkeypatch):
+    """The fluent API with traces exported as they end."""
+    # Synchronous export, so a trace is on the server when the traced call returns.
+    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
+    import mlflow.tracing.export.mlflow_v3  # noqa: F401
+    from mlflow.tracing.provider import reset
+
+    reset()
+    yield fluent
+    reset()

@@ -146,18 +146,6 @@ def test_a_reader_reads_issues_but_cannot_create_and_an_outsider_sees_none(
     assert list(outsider.search_issues()) == []
 
 
-@pytest.fixture
-def tracing(fluent, monkeypatch):
-    # Synchronous export, so a trace is on the server when the traced call returns.
-    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
-    import mlflow.tracing.export.mlflow_v3  # noqa: F401
-    from mlflow.tracing.provider import reset
-
-    reset()
-    yield fluent
-    reset()
-
-
 def test_issue_references_link_traces_to_an_issue_and_make_its_trace_count(tracing, store, make_workspace):
     from mlflow.entities.assessment import IssueReference
 

@@ -8,18 +8,6 @@ import requests
 from mlflow.exceptions import MlflowException
 
 
-@pytest.fixture
-def tracing(fluent, monkeypatch):
-    # Synchronous export, so a trace is on the server when the traced call returns.
-    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
-    import mlflow.tracing.export.mlflow_v3  # noqa: F401
-    from mlflow.tracing.provider import reset
-
-    reset()
-    yield fluent
-    reset()
-
-
 def _traces(mlflow, count: int) -> list[str]:
     @mlflow.trace(name="answer")
     def answer(x):

@@ -12,8 +12,6 @@ import requests
 from mlflow.entities.trace_metrics import AggregationType, MetricAggregation, MetricViewType
 from mlflow.exceptions import MlflowException
 
-from tests.compat.test_trace_assessments import tracing  # noqa: F401  (a fixture)
-
 COUNT = MetricAggregation(AggregationType.COUNT)
 SUM = MetricAggregation(AggregationType.SUM)
 AVG = MetricAggregation(AggregationType.AVG)
@@ -56,7 +54,7 @@ def _traced_calls(mlflow, sizes: list[int]) -> list[str]:
 
 
 @pytest.fixture
-def traced(tracing):  # noqa: F811
+def traced(tracing):
     experiment_id = tracing.set_experiment("trace metrics").experiment_id
     sizes = [1, 2, 3, 4, 5, 6, 7, 10]
     trace_ids = _traced_calls(tracing, sizes)

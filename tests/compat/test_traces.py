@@ -14,18 +14,6 @@ from mlflow.exceptions import MlflowException
 TRACE_ID = "tr-" + "ab" * 16
 
 
-@pytest.fixture
-def tracing(fluent, monkeypatch):
-    # Synchronous export, so a trace is on the server when the traced call returns.
-    monkeypatch.setenv("MLFLOW_ENABLE_ASYNC_TRACE_LOGGING", "false")
-    import mlflow.tracing.export.mlflow_v3  # noqa: F401
-    from mlflow.tracing.provider import reset
-
-    reset()
-    yield fluent
-    reset()
-
-
 def _traced(mlflow, name: str, x: int, *, fail: bool = False) -> str:
     @mlflow.trace(name=name, span_type="CHAIN", attributes={"team": "ml", "n": 3})
     def outer(x):

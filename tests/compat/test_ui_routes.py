@@ -9,8 +9,6 @@ import json
 import pytest
 import requests
 
-from tests.compat.test_traces import tracing  # noqa: F401 (the fixture)
-
 AJAX = "/ajax-api/2.0/mlflow"
 TRAVERSALS = ["../../../etc/passwd", "a/../../x", "%2e%2e/%2e%2e/x", "/etc/passwd", "..\\..\\x"]
 
@@ -318,7 +316,7 @@ def test_a_thousand_runs_in_a_query_string_get_mlflow_s_json_error_not_the_web_s
     assert message in assert_error(response, 400, "INVALID_PARAMETER_VALUE")
 
 
-def test_a_trace_s_spans_download_as_mlflow_s_traces_json(tracing, tracking_uri):  # noqa: F811
+def test_a_trace_s_spans_download_as_mlflow_s_traces_json(tracing, tracking_uri):
     from mlflow.entities import SpanEvent, TraceData
 
     tracing.set_experiment("trace-files")
