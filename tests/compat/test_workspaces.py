@@ -90,7 +90,9 @@ def test_deleting_a_workspace_through_the_client_refuses_one_that_holds_anything
 
     client.delete_workspace("team-a", mode=WorkspaceDeletionMode.CASCADE)
     row = Deletion.objects.get()
-    assert (row.kind, row.target_name, row.status) == ("workspace", "team-a", "QUEUED")
+    # The deletion is recorded before the answer; the real worker may already have started it.
+    assert (row.kind, row.target_name) == ("workspace", "team-a")
+    assert row.status in {"QUEUED", "RUNNING", "SUCCEEDED"}
     wait_for(lambda: not Workspace.objects.filter(name="team-a").exists(), 60, "the worker's deletion")
     row.refresh_from_db()
     assert row.status == "SUCCEEDED"
