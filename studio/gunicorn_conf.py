@@ -31,3 +31,13 @@ from studio.gunicorn_io import read_bodies_in_large_pieces, send_small_answers_i
 
 send_small_answers_in_one_write()
 read_bodies_in_large_pieces()
+
+
+def post_fork(server, worker):
+    """Each web worker writes SQLite's WAL back from a thread, so that no request's commit does
+    (studio.sqlite_checkpoints; nothing to do on PostgreSQL)."""
+    from django.conf import settings
+
+    from studio.sqlite_checkpoints import start_checkpointer
+
+    start_checkpointer(settings.SQLITE_CHECKPOINT_SECONDS)

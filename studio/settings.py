@@ -20,6 +20,7 @@ import dj_database_url
 from kombu import Exchange, Queue
 
 from studio.locations import BASE_DIR, data_dir, database_url
+from studio.sqlite_checkpoints import PRAGMAS as SQLITE_CHECKPOINT_PRAGMAS
 
 CONFIG_ERRORS: list[str] = []
 
@@ -200,7 +201,9 @@ def _database(url: str) -> dict:
                 "PRAGMA temp_store=MEMORY;"
                 "PRAGMA cache_size=-65536;"
                 "PRAGMA mmap_size=268435456;"
-            ),
+            )
+            # Checkpoints are a web worker's thread's work (studio.sqlite_checkpoints).
+            + SQLITE_CHECKPOINT_PRAGMAS,
         }
         config.setdefault("TEST", {})["NAME"] = str(DATA_DIR / "test-studio.sqlite3")
     elif engine == "django.db.backends.postgresql":
@@ -211,6 +214,9 @@ def _database(url: str) -> dict:
 
 
 DATABASES = {"default": _database(DATABASE_URL)}
+# How often each web worker writes SQLite's WAL back into the database (studio.sqlite_checkpoints);
+# 0 leaves it to SQLite's own, much later, automatic checkpoints.
+SQLITE_CHECKPOINT_SECONDS = env_int("STUDIO_SQLITE_CHECKPOINT_SECONDS", 1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Celery ------------------------------------------------------------------------------------
@@ -508,6 +514,9 @@ if not 1 <= PERSONAL_TOKEN_DAYS <= PERSONAL_TOKEN_MAX_DAYS:
 # Token and membership look-ups are cached per process this long; a revocation reaches other
 # processes within it.
 ACCESS_CACHE_SECONDS = float(env_int("STUDIO_ACCESS_CACHE_SECONDS", 5))
+# How long a process keeps an experiment's trace charts while its traces' range and number hold
+# (tracking.queries.trace_metrics.trace_metrics_overview).
+TRACE_METRICS_CACHE_SECONDS = float(env_int("STUDIO_TRACE_METRICS_CACHE_SECONDS", 15))
 # Log-in throttling: this many failures per user name and address, then a pause of the window.
 LOGIN_MAX_FAILURES = env_int("STUDIO_LOGIN_MAX_FAILURES", 5)
 LOGIN_FAILURE_WINDOW_SECONDS = env_int("STUDIO_LOGIN_FAILURE_WINDOW_SECONDS", 900)

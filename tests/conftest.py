@@ -114,6 +114,14 @@ def empty_cache():
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def fresh_trace_overviews():
+    """Test databases reuse ids, so an experiment's cached trace charts must not outlive a test."""
+    from tracking.queries.trace_metrics import forget_overviews
+
+    forget_overviews()
+
+
 @pytest.fixture
 def group(default_workspace):
     """Resource group "project-x" with workspace "x-dev": 3 runs of 4 points and a file each."""

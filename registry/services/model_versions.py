@@ -21,7 +21,6 @@ from contextlib import nullcontext
 from datetime import datetime
 
 from django.db import connection, transaction
-from django.db.models.sql import InsertQuery
 from django.utils import timezone
 
 from registry.mlmodel import ModelFolder, ModelFolderError, read_model_folder
@@ -45,6 +44,7 @@ from registry.validation import (
 )
 from tracking.artifacts import default_store
 from tracking.models import LoggedModel, LoggedModelTag, Workspace
+from tracking.row_inserts import row_insert
 from tracking.validation import MAX_TAG_VALUE_LENGTH
 
 from .sources import Source, resolve_source
@@ -146,20 +146,19 @@ def _insert_numbered(version: ModelVersion, tags: dict[str, str], now: datetime)
     for it to commit, then counts from the number it took.
     """
     q = connection.ops.quote_name
-    fields = [field for field in ModelVersion._meta.concrete_fields if not field.primary_key]
-    query = InsertQuery(ModelVersion)
-    query.insert_values(fields, [version])
-    compiler = query.get_compiler(connection=connection)
-    values = [compiler.prepare_value(field, compiler.pre_save_val(field, version)) for field in fields]
-    (placeholders,), (params,) = compiler.assemble_as_sql(fields, [values])
-    number_at = next(index for index, field in enumerate(fields) if field.name == "version")
-    placeholders = [*placeholders[:number_at], "(SELECT n FROM numbered)", *placeholders[number_at + 1 :]]
-    params = [*params[:number_at], *params[number_at + 1 :]]
+    row = row_insert(version)
+    number_at = row.index_of("version")
+    placeholders = [
+        *row.placeholders[:number_at],
+        "(SELECT n FROM numbered)",
+        *row.placeholders[number_at + 1 :],
+    ]
+    params = [*row.params[:number_at], *row.params[number_at + 1 :]]
     sql = (
         f"WITH numbered AS (UPDATE {q(RegisteredModel._meta.db_table)} "
         "SET last_version_number = last_version_number + 1, updated_at = %s "
         "WHERE id = %s RETURNING last_version_number AS n), "
-        f"created AS (INSERT INTO {q(ModelVersion._meta.db_table)} ({', '.join(q(f.column) for f in fields)}) "
+        f"created AS (INSERT INTO {q(ModelVersion._meta.db_table)} ({row.columns()}) "
         f"VALUES ({', '.join(placeholders)}) RETURNING id, {q('version')}) "
     )
     arguments = [connection.ops.adapt_datetimefield_value(now), version.registered_model_id, *params]

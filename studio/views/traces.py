@@ -18,6 +18,7 @@ from studio.lookups import experiment_or_404
 from studio.pages import choice, page_number, pager_links, url_with
 from studio.routing import workspace_route
 from studio.span_tree import format_nanoseconds, keep_details_within, span_rows, timeline_ticks
+from studio.views.runs import json_answer
 from tracking.alerts.queries import experiment_alert_counts
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, Workspace
@@ -50,12 +51,14 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
     except InvalidParameterValue as exc:
         error = exc.message
     context = experiment_context(workspace, exp)
-    # The Metrics panel: the experiment's traces over time, the filter aside.
-    overview = trace_metrics_overview(exp)
     context.update(
         tab="traces",
-        metrics_figures=trace_metrics_figures(overview) if overview else [],
-        metrics_interval=INTERVAL_LABELS.get(overview.interval_seconds) if overview else None,
+        # The Metrics panel asks for its charts once the table is on screen (trace_metrics).
+        metrics_url=f"/ws/{workspace.name}/experiments/{exp.experiment_id}/trace-metrics",
+        # Without a filter, an empty first page says there is nothing to chart.
+        show_metrics=not (
+            listing and not listing.rows and listing.page == 1 and not (filter_string or state)
+        ),
         listing=listing,
         rows=[
             (row, format_milliseconds(row.execution_duration_ms), STATE_LABELS.get(row.state, row.state))
@@ -75,6 +78,20 @@ def traces(request: HttpRequest, workspace: Workspace, experiment_id: str) -> Ht
         **_pager(request, listing),
     )
     return render(request, "studio/traces/list.html", context)
+
+
+@require_GET
+def trace_metrics(request: HttpRequest, workspace: Workspace, experiment_id: str) -> HttpResponse:
+    """The Traces tab's Metrics panel (JSON): the experiment's traces over time, the table's filter
+    aside. Its own request, so that the table does not wait for aggregates over every trace."""
+    exp = experiment_or_404(workspace, experiment_id)
+    overview = trace_metrics_overview(exp)
+    return json_answer(
+        {
+            "interval": INTERVAL_LABELS.get(overview.interval_seconds) if overview else None,
+            "figures": trace_metrics_figures(overview) if overview else [],
+        }
+    )
 
 
 @require_GET
@@ -116,6 +133,11 @@ urlpatterns = [
     ),
     workspace_route(
         "ws/<slug:workspace>/experiments/<str:experiment_id>/traces/<str:trace_id>/", trace, name="trace"
+    ),
+    workspace_route(
+        "ws/<slug:workspace>/experiments/<str:experiment_id>/trace-metrics",
+        trace_metrics,
+        name="experiment-trace-metrics",
     ),
 ]
 

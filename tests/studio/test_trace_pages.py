@@ -286,12 +286,17 @@ def test_the_table_costs_the_same_queries_for_3_or_60_traces(
                 tags=[("env", "prod")],
                 metadata=[("mlflow.sourceRun", run.uuid)],
             )
-        # workspace (+ resource group), experiment, its tags, its alert counts; the metrics
-        # panel's time range and its three charts; the count, the page, its names and tags, its
-        # runs, their names
-        with django_assert_max_num_queries(14):
+        # workspace (+ resource group), experiment, its tags, its alert counts; the count, the
+        # page, its names and tags, its runs, their names. The Metrics panel is a request of its own.
+        with django_assert_max_num_queries(10):
             response = client.get(traces_url(experiment, "?sort=-duration&state=OK"))
         assert len(listed(response)) == min(count, PAGE_SIZE)
+
+
+def metrics_panel(client, experiment) -> dict:
+    response = client.get(f"/ws/default/experiments/{experiment.experiment_id}/trace-metrics")
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    return response.json()
 
 
 def test_the_metrics_panel_charts_traces_by_state_latency_and_tokens_per_bucket(client, experiment):
@@ -299,33 +304,78 @@ def test_the_metrics_panel_charts_traces_by_state_latency_and_tokens_per_bucket(
         make_trace(experiment, f"tr-{minute}-{duration}", minute=minute, state=state, duration=duration)
     Trace.objects.filter(trace_id="tr-2-40").update(total_tokens=123)
 
-    response = client.get(traces_url(experiment))
+    panel = metrics_panel(client, experiment)
 
-    charts = {chart["key"]: chart["figure"]["data"] for chart in response.context["metrics_figures"]}
-    assert response.context["metrics_interval"] == "minute"
+    charts = {chart["key"]: chart["figure"]["data"] for chart in panel["figures"]}
+    assert panel["interval"] == "minute"
     count_bars = {bar["name"]: list(zip(bar["x"], bar["y"], strict=True)) for bar in charts["count"]}
     # Each bucket's value at its middle, on an axis of at least 12 buckets ending after the last.
     assert count_bars == {
         "ERROR": [("2026-01-01 00:00:30", 1.0)],
         "OK": [("2026-01-01 00:00:30", 2.0), ("2026-01-01 00:02:30", 1.0)],
     }
-    assert response.context["metrics_figures"][0]["figure"]["layout"]["xaxis"]["range"] == [
+    assert panel["figures"][0]["figure"]["layout"]["xaxis"]["range"] == [
         "2025-12-31 23:51:00",
         "2026-01-01 00:03:00",
     ]
     p50, p95 = charts["latency"]
     assert (p50["name"], p50["y"], p95["y"]) == ("p50", [20.0, 40.0], [pytest.approx(29.0), 40.0])
     assert charts["tokens"][0]["y"] == [123.0]
-    assert 'id="trace-metrics-figures"' in response.content.decode()
+
+
+def test_the_traces_page_asks_for_the_panel_only_when_there_may_be_traces(client, experiment):
+    assert 'class="card trace-metrics"' not in client.get(traces_url(experiment)).content.decode()
+
+    make_trace(experiment, "tr-1")
+    html = client.get(traces_url(experiment)).content.decode()
+
+    assert f'data-src="/ws/default/experiments/{experiment.experiment_id}/trace-metrics"' in html
+    # A filter that matches nothing still leaves the experiment's traces to chart.
+    assert 'class="card trace-metrics"' in client.get(traces_url(experiment, "?state=ERROR")).content.decode()
 
 
 def test_without_token_usage_or_traces_there_is_less_to_chart(client, experiment):
-    assert client.get(traces_url(experiment)).context["metrics_figures"] == []
+    assert metrics_panel(client, experiment) == {"interval": None, "figures": []}
 
     make_trace(experiment, "tr-1")
-    charts = client.get(traces_url(experiment)).context["metrics_figures"]
+    charts = metrics_panel(client, experiment)["figures"]
 
     assert [chart["key"] for chart in charts] == ["count", "latency"]
+
+
+def test_the_panel_is_computed_once_while_the_traces_stay_the_same(
+    client, experiment, django_assert_num_queries
+):
+    make_trace(experiment, "tr-1", minute=0, state="OK")
+    first = metrics_panel(client, experiment)
+
+    # the experiment, then the traces' range and number (the workspace is cached): no aggregate
+    with django_assert_num_queries(2):
+        assert metrics_panel(client, experiment) == first
+
+    make_trace(experiment, "tr-2", minute=1, state="ERROR")
+    after_new = metrics_panel(client, experiment)
+    assert {bar["name"] for bar in after_new["figures"][0]["figure"]["data"]} == {"OK", "ERROR"}
+
+    Trace.objects.filter(trace_id="tr-2").delete()
+    assert metrics_panel(client, experiment) == first
+
+
+def test_a_changed_trace_shows_in_the_panel_once_the_cache_expires(client, experiment, settings):
+    make_trace(experiment, "tr-1", minute=0, state="IN_PROGRESS")
+    assert metrics_panel(client, experiment)["figures"][0]["figure"]["data"][0]["name"] == "IN_PROGRESS"
+    Trace.objects.filter(trace_id="tr-1").update(state="OK")
+
+    settings.TRACE_METRICS_CACHE_SECONDS = 0
+
+    assert metrics_panel(client, experiment)["figures"][0]["figure"]["data"][0]["name"] == "OK"
+
+
+def test_the_panel_of_another_workspaces_experiment_is_not_found(client, experiment, make_workspace):
+    make_trace(experiment, "tr-1")
+    make_workspace("elsewhere")
+    response = client.get(f"/ws/elsewhere/experiments/{experiment.experiment_id}/trace-metrics")
+    assert response.status_code == 404
 
 
 # --- A trace -----------------------------------------------------------------------------------

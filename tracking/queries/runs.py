@@ -90,6 +90,24 @@ def load_runs(run_pks: list[int]) -> list[RunRecord]:
 _RUNS_PER_CHUNK = 1000
 
 
+def created_run_record(run: Run) -> RunRecord:
+    """A run `tracking.services.runs.create_run` has just written, as `load_runs` would read it
+    back, without reading: a new run holds its tags (`tag_list`) and nothing else yet."""
+    return RunRecord(
+        run.pk,
+        run.uuid,
+        str(run.experiment.number),
+        run.name,
+        run.user_id,
+        run.status,
+        run.start_time,
+        run.end_time,
+        run.lifecycle_stage,
+        run.artifact_uri,
+        tags=list(run.tag_list),
+    )
+
+
 def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
     """`get_run` and `load_runs` in two queries: the run's row found by its id, then its data."""
     records = _with_data(_run_rows("r.uuid = %s AND e.workspace_id = %s", [run_id, workspace.pk]))

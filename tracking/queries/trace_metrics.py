@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import (
@@ -41,6 +42,7 @@ from tracking.errors import InvalidParameterValue
 from tracking.models import Assessment, Experiment, Span, Trace, Workspace
 from tracking.queries.experiments import parse_experiment_number
 from tracking.search.trace_metrics import filter_metric_rows
+from tracking.timed_cache import MISSING, TimedCache
 from tracking.times import MAX_MS, datetime_to_ms, ms_to_datetime
 
 DEFAULT_MAX_RESULTS = 1000  # MLflow's MAX_RESULTS_QUERY_TRACE_METRICS
@@ -412,15 +414,37 @@ class Overview:
     tokens: list[DataPoint]  # total_tokens SUM by time_bucket (none without token usage)
 
 
+# The overview is four aggregates over every trace of the experiment (a second at 50,000 traces on
+# SQLite): a process keeps each experiment's for a while, and only while the traces' time range,
+# number and newest row are what they were. A trace that changes state or gains token usage in
+# place shows at the latest TRACE_METRICS_CACHE_SECONDS later.
+_overviews: TimedCache[Overview] = TimedCache(
+    max_entries=256, seconds=lambda: settings.TRACE_METRICS_CACHE_SECONDS
+)
+
+
+def forget_overviews() -> None:
+    _overviews.clear()
+
+
 def trace_metrics_overview(experiment: Experiment) -> Overview | None:
-    """What the Traces tab charts, by the same queries as QueryTraceMetrics: four statements (the
-    traces' time range, then one per chart). None for an experiment without traces."""
+    """What the Traces tab charts, by the same queries as QueryTraceMetrics: the traces' shape (one
+    index-only aggregate), then, unless this process has it, one statement per chart. None for an
+    experiment without traces."""
     times = Trace.objects.filter(experiment=experiment).aggregate(
-        first=Min("request_time"), last=Max("request_time")
+        first=Min("request_time"), last=Max("request_time"), count=Count("pk"), newest=Max("pk")
     )
     if times["first"] is None:
         return None
-    start, end = datetime_to_ms(times["first"]), datetime_to_ms(times["last"])
+    key = (experiment.pk, times["first"], times["last"], times["count"], times["newest"])
+    found = _overviews.get(key)
+    if found is MISSING:
+        found = _overview(experiment, datetime_to_ms(times["first"]), datetime_to_ms(times["last"]))
+        _overviews.put(key, found)
+    return found
+
+
+def _overview(experiment: Experiment, start: int, end: int) -> Overview:
     interval = next(
         (s for s in OVERVIEW_INTERVALS if end // (s * 1000) - start // (s * 1000) < OVERVIEW_BUCKETS),
         OVERVIEW_INTERVALS[-1],

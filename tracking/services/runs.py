@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.key_registry import (
+    PARAM,
     TAG,
     prune_keys,
     prune_run_keys,
@@ -25,6 +26,7 @@ from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelL
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
+from tracking.row_inserts import row_insert
 from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
@@ -185,20 +187,44 @@ def create_run(
     name = _check_run_name(run_name or tagged_name or generate_run_name())
     tag_values[RUN_NAME_TAG] = name
     run_uuid = uuid.uuid4().hex
+    run = Run(
+        uuid=run_uuid,
+        experiment=experiment,
+        name=name,
+        user_id=user_id,
+        status="RUNNING",
+        start_time=start_time or timezone.now(),
+        artifact_uri=f"mlflow-artifacts:/{experiment.number}/{run_uuid}/artifacts",
+    )
+    run.tag_list = list(tag_values.items())  # what a new run holds: its answer needs no reading back
+    if connection.vendor == "postgresql" and not runs_change_due([experiment.pk]):
+        _insert_run_in_one_statement(run, tag_values)
+        return run
     with transaction.atomic():
-        run = Run.objects.create(
-            uuid=run_uuid,
-            experiment=experiment,
-            name=name,
-            user_id=user_id,
-            status="RUNNING",
-            start_time=start_time or timezone.now(),
-            artifact_uri=f"mlflow-artifacts:/{experiment.number}/{run_uuid}/artifacts",
-        )
+        run.save(force_insert=True)
         RunTag.objects.bulk_create(RunTag(run=run, key=key, value=value) for key, value in tag_values.items())
         register_keys(experiment.pk, tags=tag_values)
         note_runs_changed([experiment.pk])
     return run
+
+
+def _insert_run_in_one_statement(run: Run, tags: dict[str, str]) -> None:
+    """PostgreSQL: the run, its tags (its name's among them) and their keys' registration in one
+    statement, its own transaction (no BEGIN and COMMIT); sets the run's pk."""
+    q = connection.ops.quote_name
+    registering, key_params = registering_keys(run.experiment_id, TAG, list(tags))
+    row = row_insert(run)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{registering}created AS (INSERT INTO {q(Run._meta.db_table)} ({row.columns()}) "
+            f"VALUES ({', '.join(row.placeholders)}) RETURNING id), "
+            f"tagged AS (INSERT INTO {q(RunTag._meta.db_table)} (run_id, {q('key')}, {q('value')}) "
+            "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v)) "
+            "SELECT id FROM created",
+            [*key_params, *row.params, list(tags), list(tags.values())],
+        )
+        (run.pk,) = cursor.fetchone()
+    run._state.adding, run._state.db = False, connection.alias
 
 
 def update_run(
@@ -259,11 +285,14 @@ def _check_params_unchanged(run: Run, params: dict[str, str]) -> None:
         if key in existing and existing[key] != value
     ]
     if changed:
-        key, old, new = changed[0]
-        raise InvalidParameterValue(
-            f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-            f"value='{old}' for run ID='{run.uuid}'. Attempted logging new value '{new}'."
-        )
+        raise _param_changed(run, *changed[0])
+
+
+def _param_changed(run: Run, key: str, old: str, new: str) -> InvalidParameterValue:
+    return InvalidParameterValue(
+        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
+        f"value='{old}' for run ID='{run.uuid}'. Attempted logging new value '{new}'."
+    )
 
 
 def _insert_params(run: Run, params: dict[str, str]) -> None:
@@ -286,11 +315,53 @@ def _upsert_tags(run: Run, tags: dict[str, str]) -> None:
         run.name = name
 
 
+def _pair_in_one_statement(
+    run: Run, model: type[Param | RunTag], kind: str, key: str, value: str, *,
+    on_conflict: str, select: str = "1", select_params: Sequence = (),
+) -> tuple:  # fmt: skip
+    """PostgreSQL: a run's param or tag and its key's registration in one statement, its own
+    transaction (no BEGIN and COMMIT); returns the row of `select`, which may read `written`
+    (the INSERT's RETURNING) and sees the tables as they were before the statement."""
+    registering, params = registering_keys(run.experiment_id, kind, [key])
+    q = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"{registering}written AS (INSERT INTO {q(model._meta.db_table)} (run_id, {q('key')}, {q('value')}) "
+            f"VALUES (%s, %s, %s) ON CONFLICT (run_id, {q('key')}) {on_conflict}) SELECT {select}",
+            [*params, run.pk, key, value, *select_params],
+        )
+        return cursor.fetchone()
+
+
 def log_param(*, run: Run, key: str, value: str) -> None:
     ensure_active(run)
     check_key(key, "key", "Param key")
+    value = truncate(value, MAX_PARAM_VALUE_LENGTH)
+    if connection.vendor == "postgresql" and not runs_change_due([run.experiment_id]):
+        # One statement, its own transaction: the param if it is new, its key's registration, and
+        # the value held before the statement (a CTE's insert is invisible to the statement's
+        # reads), which tells a repeat from a change. A refused change has written nothing: a
+        # held param's key was registered already.
+        q = connection.ops.quote_name
+        logged, held = _pair_in_one_statement(
+            run,
+            Param,
+            PARAM,
+            key,
+            value,
+            on_conflict="DO NOTHING RETURNING 1",
+            select=f"EXISTS (SELECT 1 FROM written), (SELECT {q('value')} FROM {q(Param._meta.db_table)} "
+            f"WHERE run_id = %s AND {q('key')} = %s)",
+            select_params=[run.pk, key],
+        )
+        if not logged:
+            if held is None:  # logged by a write that committed while this one ran: read it now
+                held = Param.objects.filter(run=run, key=key).values_list("value", flat=True).first()
+            if held != value:
+                raise _param_changed(run, key, held, value)
+        return
     with transaction.atomic():
-        _insert_params(run, {key: truncate(value, MAX_PARAM_VALUE_LENGTH)})
+        _insert_params(run, {key: value})
         register_keys(run.experiment_id, params=[key])
         note_runs_changed([run.experiment_id])
 
@@ -302,15 +373,10 @@ def set_tag(*, run: Run, key: str, value: str) -> None:
     if connection.vendor == "postgresql" and key != RUN_NAME_TAG and not runs_change_due([run.experiment_id]):
         # The tag and its key's registration in one statement, its own transaction (no BEGIN
         # and COMMIT): what the run's name tag and the experiment's change mark also write needs one.
-        registering, params = registering_keys(run.experiment_id, TAG, [key])
-        table, q = RunTag._meta.db_table, connection.ops.quote_name
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"{registering}tagged AS (INSERT INTO {q(table)} (run_id, {q('key')}, {q('value')}) "
-                f"VALUES (%s, %s, %s) ON CONFLICT (run_id, {q('key')}) DO UPDATE SET {q('value')} = "
-                f"EXCLUDED.{q('value')}) SELECT 1",
-                [*params, run.pk, key, value],
-            )
+        q = connection.ops.quote_name
+        _pair_in_one_statement(
+            run, RunTag, TAG, key, value, on_conflict=f"DO UPDATE SET {q('value')} = EXCLUDED.{q('value')}"
+        )
         return
     with transaction.atomic():
         _upsert_tags(run, {key: value})

@@ -7,7 +7,7 @@ import json
 import pytest
 from django.db import connection
 
-from tracking.models import ExperimentKey, MetricSummary
+from tracking.models import ExperimentKey, MetricSummary, Run
 from tracking.services.experiments import create_experiment
 from tracking.services.metric_points import MetricPoint
 from tracking.services.runs import Batch, DatasetSpec, create_run, log_batch, log_inputs, log_outputs
@@ -144,3 +144,82 @@ def test_set_tag_on_postgresql_is_one_statement_after_the_run_look_up(
     }
     registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.TAG)
     assert set(registered.values_list("key", flat=True)) == {"team", "owner"}
+
+
+def test_log_param_on_postgresql_is_one_statement_after_the_run_look_up(
+    client, experiment, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    run = create_run(experiment=experiment)
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "runs/log-parameter", {"run_id": run.uuid, "key": "lr", "value": "0.1"})
+    # PostgreSQL: the run, then the param, its key's registration and the value held before, in
+    # one statement. SQLite: the savepoint pair around the held values, the param and the key.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+        response = post(
+            client, "runs/log-parameter", {"run_id": run.uuid, "key": "layers", "value": "x" * 7000}
+        )
+    assert response.status_code == 200, response.content
+    # Logging a param again with its value is a no-op; with another value, a refusal that writes nothing.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+        assert (
+            post(client, "runs/log-parameter", {"run_id": run.uuid, "key": "lr", "value": "0.1"}).status_code
+            == 200
+        )
+    refused = post(client, "runs/log-parameter", {"run_id": run.uuid, "key": "lr", "value": "0.2"})
+    assert refused.status_code == 400 and refused.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert refused.json()["message"] == (
+        f"Changing param values is not allowed. Param with key='lr' was already logged with value='0.1' "
+        f"for run ID='{run.uuid}'. Attempted logging new value '0.2'."
+    )
+    assert dict(run.params.values_list("key", "value")) == {"lr": "0.1", "layers": "x" * 6000}
+    registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.PARAM)
+    assert set(registered.values_list("key", flat=True)) == {"lr", "layers"}
+
+
+def test_create_run_on_postgresql_is_one_statement_after_the_experiment_look_up(
+    client, experiment, django_assert_num_queries, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        post(client, "runs/create", {"experiment_id": experiment.experiment_id, "run_name": "first"})
+    body = {
+        "experiment_id": experiment.experiment_id,
+        "run_name": "second",
+        "start_time": 1_764_000_000_123,
+        "tags": [{"key": "team", "value": "a"}, {"key": "mlflow.user", "value": "ada"}],
+    }
+    # PostgreSQL: the experiment, then the run, its tags and their keys in one statement. SQLite:
+    # the savepoint pair around the run, its tags and their keys. The answer is what was written:
+    # nothing is read back.
+    with django_assert_num_queries(2 if connection.vendor == "postgresql" else 6):
+        response = post(client, "runs/create", body)
+    assert response.status_code == 200, response.content
+    answer = response.json()["run"]
+    run = Run.objects.get(uuid=answer["info"]["run_id"])
+    assert answer == {
+        "info": {
+            "run_id": run.uuid,
+            "run_uuid": run.uuid,
+            "run_name": "second",
+            "experiment_id": experiment.experiment_id,
+            "user_id": "",
+            "status": "RUNNING",
+            "start_time": 1_764_000_000_123,
+            "artifact_uri": run.artifact_uri,
+            "lifecycle_stage": "active",
+        },
+        "data": {
+            "tags": [
+                {"key": "team", "value": "a"},
+                {"key": "mlflow.user", "value": "ada"},
+                {"key": "mlflow.runName", "value": "second"},
+            ]
+        },
+        "inputs": {},
+    }
+    stored = client.get("/api/2.0/mlflow/runs/get", {"run_id": run.uuid}).json()["run"]
+    assert stored["info"] == answer["info"]
+    assert sorted(map(tuple, map(dict.values, stored["data"]["tags"]))) == sorted(
+        map(tuple, map(dict.values, answer["data"]["tags"]))
+    )
+    registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.TAG)
+    assert set(registered.values_list("key", flat=True)) == {"team"}

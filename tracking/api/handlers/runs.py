@@ -85,7 +85,7 @@ def create_run(call: ApiCall) -> dict[str, Any]:
         start_time=ms_to_datetime(start_time, "start_time") if start_time is not None else None,
         tags=_pairs(message.get("tags", []), "tags"),
     )
-    message = run_message(queries.load_runs([run.pk])[0])
+    message = run_message(queries.created_run_record(run))
     del message["outputs"]  # a new run has none, and MLflow leaves the field out here
     return {"run": message}
 
