@@ -59,6 +59,17 @@ def test_a_batch_with_one_bad_entry_writes_nothing(api, run_id):
     assert api("GET", "metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json() == {}
 
 
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [({"key": "", "value": 2.0, "timestamp": 0}, "key"), ({"key": "m", "timestamp": 0}, "value")],
+)
+def test_a_batch_names_the_metric_that_lacks_a_required_field(api, run_id, bad, field):
+    body = {"run_id": run_id, "metrics": [metric(0), metric(1), bad, metric(3)]}
+    error = assert_error(api("POST", "runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE")
+    assert f"Missing value for required parameter 'metrics[2].{field}'" in error["message"]
+    assert api("GET", "metrics/get-history", params={"run_id": run_id, "metric_key": "m"}).json() == {}
+
+
 def test_duplicate_param_keys_in_one_batch_are_refused(api, run_id):
     body = {"run_id": run_id, "params": [{"key": "a", "value": "1"}, {"key": "a", "value": "2"}]}
     assert_error(api("POST", "runs/log-batch", json=body), 400, "INVALID_PARAMETER_VALUE")

@@ -456,7 +456,15 @@ def log_batch(*, run: Run, batch: Batch) -> None:
         check_key(key, f"tags[{index}].key", "Tag key"): truncate(value, MAX_TAG_VALUE_LENGTH)
         for index, (key, value) in enumerate(batch.tags)
     }
-    with transaction.atomic():
+    # Metrics alone, on PostgreSQL, are one statement: its own transaction, as in log_metric.
+    several = (
+        params
+        or tags
+        or not records_points_in_one_statement()
+        or any(point.model_id for point in points)
+        or runs_change_due([run.experiment_id])
+    )
+    with transaction.atomic() if several else nullcontext():
         if params:
             _insert_params(run, params)
         if tags:

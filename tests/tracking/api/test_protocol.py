@@ -95,3 +95,50 @@ def test_an_over_large_body_is_refused_before_it_is_read(settings):
     request = RequestFactory().post("/x", data='{"name": "too long"}', content_type="application/json")
     with pytest.raises(RequestTooLarge):
         read_message(request, "mlflow.CreateExperiment")
+
+
+def batch(*metrics: dict) -> dict:
+    return {"run_id": "r", "metrics": list(metrics)}
+
+
+def point(step: int, **fields) -> dict:
+    return {"key": "loss", "value": 0.5, "timestamp": 1_700_000_000_000, "step": step, **fields}
+
+
+def test_a_batch_of_plain_metrics_is_taken_as_it_is():
+    metrics = [point(step) for step in range(1000)]
+    assert check_message({"run_id": "r", "metrics": metrics}, "mlflow.LogBatch", "")["metrics"] is metrics
+
+
+@pytest.mark.parametrize(
+    ("odd_one", "converted"),
+    [
+        (point(7, value=1), {"value": 1.0}),  # an integer for a double
+        (point(7, value="NaN"), {}),  # NaN as text: no value
+        (point(7, timestamp="5"), {"timestamp": 5}),  # an int64 as text
+        ({"key": "loss", "value": 0.5, "timestamp": 1}, {"key": "loss"}),  # fewer fields than the rest
+        ({"key": "loss", "value": 0.5, "timestamp": 1, "stepp": 7}, {"key": "loss"}),  # another field
+    ],
+)
+def test_one_metric_unlike_the_others_sends_the_batch_through_the_item_by_item_check(odd_one, converted):
+    metrics = [point(0), point(1), odd_one, point(3)]
+    checked = check_message(batch(*metrics), "mlflow.LogBatch", "")["metrics"]
+    assert len(checked) == 4 and checked[0] == point(0) and checked[3] == point(3)
+    for name, value in converted.items():
+        assert checked[2][name] == value
+    assert "stepp" not in checked[2]
+
+
+@pytest.mark.parametrize(
+    ("odd_one", "path"),
+    [
+        (point(2, value=True), "metrics[2].value"),
+        (point(2**63), "metrics[2].step"),
+        (point(2, timestamp=-(2**63) - 1), "metrics[2].timestamp"),
+        (point(2, key=5), "metrics[2].key"),
+        ("not a metric", "metrics[2]"),
+    ],
+)
+def test_a_bad_metric_among_good_ones_is_named_by_its_index(odd_one, path):
+    with pytest.raises(InvalidParameterValue, match=re.escape(f"parameter '{path}'")):
+        check_message(batch(point(0), point(1), odd_one), "mlflow.LogBatch", "")

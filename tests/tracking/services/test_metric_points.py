@@ -68,6 +68,30 @@ def test_keys_of_integer_values_and_keys_of_float_values_mix_in_one_batch(run):
     assert summary(run, "m") == (0.5, 0, 0, 0.5, 0.5, 1)
 
 
+def test_every_value_is_stored_to_the_bit_whatever_its_key_and_magnitude(run):
+    """PostgreSQL receives a batch's values as array text (repr): it must read back each double
+    exactly, NaN as NULL, infinities included (SQLite keeps -0.0 as 0.0, equal to it)."""
+    import random
+    import struct
+
+    rng = random.Random(7)
+    values = [struct.unpack("d", struct.pack("Q", rng.getrandbits(64)))[0] for _ in range(600)]
+    values += [5e-324, -0.0, 1.7976931348623157e308, 0.1, 1 / 3, math.inf, -math.inf, math.nan, 7]
+    points = [
+        MetricPoint(("loss", "acc", "NULL", "a b")[i % 4], v, 1_000 + i, i) for i, v in enumerate(values)
+    ]
+
+    record_points(run, points)
+
+    stored = dict(Metric.objects.filter(run=run).values_list("step", "value"))
+    for point in points:
+        expected = None if math.isnan(point.value) else float(point.value)
+        got = stored[point.step]
+        assert (got is None and expected is None) or got == expected, point  # == on doubles is exact
+    keys = dict(Metric.objects.filter(run=run).values_list("step", "key"))
+    assert all(keys[point.step] == point.key for point in points)
+
+
 # --- Points logged with a model id ---------------------------------------------------------------
 
 

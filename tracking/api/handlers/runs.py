@@ -66,6 +66,29 @@ def _point(metric: dict[str, Any], path: str) -> MetricPoint:
     )
 
 
+def _points(metrics: list[dict[str, Any]]) -> list[MetricPoint]:
+    """A batch's metrics as points: a thousand at a time in one comprehension; a missing or empty
+    required field is found again point by point, for its error's path."""
+    try:
+        points = [
+            MetricPoint(
+                metric["key"],
+                metric["value"],
+                metric["timestamp"],
+                metric.get("step", 0),
+                metric.get("model_id") or None,
+                metric.get("dataset_name") or None,
+                metric.get("dataset_digest") or None,
+            )
+            for metric in metrics
+        ]
+    except KeyError:
+        points = []
+    if len(points) != len(metrics) or not all(point.key for point in points):
+        points = [_point(metric, f"metrics[{index}].") for index, metric in enumerate(metrics)]
+    return points
+
+
 @rpc("mlflow.CreateRun")
 def create_run(call: ApiCall) -> dict[str, Any]:
     message = call.message
@@ -148,9 +171,8 @@ def log_metric(call: ApiCall) -> dict[str, Any]:
 @rpc("mlflow.LogBatch")
 def log_batch(call: ApiCall) -> dict[str, Any]:
     message = call.message
-    metrics = message.get("metrics", [])
     batch = services.Batch(
-        metrics=[_point(metric, f"metrics[{index}].") for index, metric in enumerate(metrics)],
+        metrics=_points(message.get("metrics", [])),
         params=_pairs(message.get("params", []), "params"),
         tags=_pairs(message.get("tags", []), "tags"),
     )
