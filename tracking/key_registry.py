@@ -31,6 +31,7 @@ them deleting the key's last holder, within the same few milliseconds.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.db import connection
 
@@ -58,6 +59,7 @@ def _holders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+@lru_cache(maxsize=1)  # a process speaks to one database; every write that logs a key builds it
 def _insert() -> str:
     return f"INSERT INTO {_table(ExperimentKey)} ({_q('experiment_id')}, {_q('kind')}, {_q('key')}) "
 

@@ -53,9 +53,6 @@ def insert_points(
 ) -> Counter[str]:
     """Inserts the points not stored yet; returns how many were new, per key. With
     `registering_in` (the run's experiment) the points' keys are registered too."""
-    q = connection.ops.quote_name
-    into = f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
-    returning = f" ON CONFLICT DO NOTHING RETURNING {q('key')}"
     inserted: Counter[str] = Counter()
     if registering_in is not None:
         register_keys(registering_in, metrics=_keys(points))
@@ -63,6 +60,7 @@ def insert_points(
         # One array per column: eight parameters whatever the batch size, where a VALUES
         # list would send and parse eight thousand (it measured 2-4 times slower here).
         select, params = _points_select(run_pk, points)
+        into, returning = _points_insert()
         with connection.cursor() as cursor:
             cursor.execute(into + select + returning, params)
             inserted.update(key for (key,) in cursor.fetchall())
@@ -80,6 +78,16 @@ def insert_points(
             ).fetchall()
         inserted.update(key for (key,) in found)
     return inserted
+
+
+@lru_cache(maxsize=1)
+def _points_insert() -> tuple[str, str]:
+    """PostgreSQL's INSERT of points around their SELECT: what comes before it, and after."""
+    q = connection.ops.quote_name
+    return (
+        f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) ",
+        f" ON CONFLICT DO NOTHING RETURNING {q('key')}",
+    )
 
 
 @lru_cache(maxsize=8)
@@ -184,6 +192,7 @@ def summarise(points: list[MetricPoint], new_counts: Counter[str]) -> list[tuple
 _SUMMARY_COLUMNS = ("run_id", "key", "value", "timestamp", "step", "min_value", "max_value", "count")
 
 
+@lru_cache(maxsize=1)  # a process speaks to one database; log_metric builds these on every call
 def _upsert_sql() -> str:
     q = connection.ops.quote_name
     return (
@@ -192,6 +201,7 @@ def _upsert_sql() -> str:
     )
 
 
+@lru_cache(maxsize=1)
 def _on_summary_conflict() -> str:
     """The upsert's ON CONFLICT clause: the latest point wins, min and max widen, counts add up."""
     q = connection.ops.quote_name
@@ -259,24 +269,28 @@ def _record_points_in_one_statement(run: Run, points: list[MetricPoint]) -> None
     """PostgreSQL: keys, points and summaries in one round trip. The points' INSERT returns the
     keys of the points it stored; the summaries' upsert counts them per key, as `update_summaries`
     counts what `insert_points` returned."""
-    q = connection.ops.quote_name
     registering, registering_params = registering_metric_keys(run.experiment_id, _keys(points))
     # (key, value, timestamp, step, min, max) per key; its new points are counted in SQL.
     summary_columns = [list(c) for c in zip(*(row[:-1] for row in summarise(points, Counter())), strict=True)]
-    summary = ", ".join(q(c) for c in _SUMMARY_COLUMNS)
     select, point_params = _points_select(run.pk, points)
-    sql = (
-        registering
-        + f"inserted AS (INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
-        f"{select} ON CONFLICT DO NOTHING RETURNING {q('key')}), "
+    into, returning = _points_insert()
+    sql = f"{registering}inserted AS ({into}{select}{returning}), {_summaries_of_inserted()}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*registering_params, *point_params, run.pk, *summary_columns])
+
+
+@lru_cache(maxsize=1)
+def _summaries_of_inserted() -> str:
+    """The end of `_record_points_in_one_statement`: the summaries' upsert, counting the keys that
+    `inserted` returned."""
+    q = connection.ops.quote_name
+    return (
         f"new_points AS (SELECT {q('key')}, COUNT(*) AS n FROM inserted GROUP BY {q('key')}) "
-        f"INSERT INTO {q(MetricSummary._meta.db_table)} ({summary}) "
+        f"INSERT INTO {q(MetricSummary._meta.db_table)} ({', '.join(q(c) for c in _SUMMARY_COLUMNS)}) "
         f"SELECT %s, s.k, s.v, s.ts, s.st, s.lo, s.hi, COALESCE(new_points.n, 0) "
         f"FROM unnest({_PG_SUMMARY_ARRAYS}) AS s(k, v, ts, st, lo, hi) "
         f"LEFT JOIN new_points ON new_points.{q('key')} = s.k {_on_summary_conflict()}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*registering_params, *point_params, run.pk, *summary_columns])
 
 
 def record_model_points(run: Run, points: list[MetricPoint]) -> None:
