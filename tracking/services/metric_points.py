@@ -82,7 +82,8 @@ def insert_points(
 
 @lru_cache(maxsize=1)
 def _points_insert() -> tuple[str, str]:
-    """PostgreSQL's INSERT of points around their SELECT: what comes before it, and after."""
+    """The INSERT of points around their rows (a SELECT, or SQLite's VALUES): what comes before
+    them, and after."""
     q = connection.ops.quote_name
     return (
         f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) ",
@@ -92,12 +93,9 @@ def _points_insert() -> tuple[str, str]:
 
 @lru_cache(maxsize=8)
 def _sqlite_insert(rows: int) -> str:
-    q = connection.ops.quote_name
+    into, returning = _points_insert()
     row = "(?1, " + ", ".join(["?"] * (len(_POINT_COLUMNS) - 1)) + ")"
-    return (
-        f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) "
-        f"VALUES {', '.join([row] * rows)} ON CONFLICT DO NOTHING RETURNING {q('key')}"
-    )
+    return f"{into}VALUES {', '.join([row] * rows)}{returning}"
 
 
 def _point_arrays(run_pk: int, points: list[MetricPoint]) -> list[list]:
