@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-
-from django.db import connection
+from datetime import datetime
 
 from registry.models import (
     ModelVersion,
@@ -29,6 +27,7 @@ from registry.models import (
     RegisteredModelTag,
 )
 from registry.search import Query
+from tracking.raw_sql import aware, fetch_rows, quote, table
 
 # Parents per IN list: well under SQLite's smallest default limit of bound variables (32766).
 CHUNK = 10_000
@@ -72,10 +71,10 @@ class ModelRecord:
 def search_versions(query: Query, *, limit: int, offset: int) -> list[VersionRecord]:
     """A page of versions a search selects, without their tags and aliases (`with_version_children`)."""
     select_from = (
-        f"SELECT {_version_columns()} FROM {_table(ModelVersion)} v "
-        f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id"
+        f"SELECT {_version_columns()} FROM {table(ModelVersion)} v "
+        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id"
     )
-    return [_version(row) for row in _rows(*query.sql(select_from, limit=limit, offset=offset))]
+    return [_version(row) for row in fetch_rows(*query.sql(select_from, limit=limit, offset=offset))]
 
 
 def version_by_pk(pk: int) -> VersionRecord | None:
@@ -85,7 +84,7 @@ def version_by_pk(pk: int) -> VersionRecord | None:
 
 def version_by_number(workspace_pk: int, name: str, number: int) -> VersionRecord | None:
     found = _versions(
-        f"m.workspace_id = %s AND m.name = %s AND v.{_q('version')} = %s", [workspace_pk, name, number]
+        f"m.workspace_id = %s AND m.name = %s AND v.{quote('version')} = %s", [workspace_pk, name, number]
     )
     return found[0] if found else None
 
@@ -93,8 +92,8 @@ def version_by_number(workspace_pk: int, name: str, number: int) -> VersionRecor
 def version_by_alias(workspace_pk: int, name: str, alias: str) -> VersionRecord | None:
     # Through the (model, alias) unique index, however many versions the model has.
     where = (
-        f"v.id = (SELECT a.version_id FROM {_table(RegisteredModelAlias)} a "
-        f"JOIN {_table(RegisteredModel)} am ON am.id = a.model_id "
+        f"v.id = (SELECT a.version_id FROM {table(RegisteredModelAlias)} a "
+        f"JOIN {table(RegisteredModel)} am ON am.id = a.model_id "
         "WHERE am.workspace_id = %s AND am.name = %s AND a.alias = %s)"
     )
     found = _versions(where, [workspace_pk, name, alias])
@@ -103,7 +102,8 @@ def version_by_alias(workspace_pk: int, name: str, alias: str) -> VersionRecord 
 
 def highest_version(workspace_pk: int, name: str) -> VersionRecord | None:
     found = _versions(
-        f"m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')} DESC LIMIT 1", [workspace_pk, name]
+        f"m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')} DESC LIMIT 1",
+        [workspace_pk, name],
     )
     return found[0] if found else None
 
@@ -119,11 +119,11 @@ def latest_versions_by_name(
             f" AND v.current_stage IN ({', '.join(['%s'] * len(stage_list))})" if stage_list else " AND 1 = 0"
         )
     sql = (
-        f"SELECT {_version_columns()} FROM {_table(RegisteredModel)} m "
-        f"LEFT JOIN {_table(ModelVersion)} v ON v.registered_model_id = m.id AND {_is_latest()}{stage_sql} "
-        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')}"
+        f"SELECT {_version_columns()} FROM {table(RegisteredModel)} m "
+        f"LEFT JOIN {table(ModelVersion)} v ON v.registered_model_id = m.id AND {_is_latest()}{stage_sql} "
+        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')}"
     )
-    rows = _rows(sql, [*(stage_list or []), workspace_pk, name])
+    rows = fetch_rows(sql, [*(stage_list or []), workspace_pk, name])
     if not rows:
         return None
     return with_version_children([_version(row) for row in rows if row[0] is not None])
@@ -152,10 +152,10 @@ def created_version_record(version: ModelVersion) -> VersionRecord:
 
 def _versions(where: str, params: list) -> list[VersionRecord]:
     sql = (
-        f"SELECT {_version_columns()} FROM {_table(ModelVersion)} v "
-        f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}"
+        f"SELECT {_version_columns()} FROM {table(ModelVersion)} v "
+        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}"
     )
-    return with_version_children([_version(row) for row in _rows(sql, params)])
+    return with_version_children([_version(row) for row in fetch_rows(sql, params)])
 
 
 def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:
@@ -164,12 +164,12 @@ def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:
     for chunk in _chunks(list(by_pk)):
         marks = ", ".join(["%s"] * len(chunk))
         sql = (
-            f"SELECT version_id, 0, {_q('key')}, {_q('value')} FROM {_table(ModelVersionTag)} "
+            f"SELECT version_id, 0, {quote('key')}, {quote('value')} FROM {table(ModelVersionTag)} "
             f"WHERE version_id IN ({marks}) UNION ALL "
-            f"SELECT version_id, 1, alias, '' FROM {_table(RegisteredModelAlias)} WHERE version_id IN ({marks}) "
+            f"SELECT version_id, 1, alias, '' FROM {table(RegisteredModelAlias)} WHERE version_id IN ({marks}) "
             "ORDER BY 1, 2, 3"
         )
-        for version_pk, kind, key, value in _rows(sql, [*chunk, *chunk]):
+        for version_pk, kind, key, value in fetch_rows(sql, [*chunk, *chunk]):
             if kind == 0:
                 by_pk[version_pk].tags.append((key, value))
             else:
@@ -184,14 +184,14 @@ def model_by_name(workspace_pk: int, name: str) -> ModelRecord | None:
     """The model with its latest version per stage, tags and aliases, in two queries."""
     sql = (
         f"SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description, {_version_columns()} "
-        f"FROM {_table(RegisteredModel)} m LEFT JOIN {_table(ModelVersion)} v "
+        f"FROM {table(RegisteredModel)} m LEFT JOIN {table(ModelVersion)} v "
         f"ON v.registered_model_id = m.id AND {_is_latest()} "
-        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{_q('version')}"
+        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')}"
     )
-    rows = _rows(sql, [workspace_pk, name])
+    rows = fetch_rows(sql, [workspace_pk, name])
     if not rows:
         return None
-    record = ModelRecord(*rows[0][:2], _aware(rows[0][2]), _aware(rows[0][3]), *rows[0][4:6])
+    record = ModelRecord(*rows[0][:2], aware(rows[0][2]), aware(rows[0][3]), *rows[0][4:6])
     record.latest_versions = [_version(row[6:]) for row in rows if row[6] is not None]
     return _with_model_children([record])[0]
 
@@ -214,11 +214,11 @@ def search_models(query: Query, *, limit: int, offset: int) -> list[ModelRecord]
     """A page of registered models a search selects, without their details (`with_model_details`)."""
     select_from = (
         "SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description "
-        f"FROM {_table(RegisteredModel)} m"
+        f"FROM {table(RegisteredModel)} m"
     )
-    rows = _rows(*query.sql(select_from, limit=limit, offset=offset))
+    rows = fetch_rows(*query.sql(select_from, limit=limit, offset=offset))
     return [
-        ModelRecord(pk, name, _aware(created), _aware(updated), *rest)
+        ModelRecord(pk, name, aware(created), aware(updated), *rest)
         for pk, name, created, updated, *rest in rows
     ]
 
@@ -228,12 +228,12 @@ def with_model_details(records: list[ModelRecord]) -> list[ModelRecord]:
     by_pk = {record.pk: record for record in records}
     for chunk in _chunks(list(by_pk)):
         sql = (
-            f"SELECT v.registered_model_id, {_version_columns()} FROM {_table(ModelVersion)} v "
-            f"JOIN {_table(RegisteredModel)} m ON m.id = v.registered_model_id "
+            f"SELECT v.registered_model_id, {_version_columns()} FROM {table(ModelVersion)} v "
+            f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id "
             f"WHERE v.registered_model_id IN ({', '.join(['%s'] * len(chunk))}) AND {_is_latest()} "
-            f"ORDER BY v.registered_model_id, v.{_q('version')}"
+            f"ORDER BY v.registered_model_id, v.{quote('version')}"
         )
-        for model_pk, *row in _rows(sql, chunk):
+        for model_pk, *row in fetch_rows(sql, chunk):
             by_pk[model_pk].latest_versions.append(_version(row))
     return _with_model_children(records)
 
@@ -250,15 +250,15 @@ def _with_model_children(records: list[ModelRecord]) -> list[ModelRecord]:
             ", ".join(["%s"] * len(latest)) or "NULL",
         )
         sql = (
-            f"SELECT model_id, 0, {_q('key')}, {_q('value')}, CAST(NULL AS INTEGER) "
-            f"FROM {_table(RegisteredModelTag)} WHERE model_id IN ({model_marks}) UNION ALL "
-            f"SELECT a.model_id, 1, a.alias, '', v.{_q('version')} FROM {_table(RegisteredModelAlias)} a "
-            f"JOIN {_table(ModelVersion)} v ON v.id = a.version_id WHERE a.model_id IN ({model_marks}) UNION ALL "
-            f"SELECT version_id, 2, {_q('key')}, {_q('value')}, CAST(NULL AS INTEGER) "
-            f"FROM {_table(ModelVersionTag)} WHERE version_id IN ({version_marks}) "
+            f"SELECT model_id, 0, {quote('key')}, {quote('value')}, CAST(NULL AS INTEGER) "
+            f"FROM {table(RegisteredModelTag)} WHERE model_id IN ({model_marks}) UNION ALL "
+            f"SELECT a.model_id, 1, a.alias, '', v.{quote('version')} FROM {table(RegisteredModelAlias)} a "
+            f"JOIN {table(ModelVersion)} v ON v.id = a.version_id WHERE a.model_id IN ({model_marks}) UNION ALL "
+            f"SELECT version_id, 2, {quote('key')}, {quote('value')}, CAST(NULL AS INTEGER) "
+            f"FROM {table(ModelVersionTag)} WHERE version_id IN ({version_marks}) "
             "ORDER BY 2, 1, 3"
         )
-        for parent, kind, key, value, version in _rows(sql, [*models, *models, *latest]):
+        for parent, kind, key, value, version in fetch_rows(sql, [*models, *models, *latest]):
             if kind == 0:
                 by_pk[parent].tags.append((key, value))
             elif kind == 1:
@@ -275,7 +275,7 @@ def _with_model_children(records: list[ModelRecord]) -> list[ModelRecord]:
 
 
 def _version_columns() -> str:
-    q = _q
+    q = quote
     return (
         f"v.id, m.name, v.{q('version')}, v.created_at, v.updated_at, v.user_id, v.current_stage, "
         f"v.description, v.{q('source')}, v.run_id, v.{q('status')}, v.status_message, v.run_link"
@@ -285,34 +285,15 @@ def _version_columns() -> str:
 def _is_latest() -> str:
     """`v` is the highest version of its model in its stage (an index seek on model_version_stage)."""
     return (
-        f"v.{_q('version')} = (SELECT MAX(l.{_q('version')}) FROM {_table(ModelVersion)} l "
+        f"v.{quote('version')} = (SELECT MAX(l.{quote('version')}) FROM {table(ModelVersion)} l "
         "WHERE l.registered_model_id = v.registered_model_id AND l.current_stage = v.current_stage)"
     )
 
 
 def _version(row: tuple | list) -> VersionRecord:
-    return VersionRecord(row[0], row[1], row[2], _aware(row[3]), _aware(row[4]), *row[5:13])
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands plain SQL naive datetimes (stored in UTC); PostgreSQL aware ones.
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return VersionRecord(row[0], row[1], row[2], aware(row[3]), aware(row[4]), *row[5:13])
 
 
 def _chunks(items: list[int]) -> Iterator[list[int]]:
     for start in range(0, len(items), CHUNK):
         yield items[start : start + CHUNK]
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from tracking.models import Experiment
+from tracking.queries.experiments import ExperimentRecord
 from tracking.queries.logged_models import LoggedModelRecord
 from tracking.queries.runs import RunRecord
 from tracking.times import datetime_to_ms
@@ -12,7 +13,9 @@ from tracking.times import datetime_to_ms
 from .wire import double
 
 
-def experiment_message(experiment: Experiment, tags: list[tuple[str, str]], workspace: str) -> dict[str, Any]:
+def experiment_message(
+    experiment: Experiment | ExperimentRecord, tags: list[tuple[str, str]], workspace: str
+) -> dict[str, Any]:
     message: dict[str, Any] = {
         "experiment_id": experiment.experiment_id,
         "name": experiment.name,

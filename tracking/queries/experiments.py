@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
 from tracking.models import Experiment, ExperimentTag, Workspace
 from tracking.models.experiments import ACTIVE
+from tracking.raw_sql import aware, fetch_rows, table
 from tracking.search.experiments import filter_and_order_experiments
 from tracking.search.paging import cut_page, decode_offset
 from tracking.validation import check_max_results
@@ -50,10 +52,30 @@ def experiment_tags(experiments: list[Experiment]) -> dict[int, list[tuple[str, 
 
 
 @dataclass
+class ExperimentRecord:
+    """An experiment as a search answers it: its columns and tags, read without ORM instances."""
+
+    pk: int
+    number: int
+    name: str
+    artifact_location: str
+    lifecycle_stage: str
+    created_at: datetime
+    updated_at: datetime
+    tags: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def experiment_id(self) -> str:
+        return str(self.number)
+
+
+@dataclass
 class ExperimentPage:
-    experiments: list[Experiment]
-    tags: dict[int, list[tuple[str, str]]]
+    experiments: list[ExperimentRecord]
     next_page_token: str | None
+
+
+_RECORD_COLUMNS = ("pk", "number", "name", "artifact_location", "lifecycle_stage", "created_at", "updated_at")
 
 
 def search_experiments(
@@ -73,8 +95,31 @@ def search_experiments(
     elif view_type == "DELETED_ONLY":
         queryset = queryset.filter(lifecycle_stage="deleted")
     queryset = filter_and_order_experiments(queryset, filter_string, order_by or [])
-    page, next_token = cut_page(list(queryset[offset : offset + max_results + 1]), offset, max_results)
-    return ExperimentPage(page, experiment_tags(page), next_token)
+    # The ORM builds the search's SQL; its rows are read plain (a page of a thousand experiments
+    # as model instances cost more than the search itself).
+    sql, params = queryset.values_list(*_RECORD_COLUMNS)[
+        offset : offset + max_results + 1
+    ].query.sql_with_params()
+    rows, next_token = cut_page(fetch_rows(sql, params), offset, max_results)
+    records = [ExperimentRecord(*row[:5], aware(row[5]), aware(row[6])) for row in rows]
+    _attach_tags(records)
+    return ExperimentPage(records, next_token)
+
+
+_TAG_READ_CHUNK = 10_000  # experiments per tag query: a page may hold 50,000, past SQLite's 32,766 parameters
+
+
+def _attach_tags(records: list[ExperimentRecord]) -> None:
+    by_pk = {record.pk: record for record in records}
+    pks = list(by_pk)
+    for start in range(0, len(pks), _TAG_READ_CHUNK):
+        chunk = pks[start : start + _TAG_READ_CHUNK]
+        sql = (
+            f"SELECT experiment_id, key, value FROM {table(ExperimentTag)} "
+            f"WHERE experiment_id IN ({', '.join(['%s'] * len(chunk))}) ORDER BY key"
+        )
+        for experiment_pk, key, value in fetch_rows(sql, chunk):
+            by_pk[experiment_pk].tags.append((key, value))
 
 
 def active_experiments(workspace: Workspace) -> list[Experiment]:

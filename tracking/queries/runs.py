@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django.db import connection
 
@@ -20,6 +20,7 @@ from tracking.models import (
     RunTag,
     Workspace,
 )
+from tracking.raw_sql import aware, fetch_rows, table
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
 from tracking.validation import check_max_results
@@ -27,15 +28,11 @@ from tracking.validation import check_max_results
 from .experiments import parse_experiment_number
 
 
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)
-
-
 def get_run(workspace: Workspace, run_id: str) -> Run:
     """The run with this id in this workspace, or RESOURCE_DOES_NOT_EXIST."""
     # Every write looks its run up first: raw SQL spares building the ORM query each time.
     sql = (
-        f"SELECT r.* FROM {_table(Run)} r JOIN {_table(Experiment)} e ON e.id = r.experiment_id "
+        f"SELECT r.* FROM {table(Run)} r JOIN {table(Experiment)} e ON e.id = r.experiment_id "
         "WHERE r.uuid = %s AND e.workspace_id = %s"
     )
     for run in Run.objects.raw(sql, [run_id, workspace.pk]):
@@ -134,16 +131,16 @@ def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
     q = connection.ops.quote_name
     run_pks = list(records)
     where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
-    data = _rows(
-        f"SELECT {_PARAM}, run_id, key, value, {_NO_NUMBER}, {_NO_TEXTS} FROM {_table(Param)} WHERE {where} "
-        f"UNION ALL SELECT {_TAG}, run_id, key, value, NULL, NULL, NULL, {_NO_TEXTS} FROM {_table(RunTag)} "
+    data = fetch_rows(
+        f"SELECT {_PARAM}, run_id, key, value, {_NO_NUMBER}, {_NO_TEXTS} FROM {table(Param)} WHERE {where} "
+        f"UNION ALL SELECT {_TAG}, run_id, key, value, NULL, NULL, NULL, {_NO_TEXTS} FROM {table(RunTag)} "
         f"WHERE {where} UNION ALL SELECT {_METRIC}, run_id, key, NULL, value, {q('timestamp')}, step, {_NO_TEXTS} "
-        f"FROM {_table(MetricSummary)} WHERE {where} UNION ALL "
+        f"FROM {table(MetricSummary)} WHERE {where} UNION ALL "
         f"SELECT {_DATASET}, i.run_id, d.name, d.digest, NULL, NULL, NULL, d.source_type, d.source, "
-        f"d.{q('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {_table(RunInput)} i "
-        f"JOIN {_table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where} UNION ALL "
+        f"d.{q('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {table(RunInput)} i "
+        f"JOIN {table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where} UNION ALL "
         f"SELECT {_MODEL_LINK}, run_id, model_id, direction, NULL, NULL, step, {_NO_TEXTS} "
-        f"FROM {_table(RunModelLink)} WHERE {where}",
+        f"FROM {table(RunModelLink)} WHERE {where}",
         run_pks * 5,
     )
     for kind, run_pk, key, text, number, timestamp, step, *dataset in data:
@@ -169,27 +166,13 @@ def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
 
 
 def _run_rows(where: str, params: list) -> list[tuple]:
-    to_datetime = _datetime_converter()
-    rows = _rows(
+    rows = fetch_rows(
         f"SELECT r.id, r.uuid, e.number, r.name, r.user_id, r.status, r.start_time, r.end_time, "
-        f"r.lifecycle_stage, r.artifact_uri FROM {_table(Run)} r JOIN {_table(Experiment)} e "
+        f"r.lifecycle_stage, r.artifact_uri FROM {table(Run)} r JOIN {table(Experiment)} e "
         f"ON e.id = r.experiment_id WHERE {where}",
         params,
     )
-    return [(*row[:6], to_datetime(row[6]), to_datetime(row[7]), *row[8:]) for row in rows]
-
-
-def _datetime_converter():
-    """Makes a datetime column of a raw row aware, as the ORM would (SQLite's are naive UTC)."""
-    if connection.vendor != "sqlite":
-        return lambda value: value  # psycopg gives aware datetimes already
-    return lambda value: None if value is None else value.replace(tzinfo=UTC)
-
-
-def _rows(sql: str, params: list) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
+    return [(*row[:6], aware(row[6]), aware(row[7]), *row[8:]) for row in rows]
 
 
 @dataclass

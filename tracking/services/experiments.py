@@ -8,13 +8,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
 from tracking.key_registry import forget_experiment_keys, register_experiment_keys
 from tracking.models import Experiment, ExperimentTag, Run, Workspace
 from tracking.models.experiments import ACTIVE, DELETED
+from tracking.raw_sql import fetch_rows, quote, table
 from tracking.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
     check_experiment_name,
@@ -52,9 +52,9 @@ def create_experiment(
     tags = [(check_key(key, "key"), _check_tag_value(value)) for key, value in tags]
     if artifact_location and artifact_location.startswith("runs:"):
         raise InvalidParameterValue(f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'")
-    if Experiment.objects.filter(workspace=workspace, name=name).exists():
-        raise _name_taken(name)
     now = timezone.now()
+    # A taken name is found by the unique constraint (workspace, name): a look-up first would
+    # cost a statement on every creation, and a concurrent one could still take the name.
     try:
         with transaction.atomic():
             number = _next_experiment_number(workspace)
@@ -80,8 +80,14 @@ def create_experiment(
 
 
 def _next_experiment_number(workspace: Workspace) -> int:
-    Workspace.objects.filter(pk=workspace.pk).update(last_experiment_number=F("last_experiment_number") + 1)
-    return Workspace.objects.values_list("last_experiment_number", flat=True).get(pk=workspace.pk)
+    """Bumps the workspace's counter and reads it in one statement (its row stays locked until
+    the creation commits, so numbers are never handed out twice)."""
+    counter = quote("last_experiment_number")
+    (number,) = fetch_rows(
+        f"UPDATE {table(Workspace)} SET {counter} = {counter} + 1 WHERE id = %s RETURNING {counter}",
+        [workspace.pk],
+    )[0]
+    return number
 
 
 def _name_taken(name: str) -> ResourceAlreadyExists:

@@ -224,3 +224,20 @@ def test_create_run_on_postgresql_is_one_statement_after_the_experiment_look_up(
     )
     registered = ExperimentKey.objects.filter(experiment=experiment, kind=ExperimentKey.TAG)
     assert set(registered.values_list("key", flat=True)) == {"team"}
+
+
+def test_search_experiments_reads_the_tags_of_a_page_larger_than_one_tag_query(
+    client, default_workspace, monkeypatch
+):
+    from tracking.queries import experiments as experiment_queries
+
+    monkeypatch.setattr(experiment_queries, "_TAG_READ_CHUNK", 2)
+    for i in range(5):
+        create_experiment(
+            workspace=default_workspace, name=f"chunked{i}", tags=[("i", str(i)), ("z", "last")]
+        )
+    response = client.get("/api/2.0/mlflow/experiments/search", {"filter": "name LIKE 'chunked%'"})
+    found = {e["name"]: e["tags"] for e in response.json()["experiments"]}
+    assert found == {
+        f"chunked{i}": [{"key": "i", "value": str(i)}, {"key": "z", "value": "last"}] for i in range(5)
+    }

@@ -40,3 +40,23 @@ def test_with_sign_in_required_a_relative_path_says_nothing_of_the_server_s_fold
         workspace=default_workspace, name="relative", artifact_location="my_location"
     )
     assert experiment.artifact_location == "my_location"
+
+
+def test_a_taken_name_is_refused_without_using_up_a_number(default_workspace):
+    from tracking.errors import ResourceAlreadyExists
+
+    first = create_experiment(workspace=default_workspace, name="taken", tags=[("a", "1")])
+    with pytest.raises(ResourceAlreadyExists, match=r"Experiment\(name=taken\) already exists"):
+        create_experiment(workspace=default_workspace, name="taken", tags=[("a", "2")])
+    following = create_experiment(workspace=default_workspace, name="next")
+    assert following.number == first.number + 1
+    assert list(first.tags.values_list("value", flat=True)) == ["1"]
+
+
+def test_creation_takes_the_counter_and_the_rows_without_looking_first(
+    default_workspace, django_assert_num_queries
+):
+    create_experiment(workspace=default_workspace, name="warm")
+    # The counter bumped and read in one statement, the experiment, its tags: no look-up first.
+    with django_assert_num_queries(5):  # SAVEPOINT, UPDATE ... RETURNING, two INSERTs, RELEASE
+        create_experiment(workspace=default_workspace, name="counted", tags=[("k", "v")])

@@ -55,7 +55,7 @@ def search_experiments(call: ApiCall) -> dict[str, Any]:
     )
     return page_message(
         "experiments",
-        [experiment_message(e, page.tags.get(e.pk, []), call.workspace.name) for e in page.experiments],
+        [experiment_message(e, e.tags, call.workspace.name) for e in page.experiments],
         page.next_page_token,
     )
 
