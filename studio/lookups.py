@@ -34,14 +34,17 @@ def run_or_404(workspace: Workspace, run_id: str) -> Run:
     except ResourceDoesNotExist:
         raise Http404(f"No run {run_id!r}") from None
     # One query for both, as every tab of every run page asks them.
-    run.studio_job_id, run.has_logged_images = (
+    found = (
         Run.objects.filter(pk=run.pk)
         .values_list(
             Subquery(Job.objects.filter(run_id=OuterRef("pk")).order_by("pk").values("pk")[:1]),
             Exists(RunTag.objects.filter(run_id=OuterRef("pk"), key=LOGGED_IMAGES_TAG)),
         )
-        .get()
+        .first()
     )
+    if found is None:  # deleted for good between the two queries
+        raise Http404(f"No run {run_id!r}")
+    run.studio_job_id, run.has_logged_images = found
     return run
 
 

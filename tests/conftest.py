@@ -115,11 +115,15 @@ def empty_cache():
 
 
 @pytest.fixture(autouse=True)
-def fresh_trace_overviews():
-    """Test databases reuse ids, so an experiment's cached trace charts must not outlive a test."""
+def fresh_process_caches():
+    """Test databases reuse ids, so nothing a process caches may outlive a test: an experiment's
+    trace charts, and the workspaces looked up (with the related rows an earlier test loaded on
+    them, which would spare a later test a query it makes when it runs alone)."""
+    from tracking import workspaces
     from tracking.queries.trace_metrics import forget_overviews
 
     forget_overviews()
+    workspaces._cache.clear()
 
 
 @pytest.fixture

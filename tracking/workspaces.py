@@ -26,7 +26,8 @@ def resolve_workspace(name: str | None) -> Workspace:
     if cached is not MISSING:
         return cached
     try:
-        workspace = Workspace.objects.get(name=name)
+        # Pages name the workspace's resource group: read with it, the cached workspace carries it.
+        workspace = Workspace.objects.select_related("resource_group").get(name=name)
     except Workspace.DoesNotExist:
         raise ResourceDoesNotExist(f"Workspace '{name}' does not exist.") from None
     _cache.put(name, workspace)

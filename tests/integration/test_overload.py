@@ -48,4 +48,5 @@ def test_writers_lose_nothing_when_a_web_worker_and_then_the_whole_server_are_ki
     assert report["given_up"] == 0, report["failures"]
     assert set(report["statuses"]) <= {200, 429, 503}, report
     assert report["acknowledged_points"] > 0 and report["events"]["web worker killed"], report
-    assert report["restart_seconds"] < 6, report  # about 2.5 s on an idle machine
+    # About 2.5 s on an idle machine; under xdist the other worker shares the two cores (9 s seen).
+    assert report["restart_seconds"] < 12, report

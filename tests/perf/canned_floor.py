@@ -6,12 +6,15 @@ answers ready-made.
 Not part of the test suite. `../shared/bench/floor.py` gives the floor for writes (a server that
 answers `{}`); a read's floor is the time the client takes to parse the answer, which a server that
 answers nothing cannot show. This script fills the server at `--tracking-uri` with the benchmark's
-W4 experiment (N runs, 3 params, 3 metrics, 2 tags each) and W5's run (a 100,000-step metric),
-records every answer the client receives for W4's first page and W5's whole history through a
-recording proxy, and then times the same client calls, alternating, against the real server and
+W4 experiment (N runs, 3 params, 3 metrics, 2 tags each) and its 1,000 experiments, W5's run (a
+100,000-step metric) and a W7 registered model with a version and an alias, records every answer
+the client receives for W4's first page and experiment search, W5's whole history, W7's version
+creation and alias look-up through a recording proxy, and then times the same client calls, alternating, against the real server and
 against a replaying server that sends the recorded bytes without computing anything (gunicorn,
 same worker class as `manage.py serve`). The ratio of the two medians is what the server costs
-above the client's own parsing: issue 14's target is 1.3 or less.
+above the client's own parsing: issue 14's target is 1.3 or less. For W7's version creation, whose
+answer is small, it is the floor of the calls the client makes (the replay hands back the version
+it recorded, every time): what caps versions per second whatever the server.
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ def _stop(process: subprocess.Popen) -> None:
     process.wait(timeout=30)
 
 
-def _fill(uri: str, runs: int, steps: int) -> tuple[str, str]:
+def _fill(uri: str, runs: int, steps: int) -> dict[str, str]:
     from mlflow import MlflowClient
     from mlflow.entities import Metric, Param, RunTag
 
@@ -178,7 +181,31 @@ def _fill(uri: str, runs: int, steps: int) -> tuple[str, str]:
                 for s in range(start, min(steps, start + 1000))
             ],
         )
-    return experiment, long_run
+    marker = f"foo{suffix}"
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda i: client.create_experiment(
+                    f"{marker}-e{i:04d}" if i % 10 == 0 else f"e{suffix}-{i:04d}"
+                ),
+                range(1000),
+            )
+        )
+    model_run = client.create_run(experiment, run_name="model")
+    client.log_text(model_run.info.run_id, "artifact_path: model\nflavors: {}\n", "model/MLmodel")
+    model = f"canned-floor-model-{suffix}"
+    client.create_registered_model(model)
+    source = f"{model_run.info.artifact_uri}/model"
+    client.create_model_version(model, source=source, run_id=model_run.info.run_id)
+    client.set_registered_model_alias(model, "champion", "1")
+    return {
+        "experiment": experiment,
+        "long_run": long_run,
+        "marker": marker,
+        "model": model,
+        "model_run": model_run.info.run_id,
+        "source": source,
+    }
 
 
 def _timed(call, client, repeats: int) -> list[float]:
@@ -203,16 +230,25 @@ def main() -> None:
     from mlflow import MlflowClient
 
     print(f"filling {args.tracking_uri}: {args.runs} runs, a {args.steps}-step metric ...", flush=True)
-    experiment, long_run = _fill(args.tracking_uri, args.runs, args.steps)
+    filled = _fill(args.tracking_uri, args.runs, args.steps)
     workloads = {
         "W4 first page (search_runs, filter + order, 100 runs)": lambda client: client.search_runs(
-            [experiment], W4_FILTER, max_results=100, order_by=W4_ORDER
+            [filled["experiment"]], W4_FILTER, max_results=100, order_by=W4_ORDER
+        ),
+        "W4 search_experiments (name LIKE, 100 of 1,000)": lambda client: client.search_experiments(
+            filter_string=f"name LIKE '%{filled['marker']}%'", max_results=1000
         ),
         "W5 get_metric_history (100,000 points, all pages)": lambda client: client.get_metric_history(
-            long_run, "loss"
+            filled["long_run"], "loss"
         ),
+        "W7 create_model_version (from a run's artifact path)": lambda client: [
+            client.create_model_version(filled["model"], source=filled["source"], run_id=filled["model_run"])
+        ],
+        "W7 get_model_version_by_alias": lambda client: [
+            client.get_model_version_by_alias(filled["model"], "champion")
+        ],
     }
-    repeats = {name: args.w4_repeats if name.startswith("W4") else args.w5_repeats for name in workloads}
+    repeats = {name: args.w5_repeats if name.startswith("W5") else args.w4_repeats for name in workloads}
 
     with tempfile.TemporaryDirectory() as folder:
         answers_file = Path(folder) / "answers.pickle"

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 PG_URL = "postgresql://studio@db.example:5432/studio"
 
 
@@ -45,3 +47,26 @@ def test_an_unknown_synchronous_commit_value_is_a_configuration_error():
 def test_sqlite_leaves_checkpoints_to_the_web_workers_thread():
     options = settings_with(DATABASE_URL="sqlite:////tmp/studio-settings-test.sqlite3")["options"]
     assert "PRAGMA wal_autocheckpoint=16384;" in options["init_command"]
+
+
+def test_postgresql_binds_on_the_server_and_prepares_what_a_connection_runs_again():
+    options = settings_with(DATABASE_URL=PG_URL)["options"]
+    assert options["server_side_binding"] is True
+    assert options["prepare_threshold"] == 2
+
+    behind_a_pooler = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_PREPARED_STATEMENTS="off")["options"]
+    assert "server_side_binding" not in behind_a_pooler
+    assert "prepare_threshold" not in behind_a_pooler
+
+
+def test_a_connection_prepares_a_statement_it_runs_again(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("prepared statements are PostgreSQL's")
+    with connection.cursor() as cursor:
+        for _ in range(3):
+            cursor.execute("SELECT count(*) FROM tracking_workspace WHERE id > %s", [0])
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in cursor.fetchall()]
+    assert "SELECT count(*) FROM tracking_workspace WHERE id > $1" in prepared

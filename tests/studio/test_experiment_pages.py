@@ -348,8 +348,8 @@ def test_the_runs_table_costs_the_same_queries_for_3_or_40_runs(
     for i in range(runs):
         make_run(experiment, f"r{i}", acc=[float(i), i / 2], lr=str(i), parent=parent if i % 2 else None)
 
-    # workspace (+ resource group), experiment, its tags, its keys; then the table: links, count,
-    # page, children, params, metrics
+    # workspace with its resource group, experiment, its tags, its keys; then the table: changes,
+    # links, count, page, children, params; the alerts' badge
     with django_assert_max_num_queries(11):
         response = client.get(
             experiment_url(experiment, "?sort=-max(metrics.acc)&filter=metrics.acc+>%3D+0&col=params.lr")
