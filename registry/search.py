@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from django.db import connection
 
 from tracking.errors import InvalidParameterValue
+from tracking.raw_sql import quote as _q
+from tracking.raw_sql import table as _table
 from tracking.search.grammar import (
     Comparison,
     OrderKey,
@@ -172,11 +174,3 @@ def _order(key: OrderKey, columns: dict[str, str]) -> str:
 
 def _column(template: str) -> str:
     return template.format(version=_q("version"), source=_q("source"))
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model) -> str:
-    return connection.ops.quote_name(model._meta.db_table)

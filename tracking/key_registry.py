@@ -37,6 +37,8 @@ from django.db import connection
 
 from tracking.models import ExperimentKey, MetricSummary, Param, Run, RunTag
 from tracking.models.experiments import ACTIVE
+from tracking.raw_sql import quote as _q
+from tracking.raw_sql import table as _table
 
 PARAM, METRIC, TAG = ExperimentKey.PARAM, ExperimentKey.METRIC, ExperimentKey.TAG
 # Where the runs' keys of each kind are: one row per run and key.
@@ -45,14 +47,6 @@ HOLDERS = {PARAM: Param, METRIC: MetricSummary, TAG: RunTag}
 MLFLOW_TAGS = "mlflow."
 # Rows per INSERT: SQLite allows 32,766 bound variables per statement.
 _ROWS_PER_INSERT = 5000
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
-
-
-def _table(model) -> str:
-    return _q(model._meta.db_table)
 
 
 def _holders(count: int) -> str:

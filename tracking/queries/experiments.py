@@ -42,15 +42,6 @@ def get_experiment_by_name(workspace: Workspace, name: str) -> Experiment:
         raise ResourceDoesNotExist(f"Could not find experiment with name '{name}'") from None
 
 
-def experiment_tags(experiments: list[Experiment]) -> dict[int, list[tuple[str, str]]]:
-    """Tags of several experiments in one query, by experiment pk."""
-    tags: dict[int, list[tuple[str, str]]] = defaultdict(list)
-    rows = ExperimentTag.objects.filter(experiment__in=[e.pk for e in experiments]).order_by("key")
-    for experiment_pk, key, value in rows.values_list("experiment_id", "key", "value"):
-        tags[experiment_pk].append((key, value))
-    return tags
-
-
 @dataclass
 class ExperimentRecord:
     """An experiment as a search answers it: its columns and tags, read without ORM instances."""
@@ -102,16 +93,19 @@ def search_experiments(
     ].query.sql_with_params()
     rows, next_token = cut_page(fetch_rows(sql, params), offset, max_results)
     records = [ExperimentRecord(*row[:5], aware(row[5]), aware(row[6])) for row in rows]
-    _attach_tags(records)
+    tags = experiment_tags(records)
+    for record in records:
+        record.tags = tags[record.pk]
     return ExperimentPage(records, next_token)
 
 
-_TAG_READ_CHUNK = 10_000  # experiments per tag query: a page may hold 50,000, past SQLite's 32,766 parameters
-
-
-def _attach_tags(records: list[ExperimentRecord]) -> None:
-    by_pk = {record.pk: record for record in records}
-    pks = list(by_pk)
+def experiment_tags(
+    experiments: list[Experiment] | list[ExperimentRecord],
+) -> dict[int, list[tuple[str, str]]]:
+    """Tags of several experiments, by experiment pk, in one plain query per 10,000 experiments (a
+    search's page may hold 50,000, past SQLite's 32,766 parameters)."""
+    tags: dict[int, list[tuple[str, str]]] = defaultdict(list)
+    pks = [experiment.pk for experiment in experiments]
     for start in range(0, len(pks), _TAG_READ_CHUNK):
         chunk = pks[start : start + _TAG_READ_CHUNK]
         sql = (
@@ -119,7 +113,11 @@ def _attach_tags(records: list[ExperimentRecord]) -> None:
             f"WHERE experiment_id IN ({', '.join(['%s'] * len(chunk))}) ORDER BY key"
         )
         for experiment_pk, key, value in fetch_rows(sql, chunk):
-            by_pk[experiment_pk].tags.append((key, value))
+            tags[experiment_pk].append((key, value))
+    return tags
+
+
+_TAG_READ_CHUNK = 10_000
 
 
 def active_experiments(workspace: Workspace) -> list[Experiment]:

@@ -35,6 +35,7 @@ from django.db import connection
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, MetricSummary, Run
+from tracking.raw_sql import quote as _q
 
 AXES = ("step", "time")
 MIN_POINTS = 10
@@ -196,10 +197,6 @@ def _bucket(
 
 
 # --- 1. What each run has ----------------------------------------------------------------------
-
-
-def _q(name: str) -> str:
-    return connection.ops.quote_name(name)
 
 
 def _stats(runs: Sequence[Run], key: str) -> list[_Stats]:
