@@ -29,7 +29,7 @@ from tracking.errors import InvalidParameterValue, MlflowError
 from tracking.models import LoggedModel, MetricSummary, Run, RunModelLink, RunTag, Workspace
 from tracking.queries.metric_charts import DEFAULT_POINTS, MAX_POINTS, MIN_POINTS, bucketed_histories
 from tracking.queries.runs import load_runs
-from tracking.services.artifacts import list_under, open_artifact, proxy_path
+from tracking.services.artifacts import list_under, proxy_path, read_artifact
 from tracking.services.runs import set_tag
 
 NOTE_TAG = "mlflow.note.content"
@@ -298,11 +298,13 @@ def outputs(request: HttpRequest, workspace: Workspace, run_id: str) -> HttpResp
 
 def _read_log(workspace: Workspace, root: str, relative: str) -> dict:
     try:
-        handle, size, _ = open_artifact(workspace, f"{root}/{clean_path(relative, file=True)}")
+        prefix, size = read_artifact(
+            workspace,
+            f"{root}/{clean_path(relative, file=True)}",
+            lambda handle, size: (read_prefix(handle), size),
+        )
     except (ArtifactNotFound, ArtifactIsADirectory, InvalidParameterValue):
         raise Http404(f"No log file {relative!r}") from None
-    with handle:
-        prefix = read_prefix(handle)
     return {"text": decode_text(prefix, textual=True), "truncated": prefix.truncated, "size": size}
 
 

@@ -97,8 +97,11 @@ def submit_in_process(workspace, files: dict[str, str], command: str) -> Job:
 
 
 def output(server, job_id: int) -> str:
+    """The job's output as the studio answers it, read while the worker keeps replacing it."""
     url = f"{server.url}/api/studio/v1/workspaces/default/jobs/{job_id}/output"
-    return requests.get(url, timeout=30).json()["text"]
+    response = requests.get(url, timeout=30)
+    assert response.status_code == 200, f"job {job_id}'s output: {response.status_code} {response.text}"
+    return response.json()["text"]
 
 
 def test_a_job_s_script_logs_metrics_to_its_run_and_its_output_is_captured(server, worker):

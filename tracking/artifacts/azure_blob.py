@@ -41,6 +41,7 @@ from django.utils.http import content_disposition_header
 from tracking.artifacts.base import (
     ArtifactIsADirectory,
     ArtifactNotFound,
+    ArtifactReplaced,
     ArtifactStore,
     FileInfo,
     PartUrl,
@@ -144,6 +145,9 @@ class AzureBlobArtifactStore(ArtifactStore):
         return sorted(infos, key=lambda info: info.path)
 
     def _open(self, path: str) -> BinaryIO:
+        return self._open_sized(path)[0]
+
+    def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError
 
@@ -161,10 +165,10 @@ class AzureBlobArtifactStore(ArtifactStore):
                     match_condition=MatchConditions.IfNotModified,
                 )
             except ResourceModifiedError:
-                raise OSError(f"Artifact '{path}' was replaced while it was read.") from None
+                raise ArtifactReplaced(f"Artifact '{path}' was replaced while it was read.") from None
             return download.readall()
 
-        return RangedReader(properties.size, read_range, name=path)  # type: ignore[return-value]
+        return RangedReader(properties.size, read_range, name=path), properties.size  # type: ignore[return-value]
 
     def _size(self, path: str) -> int:
         return self._properties(path).size

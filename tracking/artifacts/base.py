@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import BinaryIO, Self
 
 from tracking.artifacts.paths import clean_path
-from tracking.errors import InvalidParameterValue, NotImplementedRpc, RequestTooLarge, ResourceDoesNotExist
+from tracking.errors import (
+    InvalidParameterValue,
+    NotImplementedRpc,
+    RequestTooLarge,
+    ResourceDoesNotExist,
+    TemporarilyUnavailable,
+)
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -30,6 +36,11 @@ class ArtifactIsADirectory(InvalidParameterValue):
 
 class ArtifactTooLarge(RequestTooLarge):
     pass
+
+
+class ArtifactReplaced(TemporarilyUnavailable):
+    """The file was replaced while it was read: its ranges would mix two versions. Reading it
+    again from the start reads the new one (a reader does; a client told 503 may)."""
 
 
 class DirectTransfersUnsupported(NotImplementedRpc):
@@ -85,6 +96,11 @@ class ArtifactStore(ABC):
 
     def open(self, path: str) -> BinaryIO:
         return self._open(clean_path(path))
+
+    def open_sized(self, path: str) -> tuple[BinaryIO, int]:
+        """An open file and the size of the very version opened: a file replaced between two
+        separate look-ups would answer one version's size beside the other's bytes."""
+        return self._open_sized(clean_path(path))
 
     def size(self, path: str) -> int:
         return self._size(clean_path(path))
@@ -162,6 +178,9 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def _open(self, path: str) -> BinaryIO: ...
+
+    @abstractmethod
+    def _open_sized(self, path: str) -> tuple[BinaryIO, int]: ...
 
     @abstractmethod
     def _size(self, path: str) -> int: ...

@@ -67,6 +67,10 @@ class LocalArtifactStore(ArtifactStore):
         except IsADirectoryError:
             raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.") from None
 
+    def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
+        handle = self._open(path)
+        return handle, os.fstat(handle.fileno()).st_size  # saves replace the file, never rewrite it
+
     def _size(self, path: str) -> int:
         try:
             status = self._resolve(path).stat()

@@ -31,6 +31,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tracking.artifacts.base import (
     ArtifactIsADirectory,
     ArtifactNotFound,
+    ArtifactReplaced,
     ArtifactStore,
     FileInfo,
     PartUrl,
@@ -106,6 +107,9 @@ class S3ArtifactStore(ArtifactStore):
         return sorted(infos, key=lambda info: info.path)
 
     def _open(self, path: str) -> BinaryIO:
+        return self._open_sized(path)[0]
+
+    def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
         head = self._file_head(path)
         key, etag = self._key(path), head["ETag"]
 
@@ -120,10 +124,11 @@ class S3ArtifactStore(ArtifactStore):
                     return answer["Body"].read()
             except ClientError as error:
                 if _code(error) in ("PreconditionFailed", "412"):
-                    raise OSError(f"Artifact '{path}' was replaced while it was read.") from None
+                    raise ArtifactReplaced(f"Artifact '{path}' was replaced while it was read.") from None
                 raise
 
-        return RangedReader(head["ContentLength"], read_range, name=path)  # type: ignore[return-value]
+        size = head["ContentLength"]
+        return RangedReader(size, read_range, name=path), size  # type: ignore[return-value]
 
     def _size(self, path: str) -> int:
         return self._file_head(path)["ContentLength"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from django.db.models import QuerySet
 
 from tracking.artifacts import ArtifactIsADirectory, ArtifactNotFound
 from tracking.errors import ResourceDoesNotExist
 from tracking.models import Job, Run, Workspace
-from tracking.services.artifacts import open_artifact, proxy_path
+from tracking.services.artifacts import proxy_path, read_artifact
 
 
 def get_job(workspace: Workspace, job_id: int) -> Job:
@@ -44,15 +46,17 @@ def read_output(job: Job, offset: int = 0, limit: int = OUTPUT_CHUNK) -> tuple[b
     size stored so far; (b"", 0) before any was stored."""
     if job.run is None:
         return b"", 0
-    try:
-        handle, size, _ = open_artifact(job.workspace, log_artifact_path(job.run))
-    except (ArtifactNotFound, ArtifactIsADirectory):
-        return b"", 0
-    with handle:
+
+    def read(handle: BinaryIO, size: int) -> tuple[bytes, int]:
         if offset >= size:
             return b"", size
         handle.seek(max(offset, 0))
-        data = handle.read(limit)
+        return handle.read(limit), size
+
+    try:
+        data, size = read_artifact(job.workspace, log_artifact_path(job.run), read)
+    except (ArtifactNotFound, ArtifactIsADirectory):
+        return b"", 0
     if len(data) == limit and b"\n" in data:
         data = data[: data.rindex(b"\n") + 1]  # the next read starts at a whole line
     return data, size

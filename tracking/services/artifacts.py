@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import BinaryIO
+from collections.abc import Callable
+from typing import BinaryIO, TypeVar
 
 from django.conf import settings
 
 from tracking.artifacts import (
+    ArtifactReplaced,
     ArtifactStore,
     ArtifactTooLarge,
     FileInfo,
@@ -74,8 +76,29 @@ def open_artifact(workspace: Workspace, path: str) -> tuple[BinaryIO, int, str]:
     """An open file, its size, and its name, for streaming a download."""
     relative = _relative_path(path, file=True)
     artifacts = workspace_store(workspace)
-    handle = artifacts.open(relative)
-    return handle, artifacts.size(relative), posixpath.basename(relative)
+    handle, size = artifacts.open_sized(relative)
+    return handle, size, posixpath.basename(relative)
+
+
+T = TypeVar("T")
+
+# A file replaced again and again while it is read (a running job's log, saved whole at every
+# flush) is read from the start this many times before the reader gives up.
+READ_ATTEMPTS = 4
+
+
+def read_artifact(workspace: Workspace, path: str, read: Callable[[BinaryIO, int], T]) -> T:
+    """`read(handle, size)` of one version of the file at `path`: if a save replaces it meanwhile
+    (an object store reads by ranges of the version opened), it is opened again and read anew."""
+    for attempt in range(1, READ_ATTEMPTS + 1):
+        handle, size, _ = open_artifact(workspace, path)
+        try:
+            with handle:
+                return read(handle, size)
+        except ArtifactReplaced:
+            if attempt == READ_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 def list_artifacts(workspace: Workspace, path: str) -> list[FileInfo]:

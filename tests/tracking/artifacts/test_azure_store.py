@@ -18,6 +18,7 @@ from tracking.artifacts import (
     CHUNK_SIZE,
     ArtifactIsADirectory,
     ArtifactNotFound,
+    ArtifactReplaced,
     AzureBlobArtifactStore,
     FileInfo,
     UploadedPart,
@@ -149,8 +150,17 @@ def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mix_of_versions(stor
         assert handle.read(10) == b"1" * 10
         write(store, {"model.bin": b"2" * (3 * CHUNK_SIZE)})
         handle.seek(2 * CHUNK_SIZE)
-        with pytest.raises(OSError, match="was replaced while it was read"):
+        with pytest.raises(ArtifactReplaced, match="was replaced while it was read"):
             handle.read(10)
+
+
+def test_a_file_opened_with_its_size_keeps_the_size_of_the_version_opened(store):
+    write(store, {"log.txt": b"one\n"})
+    handle, size = store.open_sized("log.txt")
+    write(store, {"log.txt": b"one\ntwo\n"})
+    assert (size, store.size("log.txt")) == (4, 8)
+    with handle, pytest.raises(ArtifactReplaced):
+        handle.read()
 
 
 def test_an_empty_file_opens_and_reads_as_nothing(store):

@@ -13,6 +13,7 @@ from tracking.artifacts import (
     CHUNK_SIZE,
     ArtifactIsADirectory,
     ArtifactNotFound,
+    ArtifactReplaced,
     ArtifactStore,
     ArtifactTooLarge,
     FileInfo,
@@ -22,7 +23,12 @@ from tracking.artifacts import (
     store_for,
 )
 from tracking.artifacts.base import iter_chunks
-from tracking.errors import InvalidParameterValue, RequestTooLarge, ResourceDoesNotExist
+from tracking.errors import (
+    InvalidParameterValue,
+    RequestTooLarge,
+    ResourceDoesNotExist,
+    TemporarilyUnavailable,
+)
 
 
 @pytest.fixture
@@ -96,6 +102,15 @@ def test_it_opens_files_for_binary_reading(store, root):
         assert handle.read() == b"hello\x00world"
 
 
+def test_a_file_opened_with_its_size_reads_the_version_opened_whole(store):
+    """A save replaces the file, so the open one still holds the bytes and the size it had."""
+    store.save("log.txt", [b"one\n"])
+    handle, size = store.open_sized("log.txt")
+    store.save("log.txt", [b"one\ntwo\n"])
+    with handle:
+        assert (handle.read(), size, store.size("log.txt")) == (b"one\n", 4, 8)
+
+
 def test_opening_a_missing_file_is_not_found(store, root):
     write(root, {"file.txt": b"x"})
     for path in ("missing.txt", "a/missing.txt", "file.txt/below"):
@@ -115,6 +130,7 @@ def test_errors_carry_their_mlflow_meaning():
     assert issubclass(ArtifactNotFound, ResourceDoesNotExist) and ArtifactNotFound.http_status == 404
     assert issubclass(ArtifactIsADirectory, InvalidParameterValue) and ArtifactIsADirectory.http_status == 400
     assert issubclass(ArtifactTooLarge, RequestTooLarge) and ArtifactTooLarge.http_status == 413
+    assert issubclass(ArtifactReplaced, TemporarilyUnavailable) and ArtifactReplaced.http_status == 503
 
 
 def test_it_reports_size_kind_and_existence(store, root):
@@ -494,7 +510,7 @@ class RememberingStore(ArtifactStore):
         self.uri = uri
 
     # Plain attributes satisfy the ABC: these tests never read or write through this store.
-    _within = _list = _open = _size = _is_dir = _exists = _save = _delete = _walk = None  # type: ignore[assignment]
+    _within = _list = _open = _open_sized = _size = _is_dir = _exists = _save = _delete = _walk = None  # type: ignore[assignment]
 
 
 def test_a_registered_scheme_is_served_by_its_class(monkeypatch):

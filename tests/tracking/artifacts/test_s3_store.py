@@ -15,6 +15,7 @@ from django.core.exceptions import ImproperlyConfigured
 from tests.object_stores import S3_BUCKET
 from tracking.artifacts import (
     ArtifactIsADirectory,
+    ArtifactReplaced,
     DirectTransfersUnsupported,
     FileInfo,
     LocalArtifactStore,
@@ -123,8 +124,17 @@ def test_a_file_replaced_while_it_is_read_is_an_error_not_a_mix_of_versions(stor
         assert handle.read(10) == b"a" * 10
         store.save("model.bin", [b"b" * (3 * MiB)])
         handle.seek(2 * MiB)
-        with pytest.raises(OSError, match="was replaced while it was read"):
+        with pytest.raises(ArtifactReplaced, match="was replaced while it was read"):
             handle.read(10)
+
+
+def test_a_file_opened_with_its_size_keeps_the_size_of_the_version_opened(store):
+    store.save("log.txt", [b"one\n"])
+    handle, size = store.open_sized("log.txt")
+    store.save("log.txt", [b"one\ntwo\n"])
+    assert (size, store.size("log.txt")) == (4, 8)
+    with handle, pytest.raises(ArtifactReplaced):
+        handle.read()
 
 
 def test_listing_and_walking_follow_every_page(store, calls, monkeypatch):
