@@ -21,6 +21,7 @@ import yaml
 
 from tracking.artifacts import ArtifactStore
 from tracking.errors import MlflowError
+from tracking.safe_yaml import safe_load
 
 MLMODEL = "MLmodel"
 MAX_TEXT_BYTES = 1024 * 1024
@@ -72,6 +73,10 @@ class ModelFolder:
     input_example: str  # "" when there is none or it is too large to keep
 
 
+def _too_deep(label: str) -> ModelFolderError:
+    return ModelFolderError(f"{label} is nested too deeply to be an MLmodel.")
+
+
 def parse_mlmodel(data: bytes, label: str = MLMODEL) -> MLmodel:
     """The MLmodel in `data`; `label` names the file in error messages."""
     try:
@@ -79,14 +84,16 @@ def parse_mlmodel(data: bytes, label: str = MLMODEL) -> MLmodel:
     except UnicodeDecodeError:
         raise ModelFolderError(f"{label} is not UTF-8 text.") from None
     try:
-        document = yaml.safe_load(text)
+        document = safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
         problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        if "nesting depth" in problem:  # libyaml's parser stops where Python's would recurse too deep
+            raise _too_deep(label) from None
         raise ModelFolderError(f"{label} is not valid YAML: {problem}{where}.") from None
     except RecursionError:
-        raise ModelFolderError(f"{label} is nested too deeply to be an MLmodel.") from None
+        raise _too_deep(label) from None
     except (
         ValueError,
         TypeError,

@@ -23,6 +23,7 @@ from typing import Any, BinaryIO
 import yaml
 
 from registry.mlmodel import MLmodel
+from tracking.safe_yaml import safe_load
 
 PREVIEW_BYTES = 256 * 1024
 MAX_MODEL_TEXT_BYTES = 1024 * 1024  # the registry's own limit for an MLmodel (registry.mlmodel)
@@ -185,7 +186,7 @@ def pretty_yaml(text: str) -> str | None:
     values, and the dump writes them back as aliases; the node budget refuses the rest.
     """
     try:
-        document = yaml.safe_load(text)
+        document = safe_load(text)
     except (yaml.YAMLError, RecursionError, ValueError, TypeError, OverflowError):
         return None
     if not isinstance(document, dict | list) or not _within_budget(document):

@@ -28,6 +28,21 @@ def _sandbox_reachable_base():
 
 SANDBOX_REACHABLE_BASE = _sandbox_reachable_base()
 
+
+def _a_file_cache_per_xdist_worker() -> None:
+    """Workers share the data folder; its file cache would not be theirs alone: one worker's
+    session start clears it under another's test, and keys hold ids every worker's database
+    reuses. (Settings are loaded by now; the cache is not opened until a test uses it.)"""
+    from django.conf import settings
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    cache = settings.CACHES["default"]
+    if worker and cache["BACKEND"].endswith("FileBasedCache"):
+        cache["LOCATION"] = f"{cache['LOCATION']}-{worker}"
+
+
+_a_file_cache_per_xdist_worker()
+
 # The MLflow client retries 5xx answers with back-off; a test should see the error at once.
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")

@@ -3,9 +3,14 @@ the database does: quoting, fetching, and datetimes as the ORM would hand them."
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from django.db import connection
+from django.db.models import Model
+
+M = TypeVar("M", bound=Model)
 
 
 def quote(name: str) -> str:
@@ -28,3 +33,45 @@ def aware(moment: datetime | None) -> datetime | None:
     if moment is None or moment.tzinfo is not None:
         return moment
     return moment.replace(tzinfo=UTC)
+
+
+# Column types whose raw values are what the ORM would hand over, on SQLite as on PostgreSQL;
+# datetimes are made aware and booleans (SQLite's 0/1) made bool.
+_PLAIN_TYPES = {"AutoField", "BigAutoField", "CharField", "TextField", "ForeignKey", "IntegerField",
+                "BigIntegerField", "PositiveIntegerField", "FloatField"}  # fmt: skip
+
+
+@functools.cache
+def _instance_columns(
+    model: type[Model], alias: str
+) -> tuple[str, tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
+    fields = model._meta.concrete_fields
+    refused = [
+        field.name
+        for field in fields
+        if field.get_internal_type() not in _PLAIN_TYPES | {"DateTimeField", "BooleanField"}
+    ]
+    if refused:
+        raise TypeError(f"{model.__name__}'s fields {refused} need the ORM's conversions")
+    columns = ", ".join(f"{alias}.{quote(field.column)}" for field in fields)
+    datetimes = tuple(i for i, field in enumerate(fields) if field.get_internal_type() == "DateTimeField")
+    booleans = tuple(i for i, field in enumerate(fields) if field.get_internal_type() == "BooleanField")
+    return columns, tuple(field.attname for field in fields), datetimes, booleans
+
+
+def fetch_instance(model: type[M], alias: str, rest: str, params: list | tuple) -> M | None:
+    """The first `model` instance of `SELECT <its columns> FROM <its table> <alias> <rest>`, or
+    None: what `Model.objects.raw` gives for one row, without its per-query introspection."""
+    columns, attnames, datetimes, booleans = _instance_columns(model, alias)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns} FROM {table(model)} {alias} {rest}", params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    if datetimes or booleans:
+        row = list(row)
+        for index in datetimes:
+            row[index] = aware(row[index])
+        for index in booleans:
+            row[index] = None if row[index] is None else bool(row[index])
+    return model.from_db(connection.alias, attnames, row)

@@ -15,6 +15,7 @@ from registry.validation import (
     model_not_found,
 )
 from tracking.models import Workspace
+from tracking.raw_sql import fetch_instance
 from tracking.search.paging import cut_page, decode_offset
 
 from .records import (
@@ -33,10 +34,13 @@ DEFAULT_MAX_RESULTS = 100
 def get_registered_model(workspace: Workspace, name: str) -> RegisteredModel:
     """The model with this name in this workspace, or RESOURCE_DOES_NOT_EXIST."""
     check_model_name(name)
-    try:
-        return RegisteredModel.objects.get(workspace=workspace, name=name)
-    except RegisteredModel.DoesNotExist:
-        raise model_not_found(name) from None
+    # Every registry write looks its model up first: plain SQL spares building the ORM query.
+    model = fetch_instance(
+        RegisteredModel, "m", "WHERE m.workspace_id = %s AND m.name = %s", [workspace.pk, name]
+    )
+    if model is None:
+        raise model_not_found(name)
+    return model
 
 
 def get_registered_model_record(workspace: Workspace, name: str) -> ModelRecord:

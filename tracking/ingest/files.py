@@ -16,15 +16,12 @@ from typing import Any
 
 import yaml
 
+from tracking.safe_yaml import safe_load
+
 # meta.yaml, params and tags are small; a larger one is not what MLflow writes.
 MAX_TEXT_BYTES = 4 * 1024 * 1024
 
 ProblemSink = Callable[[str, str], None]
-
-try:  # the C loader is some ten times faster; the pure-Python one is the fallback
-    _SafeLoader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - libyaml missing
-    _SafeLoader = yaml.SafeLoader
 
 
 class SourceFolder:
@@ -138,7 +135,7 @@ class SourceFolder:
         if text is None:
             return None
         try:
-            document = yaml.load(text, Loader=_SafeLoader)
+            document = safe_load(text)
         except yaml.YAMLError as error:
             where = getattr(error, "problem_mark", None)
             at = f" (line {where.line + 1})" if where is not None else ""

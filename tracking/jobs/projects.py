@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from tracking.safe_yaml import safe_load
+
 
 class ProjectError(Exception):
     """The MLproject file is missing or malformed, or the entry point or a parameter is wrong."""
@@ -38,7 +40,7 @@ def load_project(folder: Path) -> Project:
     if found is None:
         return Project(folder.name, {})
     try:
-        spec = yaml.safe_load(found.read_text(errors="replace")) or {}
+        spec = safe_load(found.read_text(errors="replace")) or {}
     except yaml.YAMLError as error:
         raise ProjectError(f"{found.name} is not valid YAML: {error}") from None
     if not isinstance(spec, dict):

@@ -23,6 +23,8 @@ import yaml
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
+from tracking.safe_yaml import safe_load
+
 PIP = "pip"
 CONDA = "conda"
 PYTHON_ENV = "python_env"
@@ -155,7 +157,7 @@ def _with_mlflow(requirements: list[str]) -> tuple[str, ...]:
 
 def _yaml(text: str, source: str) -> dict:
     try:
-        data = yaml.safe_load(text) or {}
+        data = safe_load(text) or {}
     except yaml.YAMLError as error:
         raise SpecError(f"{source} is not valid YAML: {error}") from None
     if not isinstance(data, dict):
@@ -263,7 +265,7 @@ def find_spec(folder: Path) -> tuple[str, Path] | None:
     mlproject = find_mlproject(folder)
     if mlproject is not None:
         try:
-            data = yaml.safe_load(mlproject.read_text(errors="replace")) or {}
+            data = safe_load(mlproject.read_text(errors="replace")) or {}
         except yaml.YAMLError:
             data = {}
         if isinstance(data, dict):

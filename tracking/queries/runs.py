@@ -20,7 +20,7 @@ from tracking.models import (
     RunTag,
     Workspace,
 )
-from tracking.raw_sql import aware, fetch_rows, table
+from tracking.raw_sql import aware, fetch_instance, fetch_rows, table
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
 from tracking.validation import check_max_results
@@ -30,14 +30,16 @@ from .experiments import parse_experiment_number
 
 def get_run(workspace: Workspace, run_id: str) -> Run:
     """The run with this id in this workspace, or RESOURCE_DOES_NOT_EXIST."""
-    # Every write looks its run up first: raw SQL spares building the ORM query each time.
-    sql = (
-        f"SELECT r.* FROM {table(Run)} r JOIN {table(Experiment)} e ON e.id = r.experiment_id "
-        "WHERE r.uuid = %s AND e.workspace_id = %s"
+    # Every write looks its run up first: plain SQL spares building the ORM query each time.
+    run = fetch_instance(
+        Run,
+        "r",
+        f"JOIN {table(Experiment)} e ON e.id = r.experiment_id WHERE r.uuid = %s AND e.workspace_id = %s",
+        [run_id, workspace.pk],
     )
-    for run in Run.objects.raw(sql, [run_id, workspace.pk]):
-        return run
-    raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    if run is None:
+        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    return run
 
 
 @dataclass(slots=True)
