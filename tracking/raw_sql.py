@@ -39,6 +39,7 @@ def aware(moment: datetime | None) -> datetime | None:
 # datetimes are made aware and booleans (SQLite's 0/1) made bool.
 _PLAIN_TYPES = {"AutoField", "BigAutoField", "CharField", "TextField", "ForeignKey", "IntegerField",
                 "BigIntegerField", "PositiveIntegerField", "FloatField"}  # fmt: skip
+_CONVERTED_TYPES = {"DateTimeField", "BooleanField"}
 
 
 @functools.cache
@@ -47,9 +48,7 @@ def _instance_columns(
 ) -> tuple[str, tuple[str, ...], tuple[int, ...], tuple[int, ...]]:
     fields = model._meta.concrete_fields
     refused = [
-        field.name
-        for field in fields
-        if field.get_internal_type() not in _PLAIN_TYPES | {"DateTimeField", "BooleanField"}
+        field.name for field in fields if field.get_internal_type() not in _PLAIN_TYPES | _CONVERTED_TYPES
     ]
     if refused:
         raise TypeError(f"{model.__name__}'s fields {refused} need the ORM's conversions")

@@ -144,9 +144,6 @@ class AzureBlobArtifactStore(ArtifactStore):
                 infos.append(FileInfo(path, False, item.size))
         return sorted(infos, key=lambda info: info.path)
 
-    def _open(self, path: str) -> BinaryIO:
-        return self._open_sized(path)[0]
-
     def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
         from azure.core import MatchConditions
         from azure.core.exceptions import ResourceModifiedError

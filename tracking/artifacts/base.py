@@ -95,7 +95,7 @@ class ArtifactStore(ABC):
         return self._list(clean_path(prefix, allow_empty=True))
 
     def open(self, path: str) -> BinaryIO:
-        return self._open(clean_path(path))
+        return self._open_sized(clean_path(path))[0]
 
     def open_sized(self, path: str) -> tuple[BinaryIO, int]:
         """An open file and the size of the very version opened: a file replaced between two
@@ -175,9 +175,6 @@ class ArtifactStore(ABC):
 
     @abstractmethod
     def _list(self, prefix: str) -> list[FileInfo]: ...
-
-    @abstractmethod
-    def _open(self, path: str) -> BinaryIO: ...
 
     @abstractmethod
     def _open_sized(self, path: str) -> tuple[BinaryIO, int]: ...

@@ -58,17 +58,14 @@ class LocalArtifactStore(ArtifactStore):
         infos = [info for entry in entries if (info := self._describe(prefix, entry)) is not None]
         return sorted(infos, key=lambda info: info.path)
 
-    def _open(self, path: str) -> BinaryIO:
+    def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
         real = self._resolve(path)
         try:
-            return open(real, "rb")  # the caller owns the file and closes it
+            handle = open(real, "rb")  # noqa: SIM115 - the caller owns the file and closes it
         except (FileNotFoundError, NotADirectoryError):
             raise ArtifactNotFound(f"No such artifact: '{path}'") from None
         except IsADirectoryError:
             raise ArtifactIsADirectory(f"Artifact '{path}' is a directory, not a file.") from None
-
-    def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
-        handle = self._open(path)
         return handle, os.fstat(handle.fileno()).st_size  # saves replace the file, never rewrite it
 
     def _size(self, path: str) -> int:

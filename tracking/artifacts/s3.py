@@ -106,9 +106,6 @@ class S3ArtifactStore(ArtifactStore):
                     infos.append(FileInfo(self._relative(item["Key"]), False, item["Size"]))
         return sorted(infos, key=lambda info: info.path)
 
-    def _open(self, path: str) -> BinaryIO:
-        return self._open_sized(path)[0]
-
     def _open_sized(self, path: str) -> tuple[BinaryIO, int]:
         head = self._file_head(path)
         key, etag = self._key(path), head["ETag"]

@@ -90,15 +90,18 @@ READ_ATTEMPTS = 4
 def read_artifact(workspace: Workspace, path: str, read: Callable[[BinaryIO, int], T]) -> T:
     """`read(handle, size)` of one version of the file at `path`: if a save replaces it meanwhile
     (an object store reads by ranges of the version opened), it is opened again and read anew."""
-    for attempt in range(1, READ_ATTEMPTS + 1):
-        handle, size, _ = open_artifact(workspace, path)
+    for _ in range(READ_ATTEMPTS - 1):
         try:
-            with handle:
-                return read(handle, size)
+            return _read_once(workspace, path, read)
         except ArtifactReplaced:
-            if attempt == READ_ATTEMPTS:
-                raise
-    raise AssertionError("unreachable")
+            continue
+    return _read_once(workspace, path, read)  # the last attempt's ArtifactReplaced is the answer
+
+
+def _read_once(workspace: Workspace, path: str, read: Callable[[BinaryIO, int], T]) -> T:
+    handle, size, _ = open_artifact(workspace, path)
+    with handle:
+        return read(handle, size)
 
 
 def list_artifacts(workspace: Workspace, path: str) -> list[FileInfo]:

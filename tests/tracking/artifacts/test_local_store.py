@@ -510,7 +510,7 @@ class RememberingStore(ArtifactStore):
         self.uri = uri
 
     # Plain attributes satisfy the ABC: these tests never read or write through this store.
-    _within = _list = _open = _open_sized = _size = _is_dir = _exists = _save = _delete = _walk = None  # type: ignore[assignment]
+    _within = _list = _open_sized = _size = _is_dir = _exists = _save = _delete = _walk = None  # type: ignore[assignment]
 
 
 def test_a_registered_scheme_is_served_by_its_class(monkeypatch):
