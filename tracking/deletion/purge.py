@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from tracking.artifacts import ArtifactNotFound
 from tracking.key_registry import prune_run_keys
@@ -149,6 +149,7 @@ class Purge:
                 self._remove(own_folder(ws, uri, uuid) for _, uuid, uri, ws in chunk)
             self._metric_points(pks)
             with transaction.atomic():
+                lock_runs(Run.objects.filter(pk__in=pks))
                 if scope.kind == Deletion.RUN:
                     # Otherwise the runs' experiments go too, and their registries with them.
                     prune_run_keys(pks)
@@ -219,6 +220,8 @@ class Purge:
             if not scope.whole_workspaces:
                 self._remove([experiment_folder(experiment)])
             with transaction.atomic():
+                # Runs created since `_runs` go with their experiment.
+                lock_runs(Run.objects.filter(experiment_id=experiment.pk))
                 self._count(type(experiment).objects.filter(pk=experiment.pk).delete())
                 self.row.report(done=self.row.done + 1, counts=dict(self.counts))
 
@@ -288,3 +291,14 @@ def _leftovers(workspace) -> list[Path | str]:
             elif value and Path(value).resolve().is_relative_to(root.resolve()):
                 found.append(Path(value))
     return found
+
+
+def lock_runs(runs) -> None:
+    """Locks the runs' rows until the transaction ends, before anything of theirs is deleted.
+
+    Metric points have no foreign key to their run: the INSERT of points locks its run's row
+    instead (tracking.services.metric_points). With the runs locked first, points being logged
+    either are committed before the DELETE of the runs' points, which removes them, or wait for
+    this transaction and then find no run. (SQLite runs one writer at a time: nothing to lock.)"""
+    if connection.features.has_select_for_update:
+        list(runs.select_for_update().values_list("pk", flat=True))

@@ -14,8 +14,12 @@ class Metric(models.Model):
     """
 
     id = models.BigAutoField(primary_key=True)
-    # No index of its own: the unique (run, key, ...) index already starts with the run.
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="metrics", db_index=False)
+    # No index of its own: the unique (run, key, ...) index already starts with the run. No
+    # constraint in the database either: PostgreSQL would check it with a query per point, and
+    # the INSERT of points takes their run's row itself (tracking.services.metric_points).
+    run = models.ForeignKey(
+        Run, on_delete=models.CASCADE, related_name="metrics", db_index=False, db_constraint=False
+    )
     key = models.CharField(max_length=250)
     value = models.FloatField(null=True)
     timestamp = models.BigIntegerField()

@@ -23,6 +23,7 @@ from tracking.models import (
 from tracking.raw_sql import aware, fetch_instance, fetch_rows, table
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
+from tracking.timed_cache import MISSING, TimedCache
 from tracking.validation import check_max_results
 
 from .experiments import parse_experiment_number
@@ -39,7 +40,30 @@ def get_run(workspace: Workspace, run_id: str) -> Run:
     )
     if run is None:
         raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    _seen_runs.put((workspace.pk, run_id), RunRef(run.pk, run.uuid, run.experiment_id))
     return run
+
+
+@dataclass(frozen=True, slots=True)
+class RunRef:
+    """What never changes in a run's life: its row and its experiment (a run deleted for good
+    leaves its pk unused: both databases number rows without reusing numbers)."""
+
+    pk: int
+    uuid: str
+    experiment_id: int
+
+
+# (workspace pk, run id) -> RunRef, for the runs this process has looked up: a training loop's
+# writes may then skip the look-up, their statement checking that the run is still there and
+# active (tracking.services.runs.log_metric_to).
+_seen_runs: TimedCache[RunRef] = TimedCache(max_entries=10_000, seconds=lambda: 3600.0)
+
+
+def seen_run(workspace: Workspace, run_id: str) -> RunRef | None:
+    """The run `get_run` found by this id in this workspace, if this process has looked it up."""
+    found = _seen_runs.get((workspace.pk, run_id))
+    return None if found is MISSING else found
 
 
 @dataclass(slots=True)

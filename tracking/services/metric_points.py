@@ -5,6 +5,12 @@ SQL directly: one multi-row INSERT for the points and one upsert per key for the
 instead of building a model object per point. Both statements run inside the caller's
 transaction. On PostgreSQL they are one statement, with the keys' registration (`record_points`
 there is a single round trip, atomic by itself: `log_metric` needs no BEGIN and COMMIT around it).
+
+Points have no foreign key to their run in the database: PostgreSQL checks one row by row, with
+a query per point (a third of a batch's INSERT). The INSERT itself makes sure the run is there:
+it takes its rows from the run's row, which it locks on PostgreSQL (FOR KEY SHARE: a deletion,
+which locks its runs first, waits for it, or it for the deletion and then finds no run), and
+SQLite runs one writer at a time. A run gone before its points came is RESOURCE_DOES_NOT_EXIST.
 """
 
 from __future__ import annotations
@@ -16,10 +22,14 @@ from itertools import chain
 from operator import attrgetter
 from typing import NamedTuple
 
-from django.db import connection, transaction
+import orjson
+from django.db import IntegrityError, connection, transaction
 
+from tracking.errors import ResourceDoesNotExist
 from tracking.key_registry import METRIC, prune_keys, register_keys, registering_metric_keys
 from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
+from tracking.models.experiments import ACTIVE
+from tracking.queries.runs import RunRef
 from tracking.run_changes import note_runs_changed
 
 
@@ -38,8 +48,7 @@ _POINT_COLUMNS = ("run_id", "key", "value", "timestamp", "step", "model_id", "da
 # SQLite allows 32,766 bound variables per statement: a batch's 1,000 points (7 each) fit in one.
 _ROWS_PER_INSERT = 1000
 _PG_ARRAYS = ", ".join(
-    f"%s::{kind}[]"
-    for kind in ("bigint", "varchar", "float8", "bigint", "bigint", "varchar", "varchar", "varchar")
+    f"%s::{kind}[]" for kind in ("varchar", "float8", "bigint", "bigint", "varchar", "varchar", "varchar")
 )
 
 
@@ -59,10 +68,12 @@ def insert_points(
     if connection.vendor == "postgresql":
         # One array per column: eight parameters whatever the batch size, where a VALUES
         # list would send and parse eight thousand (it measured 2-4 times slower here).
-        select, params = _points_select(run_pk, points)
+        select, params = _points_select(points)
         into, returning = _points_insert()
         with connection.cursor() as cursor:
-            cursor.execute(into + select + returning, params)
+            cursor.execute(
+                f"WITH {_locked_run()} {into}{select} ON CONFLICT DO NOTHING{returning}", [run_pk, *params]
+            )
             inserted.update(key for (key,) in cursor.fetchall())
         return inserted
     connection.ensure_connection()
@@ -82,25 +93,41 @@ def insert_points(
 
 @lru_cache(maxsize=1)
 def _points_insert() -> tuple[str, str]:
-    """The INSERT of points around their rows (a SELECT, or SQLite's VALUES): what comes before
-    them, and after."""
+    """The INSERT of points around their rows (a SELECT): what comes before them, and the
+    RETURNING after (which follows an ON CONFLICT clause, if any)."""
     q = connection.ops.quote_name
     return (
         f"INSERT INTO {q(Metric._meta.db_table)} ({', '.join(q(c) for c in _POINT_COLUMNS)}) ",
-        f" ON CONFLICT DO NOTHING RETURNING {q('key')}",
+        f" RETURNING {q('key')}",
     )
+
+
+@lru_cache(maxsize=2)
+def _locked_run(if_active: bool = False) -> str:
+    """PostgreSQL: the CTE `run_locked`, the row of the run whose pk is its parameter (if the run
+    is active, with `if_active`), locked against its deletion until the statement's transaction
+    ends."""
+    q = connection.ops.quote_name
+    active = f" AND lifecycle_stage = '{ACTIVE}'" if if_active else ""
+    return f"run_locked AS (SELECT id FROM {q(Run._meta.db_table)} WHERE id = %s{active} FOR KEY SHARE)"
 
 
 @lru_cache(maxsize=8)
 def _sqlite_insert(rows: int) -> str:
+    """SQLite: the INSERT of `rows` points, whose run's pk is ?1, if that run is there."""
     into, returning = _points_insert()
+    q = connection.ops.quote_name
     row = "(?1, " + ", ".join(["?"] * (len(_POINT_COLUMNS) - 1)) + ")"
-    return f"{into}VALUES {', '.join([row] * rows)}{returning}"
+    return (
+        f"{into}SELECT * FROM (VALUES {', '.join([row] * rows)}) "
+        f"WHERE EXISTS (SELECT 1 FROM {q(Run._meta.db_table)} WHERE id = ?1) "
+        f"ON CONFLICT DO NOTHING{returning}"
+    )
 
 
-def _point_arrays(run_pk: int, points: list[MetricPoint]) -> list[list]:
-    """PostgreSQL: the points as one array per column of _POINT_COLUMNS, for unnest()."""
-    return [list(c) for c in zip(*((run_pk, p.key, _stored(p.value), *p[2:]) for p in points), strict=True)]
+def _point_arrays(points: list[MetricPoint]) -> list[list]:
+    """PostgreSQL: the points as one array per column of _POINT_COLUMNS after run_id, for unnest()."""
+    return [list(c) for c in zip(*((p.key, _stored(p.value), *p[2:]) for p in points), strict=True)]
 
 
 def _value_text(value: float) -> str:
@@ -112,34 +139,44 @@ def _value_text(value: float) -> str:
     return repr(float(value))
 
 
-def _points_select(run_pk: int, points: list[MetricPoint]) -> tuple[str, list]:
-    """PostgreSQL: a SELECT of the points' rows (the columns of _POINT_COLUMNS) and its parameters.
+def _points_select(points: list[MetricPoint]) -> tuple[str, list]:
+    """PostgreSQL: a SELECT of the points' rows (the columns of _POINT_COLUMNS, run_id from the
+    run's locked row, `run_locked`) and its parameters.
 
     psycopg writes a list parameter element by element in Python (a thousand points' eight
     arrays took 6 ms, more than the database's work), so the usual batch, points without a model
-    or dataset, goes as array literals made by `str.join` (in C): values, timestamps and steps,
+    or dataset, goes as array literals written in C (`_array_literal`): values, timestamps and steps,
     and an index into the batch's few distinct keys, which travel as an ordinary array (a key's
     text is never part of a literal). Points with a model or dataset use `_point_arrays`.
     """
     if any(point.model_id or point.dataset_name or point.dataset_digest for point in points):
-        return f"SELECT * FROM unnest({_PG_ARRAYS})", _point_arrays(run_pk, points)
+        return f"SELECT r.id, p.* FROM run_locked r, unnest({_PG_ARRAYS}) AS p", _point_arrays(points)
     keys = _keys(points)
     index_of = {key: index for index, key in enumerate(keys, start=1)}
-    values = [point.value for point in points]
-    value_texts = map(repr if all(map(math.isfinite, values)) else _value_text, values)
+    values = list(map(_VALUE, points))
     return (
-        "SELECT %s, k.keys[p.i], p.v, p.ts, p.st, NULL, NULL, NULL "
-        "FROM (SELECT %s::varchar[] AS keys) k, unnest(%s::int[], %s::float8[], %s::bigint[], %s::bigint[]) "
-        "AS p(i, v, ts, st)",
+        "SELECT r.id, k.keys[p.i], p.v, p.ts, p.st, NULL, NULL, NULL "
+        "FROM run_locked r, (SELECT %s::varchar[] AS keys) k, "
+        "unnest(%s::int[], %s::float8[], %s::bigint[], %s::bigint[]) AS p(i, v, ts, st)",
         [
-            run_pk,
             keys,
-            "{" + ",".join(map(str, map(index_of.__getitem__, (point.key for point in points)))) + "}",
-            "{" + ",".join(value_texts) + "}",
-            "{" + ",".join(map(str, (point.timestamp for point in points))) + "}",
-            "{" + ",".join(map(str, (point.step for point in points))) + "}",
+            _array_literal(list(map(index_of.__getitem__, map(_KEY, points)))),
+            _array_literal(values)
+            if all(map(math.isfinite, values))
+            else "{" + ",".join(map(_value_text, values)) + "}",
+            _array_literal(list(map(_TIMESTAMP, points))),
+            _array_literal(list(map(_STEP, points))),
         ],
     )
+
+
+_KEY, _VALUE, _TIMESTAMP, _STEP = map(attrgetter, ("key", "value", "timestamp", "step"))
+
+
+def _array_literal(numbers: list) -> str:
+    """Finite numbers as a PostgreSQL array literal: JSON's list of numbers (written by orjson, in
+    C, each double in its shortest exact form) is one once its brackets become braces."""
+    return "{" + orjson.dumps(numbers)[1:-1].decode() + "}"
 
 
 def _keys(points: list[MetricPoint]) -> list[str]:
@@ -247,9 +284,19 @@ def record_points(run: Run, points: list[MetricPoint]) -> None:
     if not points:
         return
     if records_points_in_one_statement():
-        _record_points_in_one_statement(run, points)
-    else:
-        update_summaries(run.pk, points, insert_points(run.pk, points, registering_in=run.experiment_id))
+        if not _record_points_in_one_statement(run, points):
+            raise _run_gone(run)
+        return
+    inserted = insert_points(run.pk, points, registering_in=run.experiment_id)
+    # Nothing new: every point was stored already, or the run is gone (SQLite: the INSERT took
+    # the write lock, so what this reads stays true until the transaction ends).
+    if not inserted and not Run.objects.filter(pk=run.pk).exists():
+        raise _run_gone(run)
+    update_summaries(run.pk, points, inserted)
+
+
+def _run_gone(run: Run | RunRef) -> ResourceDoesNotExist:
+    return ResourceDoesNotExist(f"Run with id={run.uuid} not found")
 
 
 def records_points_in_one_statement() -> bool:
@@ -263,31 +310,61 @@ _PG_SUMMARY_ARRAYS = ", ".join(
 )
 
 
-def _record_points_in_one_statement(run: Run, points: list[MetricPoint]) -> None:
+def _record_points_in_one_statement(
+    run: Run | RunRef, points: list[MetricPoint], *, if_active: bool = False
+) -> bool:
     """PostgreSQL: keys, points and summaries in one round trip. The points' INSERT returns the
     keys of the points it stored; the summaries' upsert counts them per key, as `update_summaries`
-    counts what `insert_points` returned."""
+    counts what `insert_points` returned. With `if_active`, nothing is stored unless the run is
+    active; returns whether the run was there (and active).
+
+    Outside a transaction the statement is first tried without ON CONFLICT: a point already
+    stored (a client sending a batch again) fails it whole, and it runs again with the clause.
+    PostgreSQL's ON CONFLICT inserts each row speculatively, which costs a third more."""
     registering, registering_params = registering_metric_keys(run.experiment_id, _keys(points))
     # (key, value, timestamp, step, min, max) per key; its new points are counted in SQL.
     summary_columns = [list(c) for c in zip(*(row[:-1] for row in summarise(points, Counter())), strict=True)]
-    select, point_params = _points_select(run.pk, points)
+    select, point_params = _points_select(points)
     into, returning = _points_insert()
-    sql = f"{registering}inserted AS ({into}{select}{returning}), {_summaries_of_inserted()}"
+    params = [*registering_params, run.pk, *point_params, *summary_columns]
+
+    def statement(on_conflict: str) -> str:
+        return (
+            f"{registering}{_locked_run(if_active)}, inserted AS ({into}{select}{on_conflict}{returning}), "
+            f"{_summaries_of_inserted()} SELECT 1 FROM run_locked"
+        )
+
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*registering_params, *point_params, run.pk, *summary_columns])
+        if connection.in_atomic_block:
+            cursor.execute(statement(" ON CONFLICT DO NOTHING"), params)
+        else:
+            try:
+                cursor.execute(statement(""), params)
+            except IntegrityError as error:
+                if getattr(getattr(error.__cause__, "diag", None), "constraint_name", None) != "metric_point":
+                    raise
+                cursor.execute(statement(" ON CONFLICT DO NOTHING"), params)
+        return cursor.fetchone() is not None
+
+
+def record_points_if_active(run: RunRef, points: list[MetricPoint]) -> bool:
+    """PostgreSQL, outside a transaction: `record_points` for a run known by its `RunRef` alone,
+    in one round trip, if the run is there and active; returns whether it was (if not, nothing
+    was stored, and the caller looks the run up to say why)."""
+    return _record_points_in_one_statement(run, points, if_active=True)
 
 
 @lru_cache(maxsize=1)
 def _summaries_of_inserted() -> str:
-    """The end of `_record_points_in_one_statement`: the summaries' upsert, counting the keys that
-    `inserted` returned."""
+    """The CTEs `new_points` and `summaries` of `_record_points_in_one_statement`: the summaries'
+    upsert, counting the keys that `inserted` returned."""
     q = connection.ops.quote_name
     return (
-        f"new_points AS (SELECT {q('key')}, COUNT(*) AS n FROM inserted GROUP BY {q('key')}) "
-        f"INSERT INTO {q(MetricSummary._meta.db_table)} ({', '.join(q(c) for c in _SUMMARY_COLUMNS)}) "
-        f"SELECT %s, s.k, s.v, s.ts, s.st, s.lo, s.hi, COALESCE(new_points.n, 0) "
-        f"FROM unnest({_PG_SUMMARY_ARRAYS}) AS s(k, v, ts, st, lo, hi) "
-        f"LEFT JOIN new_points ON new_points.{q('key')} = s.k {_on_summary_conflict()}"
+        f"new_points AS (SELECT {q('key')}, COUNT(*) AS n FROM inserted GROUP BY {q('key')}), "
+        f"summaries AS (INSERT INTO {q(MetricSummary._meta.db_table)} ({', '.join(q(c) for c in _SUMMARY_COLUMNS)}) "
+        f"SELECT r.id, s.k, s.v, s.ts, s.st, s.lo, s.hi, COALESCE(new_points.n, 0) "
+        f"FROM run_locked r, unnest({_PG_SUMMARY_ARRAYS}) AS s(k, v, ts, st, lo, hi) "
+        f"LEFT JOIN new_points ON new_points.{q('key')} = s.k {_on_summary_conflict()})"
     )
 
 

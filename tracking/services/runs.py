@@ -12,7 +12,7 @@ from datetime import datetime
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tracking.errors import InvalidParameterValue, ResourceDoesNotExist
+from tracking.errors import InvalidParameterValue, MlflowError, ResourceDoesNotExist
 from tracking.key_registry import (
     PARAM,
     TAG,
@@ -22,10 +22,11 @@ from tracking.key_registry import (
     register_run_keys,
     registering_keys,
 )
-from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag
+from tracking.models import Dataset, Experiment, Param, Run, RunInput, RunModelLink, RunTag, Workspace
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
+from tracking.queries.runs import get_run, seen_run
 from tracking.row_inserts import row_insert
 from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
@@ -45,7 +46,13 @@ from tracking.validation import (
     truncate,
 )
 
-from .metric_points import MetricPoint, record_model_points, record_points, records_points_in_one_statement
+from .metric_points import (
+    MetricPoint,
+    record_model_points,
+    record_points,
+    record_points_if_active,
+    records_points_in_one_statement,
+)
 
 RUN_NAME_TAG = "mlflow.runName"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
@@ -412,6 +419,38 @@ def check_metrics(points: Sequence[MetricPoint], path: str = "metrics[{}].") -> 
                 point.timestamp,
                 f"metric '{point.key}' (value={point.value}). Timestamp must be a nonnegative long (64-bit integer) ",
             )
+
+
+def log_metric_to(*, workspace: Workspace, run_id: str, point: MetricPoint) -> None:
+    """`log_metric` to the run of this id: see `_logged_without_look_up`."""
+    if not _logged_without_look_up(workspace, run_id, [point], ""):
+        log_metric(run=get_run(workspace, run_id), point=point)
+
+
+def log_batch_to(*, workspace: Workspace, run_id: str, batch: Batch) -> None:
+    """`log_batch` to the run of this id: see `_logged_without_look_up`."""
+    if batch.params or batch.tags or not _logged_without_look_up(workspace, run_id, list(batch.metrics)):
+        log_batch(run=get_run(workspace, run_id), batch=batch)
+
+
+def _logged_without_look_up(
+    workspace: Workspace, run_id: str, points: list[MetricPoint], path: str = "metrics[{}]."
+) -> bool:
+    """PostgreSQL: stores the points of a run this process has looked up before in one round
+    trip, without looking it up again (its statement checks that the run is there and active),
+    when nothing else is to be written; returns whether it did. Otherwise the caller takes the
+    usual way, which looks the run up and checks everything in its order, errors included."""
+    if not records_points_in_one_statement() or not points or connection.in_atomic_block:
+        return False
+    run = seen_run(workspace, run_id)
+    if run is None or any(point.model_id for point in points) or runs_change_due([run.experiment_id]):
+        return False
+    try:
+        check_batch_sizes(len(points), 0, 0)
+        check_metrics(points, path)
+    except MlflowError:
+        return False
+    return record_points_if_active(run, points)
 
 
 def log_metric(*, run: Run, point: MetricPoint) -> None:

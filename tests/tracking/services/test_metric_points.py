@@ -114,3 +114,79 @@ def test_a_point_logged_with_another_workspace_s_model_id_stays_the_run_s(defaul
     assert Metric.objects.filter(run=run, key="acc").count() == 2
     assert not LoggedModelMetric.objects.filter(model=theirs).exists()
     assert list(LoggedModelMetric.objects.filter(model=ours).values_list("value", flat=True)) == [0.95]
+
+
+# --- The run the points belong to ----------------------------------------------------------------
+# Points have no foreign key in the database: their INSERT takes the run's row itself.
+
+
+def test_points_for_a_run_deleted_since_it_was_looked_up_are_refused_and_nothing_is_stored(run):
+    from tracking.errors import ResourceDoesNotExist
+    from tracking.models import Run
+
+    pk = run.pk
+    Run.objects.filter(pk=pk).delete()
+
+    with pytest.raises(ResourceDoesNotExist, match=f"Run with id={run.uuid} not found"):
+        record_points(run, [MetricPoint("m", 1.0, 0, 0), MetricPoint("n", 2.0, 0, 0)])
+
+    assert not Metric.objects.filter(run_id=pk).exists()
+    assert not MetricSummary.objects.filter(run_id=pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_sent_again_outside_a_transaction_stores_each_point_once(run):
+    """PostgreSQL tries a batch without ON CONFLICT first, outside a transaction: a point stored
+    already fails that attempt whole, and the batch goes again with the clause."""
+    first = [MetricPoint("m", float(step), 1_000 + step, step) for step in range(10)]
+    record_points(run, first)
+    record_points(run, first)
+    again_and_more = first[5:] + [MetricPoint("m", float(step), 1_000 + step, step) for step in range(10, 15)]
+    record_points(run, again_and_more)
+
+    assert sorted(Metric.objects.filter(run=run).values_list("step", flat=True)) == list(range(15))
+    assert summary(run) == (14.0, 14, 1_014, 0.0, 14.0, 15)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_points_logged_while_their_run_is_being_deleted_wait_for_it_and_are_not_left_behind(run):
+    """A deletion locks its runs before it deletes their points (then the runs): points logged
+    meanwhile wait for it, then find no run. Without the lock they would be stored between the
+    two DELETEs and outlive their run."""
+    import threading
+    import time
+
+    from django.db import connection, transaction
+
+    from tracking.deletion.purge import lock_runs
+    from tracking.errors import ResourceDoesNotExist
+    from tracking.models import Run
+
+    if not connection.features.has_select_for_update:
+        pytest.skip("SQLite runs one writer at a time: a deletion cannot interleave with the INSERT")
+    record_points(run, [MetricPoint("m", 0.0, 0, 0)])
+    points_deleted = threading.Event()
+
+    def delete_the_run() -> None:
+        try:
+            with transaction.atomic():
+                lock_runs(Run.objects.filter(pk=run.pk))
+                Metric.objects.filter(run_id=run.pk).delete()
+                points_deleted.set()
+                time.sleep(0.5)
+                MetricSummary.objects.filter(run_id=run.pk).delete()
+                Run.objects.filter(pk=run.pk).delete()
+        finally:
+            connection.close()
+
+    deleter = threading.Thread(target=delete_the_run)
+    deleter.start()
+    assert points_deleted.wait(10)
+    started = time.monotonic()
+    with pytest.raises(ResourceDoesNotExist):
+        record_points(run, [MetricPoint("m", 1.0, 1, 1)])
+    waited = time.monotonic() - started
+    deleter.join()
+
+    assert waited > 0.2
+    assert not Metric.objects.filter(run_id=run.pk).exists()

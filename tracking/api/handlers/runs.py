@@ -164,7 +164,8 @@ def delete_tag(call: ApiCall) -> dict[str, Any]:
 
 @rpc("mlflow.LogMetric")
 def log_metric(call: ApiCall) -> dict[str, Any]:
-    services.log_metric(run=_run(call), point=_point(call.message, ""))
+    run_id = _run_id(call.message)  # MLflow's order: the run's id, then the point's fields
+    services.log_metric_to(workspace=call.workspace, run_id=run_id, point=_point(call.message, ""))
     return {}
 
 
@@ -176,7 +177,7 @@ def log_batch(call: ApiCall) -> dict[str, Any]:
         params=_pairs(message.get("params", []), "params"),
         tags=_pairs(message.get("tags", []), "tags"),
     )
-    services.log_batch(run=_run(call), batch=batch)
+    services.log_batch_to(workspace=call.workspace, run_id=_run_id(call.message), batch=batch)
     return {}
 
 
