@@ -23,8 +23,33 @@ def table(model) -> str:
 
 def fetch_rows(sql: str, params: list | tuple) -> list[tuple]:
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            _read_datetimes_in_c(cursor)
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@functools.cache
+def _c_timestamptz_loader() -> type | None:
+    """psycopg's own loader of timestamptz text, written in C when psycopg's binary build is
+    installed (None without psycopg)."""
+    try:
+        import psycopg
+    except ImportError:
+        return None
+    return psycopg.adapters.get_loader(psycopg.postgres.types["timestamptz"].oid, psycopg.pq.Format.TEXT)
+
+
+def _read_datetimes_in_c(cursor) -> None:
+    """PostgreSQL: the cursor reads timestamptz columns with psycopg's C loader. Django registers
+    a loader of its own, a Python subclass of psycopg's Python one, which costs about 3.5 µs a
+    value, ten times the C one: a page of 1,000 experiments has 2,000 datetimes. With the session
+    in UTC, as Django keeps it, the two give equal datetimes, aware in `datetime.timezone.utc`.
+    (Django checks its loader's time zone on every new cursor, so the C one cannot be registered
+    for the whole connection.)"""
+    loader = _c_timestamptz_loader()
+    if loader is not None and connection.timezone_name == "UTC":
+        cursor.cursor.adapters.register_loader("timestamptz", loader)
 
 
 def aware(moment: datetime | None) -> datetime | None:
