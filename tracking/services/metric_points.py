@@ -6,11 +6,12 @@ instead of building a model object per point. Both statements run inside the cal
 transaction. On PostgreSQL they are one statement, with the keys' registration (`record_points`
 there is a single round trip, atomic by itself: `log_metric` needs no BEGIN and COMMIT around it).
 
-Points have no foreign key to their run in the database: PostgreSQL checks one row by row, with
-a query per point (a third of a batch's INSERT). The INSERT itself makes sure the run is there:
-it takes its rows from the run's row, which it locks on PostgreSQL (FOR KEY SHARE: a deletion,
-which locks its runs first, waits for it, or it for the deletion and then finds no run), and
-SQLite runs one writer at a time. A run gone before its points came is RESOURCE_DOES_NOT_EXIST.
+Points have no foreign key to their run in the database: PostgreSQL checks such a key with a
+query per row (a third of a batch's INSERT). The INSERT itself makes sure the run is there: it
+takes the run's id from the run's row, which it locks on PostgreSQL (FOR KEY SHARE: a deletion
+locks its runs first, so either it waits for the INSERT, or the INSERT waits for it and then
+finds no run); SQLite runs one writer at a time. Points for a run gone since the caller looked it
+up are RESOURCE_DOES_NOT_EXIST.
 """
 
 from __future__ import annotations
