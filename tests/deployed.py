@@ -227,10 +227,13 @@ class ServerPool:
         env = {**self.shared, **environment}
         env["STUDIO_DATA_DIR"] = str(self.folder / f"server-{number}")
         if self.broker.startswith(("redis://", "rediss://")):
-            # A Redis database of its own, emptied first: no server takes another's tasks, and
-            # none takes the tasks a previous test run left behind. 14 and 15 are the topology
-            # test's (tests/integration/test_topology.py).
-            env["CELERY_BROKER_URL"] = _redis_database(self.broker, 1 + number % 13)
+            # A Redis database of its own, emptied first: no server takes another's tasks, nor
+            # the tasks of the suite's own workers (tests/integration, on the suite's database),
+            # and none takes the tasks a previous test run left behind. 14 and 15 are the
+            # topology test's (tests/integration/test_topology.py).
+            suite_database = int(urlsplit(self.broker).path.lstrip("/") or 0)
+            free = [database for database in range(14) if database != suite_database]
+            env["CELERY_BROKER_URL"] = _redis_database(self.broker, free[(number - 1) % len(free)])
             import redis
 
             redis.Redis.from_url(env["CELERY_BROKER_URL"]).flushdb()
