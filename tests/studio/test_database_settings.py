@@ -29,19 +29,38 @@ def settings_with(**environment: str) -> dict:
 
 
 def test_postgresql_keeps_every_acknowledged_write_unless_told_otherwise():
-    assert "options" not in settings_with(DATABASE_URL=PG_URL)["options"]
+    assert "synchronous_commit" not in settings_with(DATABASE_URL=PG_URL)["options"]["options"]
 
     relaxed = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_SYNCHRONOUS_COMMIT="off")
 
-    assert relaxed["options"]["options"] == "-c synchronous_commit=off"
+    assert relaxed["options"]["options"] == "-c synchronous_commit=off -c random_page_cost=1.1"
     assert relaxed["errors"] == []
 
 
 def test_an_unknown_synchronous_commit_value_is_a_configuration_error():
     wrong = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_SYNCHRONOUS_COMMIT="sometimes; DROP")
 
-    assert "options" not in wrong["options"]
+    assert "synchronous_commit" not in wrong["options"]["options"]
     assert any("STUDIO_POSTGRES_SYNCHRONOUS_COMMIT" in error for error in wrong["errors"])
+
+
+def test_postgresql_s_planner_prices_random_reads_as_on_an_ssd_unless_told_otherwise():
+    assert settings_with(DATABASE_URL=PG_URL)["options"]["options"] == "-c random_page_cost=1.1"
+    assert settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST="2.5")["options"][
+        "options"
+    ] == ("-c random_page_cost=2.5")
+    assert (
+        "options"
+        not in settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST="server")["options"]
+    )
+
+
+@pytest.mark.parametrize("value", ["-1", "0", "fast", "1; DROP TABLE x", "inf", "nan"])
+def test_a_random_page_cost_that_is_not_a_positive_number_is_a_configuration_error(value):
+    wrong = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST=value)
+
+    assert "options" not in wrong["options"]
+    assert any("STUDIO_POSTGRES_RANDOM_PAGE_COST" in error for error in wrong["errors"])
 
 
 def test_sqlite_leaves_checkpoints_to_the_web_workers_thread():
