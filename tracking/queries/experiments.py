@@ -112,7 +112,7 @@ def _search_sql(
     """The SQL of a search and its parameters, which depend on nothing else: the ORM builds them
     (parsing the filter, compiling the query) once per search asked again, as a client paging or
     a page refreshing does. Each row ends with its experiment's tags as a JSON array of pairs
-    (`_TAGS_OF_EACH`): the page and its tags in one round trip."""
+    (`_tags_of_each`): the page and its tags in one round trip."""
     queryset = Experiment.objects.filter(workspace_id=workspace_pk)
     if view_type == "ACTIVE_ONLY":
         queryset = queryset.filter(lifecycle_stage="active")
@@ -156,7 +156,8 @@ def experiment_tags(
     experiments: list[Experiment] | list[ExperimentRecord],
 ) -> dict[int, list[tuple[str, str]]]:
     """Tags of several experiments, by experiment pk, in one plain query per 10,000 experiments (a
-    search's page may hold 50,000, past SQLite's 32,766 parameters)."""
+    list may hold 50,000, past SQLite's 32,766 parameters; a search reads its
+    page's tags with the page)."""
     tags: dict[int, list[tuple[str, str]]] = defaultdict(list)
     pks = [experiment.pk for experiment in experiments]
     for start in range(0, len(pks), _TAG_READ_CHUNK):
