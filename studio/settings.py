@@ -177,6 +177,12 @@ DATABASE_URL = database_url()
 POSTGRES_PREPARE_THRESHOLD = 2
 
 
+def _set_server_option(config: dict, name: str, value: str) -> None:
+    """A PostgreSQL setting for each of Studio's connections (libpq's `options`, `-c name=value`)."""
+    options = config["OPTIONS"].get("options", "")
+    config["OPTIONS"]["options"] = f"{options} -c {name}={value}".strip()
+
+
 def _database(url: str) -> dict:
     try:
         # Persistent connections without a health check per request (it costs a round trip on
@@ -224,8 +230,7 @@ def _database(url: str) -> dict:
                 "synchronous_commit values (on, off, local, remote_write, remote_apply)."
             )
         elif synchronous_commit != "on":
-            options = config["OPTIONS"].get("options", "")
-            config["OPTIONS"]["options"] = f"{options} -c synchronous_commit={synchronous_commit}".strip()
+            _set_server_option(config, "synchronous_commit", synchronous_commit)
         # What the planner charges for reading a page out of order, against in order. PostgreSQL's
         # default (4) prices a spinning disk: with it, a page of 100 runs read its params, tags
         # and metrics by scanning those whole tables (5.6 ms at 5,000 runs) rather than through
@@ -243,8 +248,7 @@ def _database(url: str) -> dict:
                     "1000 (or 'server', to keep the database server's own setting)."
                 )
             else:
-                options = config["OPTIONS"].get("options", "")
-                config["OPTIONS"]["options"] = f"{options} -c random_page_cost={cost:g}".strip()
+                _set_server_option(config, "random_page_cost", f"{cost:g}")
         if env_bool("STUDIO_POSTGRES_PREPARED_STATEMENTS", True):
             # Parameters bound by the server, and a statement run twice on a connection prepared
             # there: the hot statements (a metric's upsert, a run's look-up, a page of runs) are

@@ -39,7 +39,7 @@ def get_run(workspace: Workspace, run_id: str) -> Run:
         [run_id, workspace.pk],
     )
     if run is None:
-        raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+        raise run_not_found(run_id)
     _seen_runs.put((workspace.pk, run_id), RunRef(run.pk, run.uuid, run.experiment_id))
     return run
 
@@ -136,7 +136,12 @@ def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
     records = _with_data(_run_rows("r.uuid = %s AND e.workspace_id = %s", [run_id, workspace.pk]))
     for record in records.values():
         return record
-    raise ResourceDoesNotExist(f"Run with id={run_id} not found")
+    raise run_not_found(run_id)
+
+
+def run_not_found(run_id: str) -> ResourceDoesNotExist:
+    """MLflow's answer for a run id nothing matches (in this workspace)."""
+    return ResourceDoesNotExist(f"Run with id={run_id} not found")
 
 
 # PostgreSQL types a UNION's columns from its first branch: say what the NULLs stand for.

@@ -26,11 +26,10 @@ from typing import NamedTuple
 import orjson
 from django.db import IntegrityError, connection, transaction
 
-from tracking.errors import ResourceDoesNotExist
 from tracking.key_registry import METRIC, prune_keys, register_keys, registering_metric_keys
 from tracking.models import Experiment, LoggedModel, LoggedModelMetric, Metric, MetricSummary, Run
 from tracking.models.experiments import ACTIVE
-from tracking.queries.runs import RunRef
+from tracking.queries.runs import RunRef, run_not_found
 from tracking.run_changes import note_runs_changed
 
 
@@ -286,18 +285,14 @@ def record_points(run: Run, points: list[MetricPoint]) -> None:
         return
     if records_points_in_one_statement():
         if not _record_points_in_one_statement(run, points):
-            raise _run_gone(run)
+            raise run_not_found(run.uuid)
         return
     inserted = insert_points(run.pk, points, registering_in=run.experiment_id)
     # Nothing new: every point was stored already, or the run is gone (SQLite: the INSERT took
     # the write lock, so what this reads stays true until the transaction ends).
     if not inserted and not Run.objects.filter(pk=run.pk).exists():
-        raise _run_gone(run)
+        raise run_not_found(run.uuid)
     update_summaries(run.pk, points, inserted)
-
-
-def _run_gone(run: Run | RunRef) -> ResourceDoesNotExist:
-    return ResourceDoesNotExist(f"Run with id={run.uuid} not found")
 
 
 def records_points_in_one_statement() -> bool:
