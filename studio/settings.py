@@ -196,6 +196,7 @@ def _database(url: str) -> dict:
         # WAL lets readers run beside the single writer; IMMEDIATE takes the write lock at the
         # start of a transaction, so concurrent writers queue on busy_timeout instead of failing
         # with "database is locked" when a read lock cannot be upgraded.
+        config["ENGINE"] = "studio.db_backends.sqlite3"  # Django's, with placeholders converted once
         config["CONN_MAX_AGE"] = None
         config["CONN_HEALTH_CHECKS"] = False
         config["OPTIONS"] = {

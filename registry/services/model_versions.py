@@ -44,7 +44,7 @@ from registry.validation import (
 )
 from tracking.artifacts import default_store
 from tracking.models import LoggedModel, LoggedModelTag, Workspace
-from tracking.row_inserts import row_insert
+from tracking.row_inserts import insert_row, row_insert
 from tracking.validation import MAX_TAG_VALUE_LENGTH
 
 from .sources import Source, resolve_source
@@ -110,9 +110,16 @@ def create_model_version(
             _insert_numbered(version, tag_values, now)
         else:
             version.version = _take_version_number(model, now)
-            version.save(force_insert=True)
-            version.tag_list = ModelVersionTag.objects.bulk_create(
-                [ModelVersionTag(version=version, key=key, value=value) for key, value in tag_values.items()]
+            insert_row(version)
+            version.tag_list = (
+                ModelVersionTag.objects.bulk_create(
+                    [
+                        ModelVersionTag(version=version, key=key, value=value)
+                        for key, value in tag_values.items()
+                    ]
+                )
+                if tag_values
+                else []
             )
         if resolved.logged_model is not None:
             _record_registration(resolved.logged_model, model.name, version.version)
@@ -158,7 +165,7 @@ def _insert_numbered(version: ModelVersion, tags: dict[str, str], now: datetime)
         f"WITH numbered AS (UPDATE {q(RegisteredModel._meta.db_table)} "
         "SET last_version_number = last_version_number + 1, updated_at = %s "
         "WHERE id = %s RETURNING last_version_number AS n), "
-        f"created AS (INSERT INTO {q(ModelVersion._meta.db_table)} ({row.columns()}) "
+        f"created AS (INSERT INTO {q(ModelVersion._meta.db_table)} ({row.columns}) "
         f"VALUES ({', '.join(placeholders)}) RETURNING id, {q('version')}) "
     )
     arguments = [connection.ops.adapt_datetimefield_value(now), version.registered_model_id, *params]

@@ -15,6 +15,7 @@ from tracking.key_registry import forget_experiment_keys, register_experiment_ke
 from tracking.models import Experiment, ExperimentTag, Run, Workspace
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.raw_sql import fetch_rows, quote, table
+from tracking.row_inserts import insert_row
 from tracking.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
     check_experiment_name,
@@ -58,7 +59,7 @@ def create_experiment(
     try:
         with transaction.atomic():
             number = _next_experiment_number(workspace)
-            experiment = Experiment.objects.create(
+            experiment = Experiment(
                 workspace=workspace,
                 number=number,
                 name=name,
@@ -70,6 +71,7 @@ def create_experiment(
                 created_at=now,
                 updated_at=now,
             )
+            insert_row(experiment)
             ExperimentTag.objects.bulk_create(
                 ExperimentTag(experiment=experiment, key=key, value=value)
                 for key, value in dict(tags).items()

@@ -14,7 +14,7 @@ from tracking.models.experiments import DELETED
 from tracking.models.logged_models import STATUSES
 from tracking.validation import MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH, check_key, truncate
 
-from .runs import generate_run_name
+from .run_names import generate_run_name
 
 _STATUS_NAMES = {name for name, _ in STATUSES}
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import nullcontext
@@ -27,7 +26,7 @@ from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
 from tracking.queries.runs import get_run, seen_run
-from tracking.row_inserts import row_insert
+from tracking.row_inserts import insert_row, row_insert
 from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
@@ -53,108 +52,11 @@ from .metric_points import (
     record_points_if_active,
     records_points_in_one_statement,
 )
+from .params_and_tags import insert_params, pair_in_one_statement, param_changed, upsert_tags
+from .run_names import generate_run_name
 
 RUN_NAME_TAG = "mlflow.runName"
 DATASET_CONTEXT_TAG = "mlflow.data.context"
-
-_ADJECTIVES = [
-    "amber",
-    "bold",
-    "brave",
-    "bright",
-    "calm",
-    "clever",
-    "crisp",
-    "dapper",
-    "eager",
-    "fast",
-    "gentle",
-    "glad",
-    "golden",
-    "grand",
-    "honest",
-    "keen",
-    "lively",
-    "lucky",
-    "merry",
-    "mighty",
-    "neat",
-    "noble",
-    "polite",
-    "proud",
-    "quick",
-    "quiet",
-    "rapid",
-    "shy",
-    "silent",
-    "smart",
-    "sunny",
-    "swift",
-    "tidy",
-    "vivid",
-    "warm",
-    "wise",
-    "witty",
-    "young",
-    "zesty",
-]
-_NOUNS = [
-    "badger",
-    "bat",
-    "bear",
-    "bee",
-    "bison",
-    "cat",
-    "crane",
-    "crow",
-    "deer",
-    "dove",
-    "eagle",
-    "elk",
-    "finch",
-    "fox",
-    "frog",
-    "gull",
-    "hare",
-    "hawk",
-    "heron",
-    "horse",
-    "ibis",
-    "koala",
-    "lark",
-    "lion",
-    "lynx",
-    "mole",
-    "moth",
-    "newt",
-    "otter",
-    "owl",
-    "panda",
-    "pig",
-    "puma",
-    "quail",
-    "ram",
-    "robin",
-    "seal",
-    "shrew",
-    "slug",
-    "snail",
-    "squid",
-    "stork",
-    "swan",
-    "tiger",
-    "toad",
-    "trout",
-    "wasp",
-    "whale",
-    "wolf",
-    "wren",
-    "yak",
-]
-
-
-def generate_run_name() -> str:
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}-{random.randint(1, 999)}"
 
 
 def _check_run_name(name: str) -> str:
@@ -208,8 +110,8 @@ def create_run(
         _insert_run_in_one_statement(run, tag_values)
         return run
     with transaction.atomic():
-        run.save(force_insert=True)
-        RunTag.objects.bulk_create(RunTag(run=run, key=key, value=value) for key, value in tag_values.items())
+        insert_row(run)
+        upsert_tags(run.pk, tag_values)
         register_keys(experiment.pk, tags=tag_values)
         note_runs_changed([experiment.pk])
     return run
@@ -223,7 +125,7 @@ def _insert_run_in_one_statement(run: Run, tags: dict[str, str]) -> None:
     row = row_insert(run)
     with connection.cursor() as cursor:
         cursor.execute(
-            f"{registering}created AS (INSERT INTO {q(Run._meta.db_table)} ({row.columns()}) "
+            f"{registering}created AS (INSERT INTO {q(Run._meta.db_table)} ({row.columns}) "
             f"VALUES ({', '.join(row.placeholders)}) RETURNING id), "
             f"tagged AS (INSERT INTO {q(RunTag._meta.db_table)} (run_id, {q('key')}, {q('value')}) "
             "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v)) "
@@ -249,7 +151,7 @@ def update_run(
         if changes:
             Run.objects.filter(pk=run.pk).update(**changes)
         if run_name:
-            _upsert_tags(run, {RUN_NAME_TAG: changes["name"]})
+            _set_tags(run, {RUN_NAME_TAG: changes["name"]})
         note_runs_changed([run.experiment_id])
         if status in TERMINAL_STATUSES and run.status not in TERMINAL_STATUSES and has_long_histories(run):
             # robust: a broker that is down must not fail the client's call; charts are then
@@ -284,60 +186,12 @@ def restore_run(*, run: Run) -> None:
 # --- Params and tags ---------------------------------------------------------------------------
 
 
-def _check_params_unchanged(run: Run, params: dict[str, str]) -> None:
-    existing = dict(Param.objects.filter(run=run, key__in=list(params)).values_list("key", "value"))
-    changed = [
-        (key, existing[key], value)
-        for key, value in params.items()
-        if key in existing and existing[key] != value
-    ]
-    if changed:
-        raise _param_changed(run, *changed[0])
-
-
-def _param_changed(run: Run, key: str, old: str, new: str) -> InvalidParameterValue:
-    return InvalidParameterValue(
-        f"Changing param values is not allowed. Param with key='{key}' was already logged with "
-        f"value='{old}' for run ID='{run.uuid}'. Attempted logging new value '{new}'."
-    )
-
-
-def _insert_params(run: Run, params: dict[str, str]) -> None:
-    _check_params_unchanged(run, params)
-    Param.objects.bulk_create(
-        [Param(run=run, key=key, value=value) for key, value in params.items()], ignore_conflicts=True
-    )
-
-
-def _upsert_tags(run: Run, tags: dict[str, str]) -> None:
-    RunTag.objects.bulk_create(
-        [RunTag(run=run, key=key, value=value) for key, value in tags.items()],
-        update_conflicts=True,
-        unique_fields=["run", "key"],
-        update_fields=["value"],
-    )
+def _set_tags(run: Run, tags: dict[str, str]) -> None:
+    upsert_tags(run.pk, tags)
     if RUN_NAME_TAG in tags:
         name = _check_run_name(tags[RUN_NAME_TAG])
         Run.objects.filter(pk=run.pk).update(name=name)
         run.name = name
-
-
-def _pair_in_one_statement(
-    run: Run, model: type[Param | RunTag], kind: str, key: str, value: str, *,
-    on_conflict: str, select: str = "1", select_params: Sequence = (),
-) -> tuple:  # fmt: skip
-    """PostgreSQL: a run's param or tag and its key's registration in one statement, its own
-    transaction (no BEGIN and COMMIT); returns the row of `select`, which may read `written`
-    (the INSERT's RETURNING) and sees the tables as they were before the statement."""
-    registering, params = registering_keys(run.experiment_id, kind, [key])
-    q = connection.ops.quote_name
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"{registering}written AS (INSERT INTO {q(model._meta.db_table)} (run_id, {q('key')}, {q('value')}) "
-            f"VALUES (%s, %s, %s) ON CONFLICT (run_id, {q('key')}) {on_conflict}) SELECT {select}",
-            [*params, run.pk, key, value, *select_params],
-        )
-        return cursor.fetchone()
 
 
 def log_param(*, run: Run, key: str, value: str) -> None:
@@ -350,7 +204,7 @@ def log_param(*, run: Run, key: str, value: str) -> None:
         # reads), which tells a repeat from a change. A refused change has written nothing: a
         # held param's key was registered already.
         q = connection.ops.quote_name
-        logged, held = _pair_in_one_statement(
+        logged, held = pair_in_one_statement(
             run,
             Param,
             PARAM,
@@ -365,10 +219,10 @@ def log_param(*, run: Run, key: str, value: str) -> None:
             if held is None:  # logged by a write that committed while this one ran: read it now
                 held = Param.objects.filter(run=run, key=key).values_list("value", flat=True).first()
             if held != value:
-                raise _param_changed(run, key, held, value)
+                raise param_changed(run, key, held, value)
         return
     with transaction.atomic():
-        _insert_params(run, {key: value})
+        insert_params(run, {key: value})
         register_keys(run.experiment_id, params=[key])
         note_runs_changed([run.experiment_id])
 
@@ -381,12 +235,12 @@ def set_tag(*, run: Run, key: str, value: str) -> None:
         # The tag and its key's registration in one statement, its own transaction (no BEGIN
         # and COMMIT): what the run's name tag and the experiment's change mark also write needs one.
         q = connection.ops.quote_name
-        _pair_in_one_statement(
+        pair_in_one_statement(
             run, RunTag, TAG, key, value, on_conflict=f"DO UPDATE SET {q('value')} = EXCLUDED.{q('value')}"
         )
         return
     with transaction.atomic():
-        _upsert_tags(run, {key: value})
+        _set_tags(run, {key: value})
         register_keys(run.experiment_id, tags=[key])
         note_runs_changed([run.experiment_id])
 
@@ -505,9 +359,9 @@ def log_batch(*, run: Run, batch: Batch) -> None:
     )
     with transaction.atomic() if several else nullcontext():
         if params:
-            _insert_params(run, params)
+            insert_params(run, params)
         if tags:
-            _upsert_tags(run, tags)
+            _set_tags(run, tags)
         register_keys(run.experiment_id, params=params, tags=tags)
         record_points(run, points)
         record_model_points(run, points)

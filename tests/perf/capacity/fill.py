@@ -149,9 +149,9 @@ class RunWriter:
 
     def __init__(self, rng: random.Random, steps_mean: float, sweeps: dict[int, str]) -> None:
         # The words `generate_run_name` picks from, so that names look like the server's.
-        from tracking.services.runs import _ADJECTIVES, _NOUNS
+        from tracking.services.run_names import ADJECTIVES, ANIMALS
 
-        self.words = _ADJECTIVES, _NOUNS
+        self.words = ADJECTIVES, ANIMALS
         self.rng = rng
         self.sweeps = sweeps  # experiment pk -> the uuid of its latest sweep's parent run
         self.steps_high = max(1, round(2 * steps_mean - 1))
