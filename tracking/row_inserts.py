@@ -72,3 +72,17 @@ def insert_row(instance: Model) -> None:
         )
         (instance.pk,) = cursor.fetchone()
     instance._state.adding, instance._state.db = False, connection.alias
+
+
+def inserting_pairs_of_created(
+    model: type[Model], owner_column: str, pairs: dict[str, str]
+) -> tuple[str, list]:
+    """PostgreSQL: the CTE `tagged`, which inserts `pairs` as (key, value) rows of `model` (tags)
+    owned through `owner_column` by the row the statement's CTE `created` returns (its `id`),
+    and its parameters."""
+    q = connection.ops.quote_name
+    return (
+        f"tagged AS (INSERT INTO {q(model._meta.db_table)} ({owner_column}, {q('key')}, {q('value')}) "
+        "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v))",
+        [list(pairs), list(pairs.values())],
+    )

@@ -44,7 +44,7 @@ from registry.validation import (
 )
 from tracking.artifacts import default_store
 from tracking.models import LoggedModel, LoggedModelTag, Workspace
-from tracking.row_inserts import insert_row, row_insert
+from tracking.row_inserts import insert_row, inserting_pairs_of_created, row_insert
 from tracking.validation import MAX_TAG_VALUE_LENGTH
 
 from .sources import Source, resolve_source
@@ -170,11 +170,8 @@ def _insert_numbered(version: ModelVersion, tags: dict[str, str], now: datetime)
     )
     arguments = [connection.ops.adapt_datetimefield_value(now), version.registered_model_id, *params]
     if tags:
-        sql += (
-            f", tagged AS (INSERT INTO {q(ModelVersionTag._meta.db_table)} (version_id, {q('key')}, {q('value')}) "
-            "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v)) "
-        )
-        arguments += [list(tags), list(tags.values())]
+        tagging, tag_params = inserting_pairs_of_created(ModelVersionTag, "version_id", tags)
+        sql, arguments = f"{sql}, {tagging} ", [*arguments, *tag_params]
     with connection.cursor() as cursor:
         cursor.execute(sql + f"SELECT id, {q('version')} FROM created", arguments)
         version.pk, version.version = cursor.fetchone()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
+from contextlib import nullcontext
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tracking.errors import InvalidParameterValue, ResourceAlreadyExists, ResourceDoesNotExist
@@ -15,7 +16,7 @@ from tracking.key_registry import forget_experiment_keys, register_experiment_ke
 from tracking.models import Experiment, ExperimentTag, Run, Workspace
 from tracking.models.experiments import ACTIVE, DELETED
 from tracking.raw_sql import fetch_rows, quote, table
-from tracking.row_inserts import insert_row
+from tracking.row_inserts import insert_row, inserting_pairs_of_created, row_insert
 from tracking.validation import (
     MAX_EXPERIMENT_TAG_VALUE_LENGTH,
     check_experiment_name,
@@ -23,11 +24,13 @@ from tracking.validation import (
     check_length,
 )
 
+# An experiment's default artifact location is served through this server's artifact proxy, which
+# the client resolves against the tracking URI (so a /ws/<name> prefix is kept).
+DEFAULT_ARTIFACT_LOCATION_PREFIX = "mlflow-artifacts:/"
+
 
 def artifact_location_for(number: int) -> str:
-    # Served through this server's artifact proxy, which the client resolves against the
-    # tracking URI (so a /ws/<name> prefix is kept).
-    return f"mlflow-artifacts:/{number}"
+    return f"{DEFAULT_ARTIFACT_LOCATION_PREFIX}{number}"
 
 
 def _stored_artifact_location(location: str) -> str:
@@ -54,31 +57,66 @@ def create_experiment(
     if artifact_location and artifact_location.startswith("runs:"):
         raise InvalidParameterValue(f"Artifact location cannot be a runs:/ URI. Given: '{artifact_location}'")
     now = timezone.now()
+    experiment = Experiment(
+        workspace=workspace,
+        number=0,  # the workspace's next number, taken below
+        name=name,
+        artifact_location=_stored_artifact_location(artifact_location) if artifact_location else "",
+        created_at=now,
+        updated_at=now,
+    )
+    tag_values = dict(tags)
     # A taken name is found by the unique constraint (workspace, name): a look-up first would
     # cost a statement on every creation, and a concurrent one could still take the name.
     try:
-        with transaction.atomic():
-            number = _next_experiment_number(workspace)
-            experiment = Experiment(
-                workspace=workspace,
-                number=number,
-                name=name,
-                artifact_location=(
-                    _stored_artifact_location(artifact_location)
-                    if artifact_location
-                    else artifact_location_for(number)
-                ),
-                created_at=now,
-                updated_at=now,
-            )
-            insert_row(experiment)
-            ExperimentTag.objects.bulk_create(
-                ExperimentTag(experiment=experiment, key=key, value=value)
-                for key, value in dict(tags).items()
-            )
+        if connection.vendor == "postgresql":
+            # Inside a caller's transaction, a savepoint: a taken name must leave it usable.
+            with transaction.atomic() if connection.in_atomic_block else nullcontext():
+                _insert_numbered(experiment, tag_values)
+        else:
+            with transaction.atomic():
+                experiment.number = _next_experiment_number(workspace)
+                experiment.artifact_location = experiment.artifact_location or artifact_location_for(
+                    experiment.number
+                )
+                insert_row(experiment)
+                ExperimentTag.objects.bulk_create(
+                    ExperimentTag(experiment=experiment, key=key, value=value)
+                    for key, value in tag_values.items()
+                )
     except IntegrityError:
         raise _name_taken(name) from None
     return experiment
+
+
+def _insert_numbered(experiment: Experiment, tags: dict[str, str]) -> None:
+    """PostgreSQL: `_next_experiment_number`, the experiment's INSERT (its default artifact location
+    made from its number) and its tags' in one statement, its own transaction (no BEGIN and
+    COMMIT); sets the experiment's pk, number and artifact location. A taken name fails the whole
+    statement, the number's count included."""
+    row = row_insert(experiment)
+    counter = quote("last_experiment_number")
+    placeholders, params = list(row.placeholders), list(row.params)
+    number_at, location_at = row.index_of("number"), row.index_of("artifact_location")
+    placeholders[number_at], params[number_at] = "(SELECT n FROM numbered)", None
+    if not experiment.artifact_location:
+        placeholders[location_at] = "CONCAT(%s::text, (SELECT n FROM numbered))"
+        params[location_at] = DEFAULT_ARTIFACT_LOCATION_PREFIX
+    del params[number_at]
+    sql = (
+        f"WITH numbered AS (UPDATE {table(Workspace)} SET {counter} = {counter} + 1 WHERE id = %s "
+        f"RETURNING {counter} AS n), "
+        f"created AS (INSERT INTO {table(Experiment)} ({row.columns}) VALUES ({', '.join(placeholders)}) "
+        f"RETURNING id, {quote('number')}, {quote('artifact_location')})"
+    )
+    arguments = [experiment.workspace_id, *params]
+    if tags:
+        tagging, tag_params = inserting_pairs_of_created(ExperimentTag, "experiment_id", tags)
+        sql, arguments = f"{sql}, {tagging}", [*arguments, *tag_params]
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} SELECT * FROM created", arguments)
+        experiment.pk, experiment.number, experiment.artifact_location = cursor.fetchone()
+    experiment._state.adding, experiment._state.db = False, connection.alias
 
 
 def _next_experiment_number(workspace: Workspace) -> int:

@@ -26,7 +26,7 @@ from tracking.models.experiments import ACTIVE, DELETED
 from tracking.models.runs import TERMINAL_STATUSES
 from tracking.queries.metric_charts import has_long_histories
 from tracking.queries.runs import get_run, seen_run
-from tracking.row_inserts import insert_row, row_insert
+from tracking.row_inserts import insert_row, inserting_pairs_of_created, row_insert
 from tracking.run_changes import note_runs_changed, runs_change_due
 from tracking.validation import (
     MAX_DATASET_DIGEST_LENGTH,
@@ -123,14 +123,12 @@ def _insert_run_in_one_statement(run: Run, tags: dict[str, str]) -> None:
     q = connection.ops.quote_name
     registering, key_params = registering_keys(run.experiment_id, TAG, list(tags))
     row = row_insert(run)
+    tagging, tag_params = inserting_pairs_of_created(RunTag, "run_id", tags)
     with connection.cursor() as cursor:
         cursor.execute(
             f"{registering}created AS (INSERT INTO {q(Run._meta.db_table)} ({row.columns}) "
-            f"VALUES ({', '.join(row.placeholders)}) RETURNING id), "
-            f"tagged AS (INSERT INTO {q(RunTag._meta.db_table)} (run_id, {q('key')}, {q('value')}) "
-            "SELECT created.id, t.k, t.v FROM created, unnest(%s::varchar[], %s::text[]) AS t(k, v)) "
-            "SELECT id FROM created",
-            [*key_params, *row.params, list(tags), list(tags.values())],
+            f"VALUES ({', '.join(row.placeholders)}) RETURNING id), {tagging} SELECT id FROM created",
+            [*key_params, *row.params, *tag_params],
         )
         (run.pk,) = cursor.fetchone()
     run._state.adding, run._state.db = False, connection.alias
