@@ -98,11 +98,11 @@ def _insert_numbered(experiment: Experiment, tags: dict[str, str]) -> None:
     counter = quote("last_experiment_number")
     placeholders, params = list(row.placeholders), list(row.params)
     number_at, location_at = row.index_of("number"), row.index_of("artifact_location")
-    placeholders[number_at], params[number_at] = "(SELECT n FROM numbered)", None
+    placeholders[number_at] = "(SELECT n FROM numbered)"
     if not experiment.artifact_location:
         placeholders[location_at] = "CONCAT(%s::text, (SELECT n FROM numbered))"
         params[location_at] = DEFAULT_ARTIFACT_LOCATION_PREFIX
-    del params[number_at]
+    del params[number_at]  # the number is the statement's own, not a parameter
     sql = (
         f"WITH numbered AS (UPDATE {table(Workspace)} SET {counter} = {counter} + 1 WHERE id = %s "
         f"RETURNING {counter} AS n), "

@@ -35,7 +35,7 @@ def _inserting(model: type[Param | RunTag], count: int, on_conflict: str) -> str
 
 
 def _rows(run_pk: int, pairs: dict[str, str]) -> list:
-    return [value for key, held in pairs.items() for value in (run_pk, key, held)]
+    return [column for key, value in pairs.items() for column in (run_pk, key, value)]
 
 
 # What a pair's INSERT does with a key the run holds already ("key" and "value" need no quoting on
