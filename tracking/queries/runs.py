@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,15 +30,18 @@ from tracking.validation import check_max_results
 from .experiments import parse_experiment_number
 
 
+# The run `r` belongs to the workspace: its experiment read by primary key. Joined on a filter of
+# the experiments by workspace instead, PostgreSQL may plan (on statistics a bulk creation has made
+# stale) to scan all of the workspace's experiments: 0.55 ms against 0.18 for 2,400 experiments.
+@functools.cache
+def _in_workspace() -> str:
+    return f"(SELECT w.workspace_id FROM {table(Experiment)} w WHERE w.id = r.experiment_id) = %s"
+
+
 def get_run(workspace: Workspace, run_id: str) -> Run:
     """The run with this id in this workspace, or RESOURCE_DOES_NOT_EXIST."""
     # Every write looks its run up first: plain SQL spares building the ORM query each time.
-    run = fetch_instance(
-        Run,
-        "r",
-        f"JOIN {table(Experiment)} e ON e.id = r.experiment_id WHERE r.uuid = %s AND e.workspace_id = %s",
-        [run_id, workspace.pk],
-    )
+    run = fetch_instance(Run, "r", f"WHERE r.uuid = %s AND {_in_workspace()}", [run_id, workspace.pk])
     if run is None:
         raise run_not_found(run_id)
     _seen_runs.put((workspace.pk, run_id), RunRef(run.pk, run.uuid, run.experiment_id))
@@ -133,7 +137,7 @@ def created_run_record(run: Run) -> RunRecord:
 
 def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
     """`get_run` and `load_runs` in two queries: the run's row found by its id, then its data."""
-    records = _with_data(_run_rows("r.uuid = %s AND e.workspace_id = %s", [run_id, workspace.pk]))
+    records = _with_data(_run_rows(f"r.uuid = %s AND {_in_workspace()}", [run_id, workspace.pk]))
     for record in records.values():
         return record
     raise run_not_found(run_id)
