@@ -13,7 +13,10 @@ from django.db.models import Model
 M = TypeVar("M", bound=Model)
 
 
+@functools.cache
 def quote(name: str) -> str:
+    # A process has one database, so a name's quoted form never changes: kept, as statements
+    # are built on every call and `connection.ops` is a thread-local look-up each time.
     return connection.ops.quote_name(name)
 
 

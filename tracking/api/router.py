@@ -177,7 +177,8 @@ def dispatch(request: HttpRequest, api_path: str, workspace_name: str | None = N
             # /ws/<name>/, so that it tells nobody which names exist.
             workspace = addressed = None
         else:
-            workspace = resolve_workspace(workspace_name or request.headers.get("X-Mlflow-Workspace"))
+            # META rather than `request.headers`, which builds a dict of every header first.
+            workspace = resolve_workspace(workspace_name or request.META.get("HTTP_X_MLFLOW_WORKSPACE"))
             addressed = (
                 resolve_workspace(path_args["workspace_name"])
                 if rpc_message in ADDRESSED_BY_PATH

@@ -1,8 +1,8 @@
 """Artifacts in a folder on the local disk.
 
-Every path is resolved with `os.path.realpath` (following symlinks) and refused unless it stays under
-the root, so a symlink inside the root that points elsewhere cannot be read, listed or written
-through; listings leave such links out. Deleting never follows a link: a link is removed as a link,
+Every path is resolved as `os.path.realpath` resolves it (following symlinks) and refused unless
+it stays under the root, so a symlink inside the root that points elsewhere cannot be read, listed
+or written through; listings leave such links out. Deleting never follows a link: a link is removed as a link,
 and a folder goes with `shutil.rmtree`, which does not descend into linked folders.
 
 Uploads are written to ".<name>.<16 hex digits>.part" beside the final name and renamed over it at
@@ -31,6 +31,7 @@ _TEMPORARY = re.compile(r"\..*\.[0-9a-f]{16}\.part", re.DOTALL)
 class LocalArtifactStore(ArtifactStore):
     def __init__(self, root: Path | str):
         self.root = Path(os.path.realpath(root))
+        self._root_text = str(self.root).rstrip("/")  # "" for "/": paths below it are "/" + path
 
     @classmethod
     def from_uri(cls, uri: str) -> Self:
@@ -136,26 +137,70 @@ class LocalArtifactStore(ArtifactStore):
         return self._walk_folder(prefix, top)
 
     def _walk_folder(self, prefix: str, top: Path) -> Iterator[FileInfo]:
-        # os.walk does not follow linked folders: the walk can neither leave the root nor loop.
-        for folder, dirnames, filenames in os.walk(top):
-            dirnames.sort()
-            relative = _join(prefix, Path(os.path.relpath(folder, top)).as_posix())
-            for name in sorted(filenames):
-                real = os.path.realpath(os.path.join(folder, name))
-                if _TEMPORARY.fullmatch(name) or not self._inside(real) or not os.path.isfile(real):
-                    continue
-                yield FileInfo(_join(relative, name), False, os.stat(real).st_size)
+        """Files in the order os.walk gives them (a folder's files sorted, then its folders, sorted),
+        from one scandir per folder: a plain file costs one stat, a link is resolved and kept only
+        if it leads to a file under the root. Linked folders are not entered, as os.walk does not:
+        the walk can neither leave the root nor loop."""
+        try:
+            with os.scandir(top) as scan:
+                entries = list(scan)
+        except OSError:
+            return  # gone or unreadable since it was resolved: os.walk skips it likewise
+        files, folders = [], []
+        for entry in entries:
+            try:
+                is_folder = entry.is_dir()
+            except OSError:
+                is_folder = False
+            (folders if is_folder else files).append(entry)
+        for entry in sorted(files, key=_name):
+            if _TEMPORARY.fullmatch(entry.name):
+                continue
+            try:
+                if entry.is_symlink():
+                    real = os.path.realpath(entry.path)
+                    if not self._inside(real) or not os.path.isfile(real):
+                        continue
+                    size = os.stat(real).st_size
+                elif entry.is_file(follow_symlinks=False):
+                    size = entry.stat(follow_symlinks=False).st_size
+                else:
+                    continue  # a socket, a pipe
+            except FileNotFoundError:
+                continue  # deleted while we walked
+            yield FileInfo(_join(prefix, entry.name), False, size)
+        for entry in sorted(folders, key=_name):
+            if not entry.is_symlink():
+                yield from self._walk_folder(_join(prefix, entry.name), Path(entry.path))
 
     def _local_path(self, path: str) -> Path | None:
         return self._resolve(path)
 
     def _resolve(self, path: str) -> Path:
-        """The real path of a clean relative path, refused if it leads outside the root."""
+        """The real path of a clean relative path, refused if it leads outside the root.
+
+        The root is real already, so only the path's own folders are looked at (one lstat each,
+        where `os.path.realpath` looks at every folder from "/"); at the first link the whole path
+        is resolved as realpath does, and checked.
+        """
         _refuse_temporary(path)
-        real = os.path.realpath(os.path.join(self.root, path))
-        if not self._inside(real):
-            raise InvalidParameterValue("Invalid path")  # MLflow's exact words
-        return Path(real)
+        if not path:
+            return self.root
+        current = self._root_text
+        parts = path.split("/")
+        for index, part in enumerate(parts):
+            current = f"{current}/{part}"
+            try:
+                is_link = stat.S_ISLNK(os.lstat(current).st_mode)
+            except OSError:
+                # Missing, or under a file: nothing further can be a link (realpath's answer too).
+                return Path(current, *parts[index + 1 :])
+            if is_link:
+                real = os.path.realpath(os.path.join(self.root, path))
+                if not self._inside(real):
+                    raise InvalidParameterValue("Invalid path")  # MLflow's exact words
+                return Path(real)
+        return Path(current)
 
     def _inside(self, real: str) -> bool:
         return Path(real).is_relative_to(self.root)
@@ -183,6 +228,10 @@ def _refuse_temporary(path: str) -> None:
             f"Invalid path '{path}': names like '.name.<16 hex digits>.part' are reserved "
             "for uploads in progress."
         )
+
+
+def _name(entry: os.DirEntry) -> str:
+    return entry.name
 
 
 def _join(*parts: str) -> str:

@@ -468,6 +468,34 @@ def test_a_link_that_stays_inside_the_root_works_like_its_target(store, root):
     assert FileInfo("alias", True, None) in store.list()
 
 
+def test_a_link_deep_in_a_path_is_followed_only_while_it_stays_inside(store, root, outside):
+    write(root, {"run/model/MLmodel": b"flavors: {}"})
+    (root / "run" / "model" / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "run" / "same").symlink_to(root / "run" / "model", target_is_directory=True)
+    with pytest.raises(InvalidParameterValue, match=r"^Invalid path$"):
+        store.open("run/model/escape/secret.txt")
+    with store.open("run/same/MLmodel") as handle:
+        assert handle.read() == b"flavors: {}"
+    # Below a missing folder or a file nothing can be a link: the path is simply not there.
+    assert not store.exists("run/missing/escape/secret.txt")
+    assert not store.exists("run/model/MLmodel/secret.txt")
+
+
+def test_a_walk_keeps_links_to_files_inside_and_enters_no_linked_folder(store, root, outside):
+    write(root, {"run/a.txt": b"aaa", "run/sub/b.txt": b"b", "shared.bin": b"12345"})
+    (root / "run" / "to_shared").symlink_to(root / "shared.bin")
+    (root / "run" / "to_secret").symlink_to(outside / "secret.txt")
+    (root / "run" / "broken").symlink_to(root / "nowhere")
+    (root / "run" / "sub_again").symlink_to(root / "run" / "sub", target_is_directory=True)
+    (root / "run" / "escape").symlink_to(outside, target_is_directory=True)
+
+    assert list(store.walk("run")) == [
+        FileInfo("run/a.txt", False, 3),
+        FileInfo("run/to_shared", False, 5),  # the size of what it leads to
+        FileInfo("run/sub/b.txt", False, 1),
+    ]
+
+
 def test_a_root_reached_through_a_link_still_works(tmp_path):
     (tmp_path / "real").mkdir()
     (tmp_path / "linked").symlink_to(tmp_path / "real", target_is_directory=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
 
 from tracking.artifacts.paths import MAX_PATH_LENGTH, clean_path
@@ -89,6 +91,19 @@ def test_a_path_that_could_leave_the_root_is_refused_in_mlflow_s_exact_words(pat
         with pytest.raises(InvalidParameterValue) as caught:
             clean_path(path, **options)
         assert caught.value.message == "Invalid path"
+
+
+def test_exactly_unicode_s_control_characters_and_surrogates_are_refused_inside_a_name():
+    """Every code point of categories Cc and Cs, and no other, makes a name "Invalid path"."""
+    refused = set()
+    for code in range(0x110000):
+        if chr(code) in "/\\":
+            continue
+        try:
+            clean_path(f"1{chr(code)}b")  # not "a": "a:b" would be a drive letter
+        except InvalidParameterValue:
+            refused.add(code)
+    assert refused == {code for code in range(0x110000) if unicodedata.category(chr(code)) in ("Cc", "Cs")}
 
 
 @pytest.mark.parametrize(("path", "reason"), BAD_PATHS)
