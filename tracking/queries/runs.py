@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-
-from django.db import connection
 
 from tracking.errors import ResourceDoesNotExist
 from tracking.models import (
@@ -21,7 +20,7 @@ from tracking.models import (
     RunTag,
     Workspace,
 )
-from tracking.raw_sql import aware, fetch_instance, fetch_rows, table
+from tracking.raw_sql import aware, fetch_instance, fetch_rows, quote, table
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
 from tracking.timed_cache import MISSING, TimedCache
@@ -136,11 +135,17 @@ def created_run_record(run: Run) -> RunRecord:
 
 
 def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
-    """`get_run` and `load_runs` in two queries: the run's row found by its id, then its data."""
-    records = _with_data(_run_rows(f"r.uuid = %s AND {_in_workspace()}", [run_id, workspace.pk]))
-    for record in records.values():
-        return record
-    raise run_not_found(run_id)
+    """`get_run` and `load_runs` in one query: the run's row found by its id, joined to each of its
+    data rows (or to one row of NULLs when it has none). A page of runs reads its rows and their
+    data apart (`load_runs`), as a run's columns repeated on each of its data rows would cost more
+    there than the round trip; for one run the round trip costs more."""
+    rows = fetch_rows(_run_with_data_sql(), [run_id, workspace.pk])
+    if not rows:
+        raise run_not_found(run_id)
+    (run_pk, *_), width = rows[0], len(_RUN_COLUMNS)
+    records = {run_pk: _run_record(rows[0][:width])}
+    _fold_data(records, (row[width:] for row in rows if row[width] is not None))
+    return records[run_pk]
 
 
 def run_not_found(run_id: str) -> ResourceDoesNotExist:
@@ -157,16 +162,21 @@ _PARAM, _TAG, _METRIC, _DATASET, _MODEL_LINK = range(5)
 def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
     """The runs of `_run_rows`, by pk, with their params, tags, latest metrics, dataset inputs
     and model links, read in one round trip (each costs one on PostgreSQL)."""
-    records = {row[0]: RunRecord(*row[:2], str(row[2]), *row[3:]) for row in rows}
-    if not records:
-        return records
-    # The child tables are read with plain SQL: for a page of runs the ORM's query building
-    # and row handling would cost more than the database does. Every branch has the same
-    # columns: kind, run, key, text, number, timestamp, step, and five texts for a dataset.
-    q = connection.ops.quote_name
-    run_pks = list(records)
-    where = f"run_id IN ({', '.join(['%s'] * len(run_pks))})"
-    data = fetch_rows(
+    records = {row[0]: _run_record(row) for row in rows}
+    if records:
+        run_pks = list(records)
+        _fold_data(records, fetch_rows(_data_sql(f"IN ({', '.join(['%s'] * len(run_pks))})"), run_pks * 5))
+    return records
+
+
+def _data_sql(run_condition: str) -> str:
+    """The data rows of the runs whose pk meets `run_condition` ("IN (...)", "= ..."). The child
+    tables are read with plain SQL: for a page of runs the ORM's query building and row handling
+    would cost more than the database does. Every branch has the same columns: kind, run, key,
+    text, number, timestamp, step, and five texts for a dataset."""
+    q = quote
+    where = f"run_id {run_condition}"
+    return (
         f"SELECT {_PARAM}, run_id, key, value, {_NO_NUMBER}, {_NO_TEXTS} FROM {table(Param)} WHERE {where} "
         f"UNION ALL SELECT {_TAG}, run_id, key, value, NULL, NULL, NULL, {_NO_TEXTS} FROM {table(RunTag)} "
         f"WHERE {where} UNION ALL SELECT {_METRIC}, run_id, key, NULL, value, {q('timestamp')}, step, {_NO_TEXTS} "
@@ -175,9 +185,12 @@ def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
         f"d.{q('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {table(RunInput)} i "
         f"JOIN {table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where} UNION ALL "
         f"SELECT {_MODEL_LINK}, run_id, model_id, direction, NULL, NULL, step, {_NO_TEXTS} "
-        f"FROM {table(RunModelLink)} WHERE {where}",
-        run_pks * 5,
+        f"FROM {table(RunModelLink)} WHERE {where}"
     )
+
+
+def _fold_data(records: dict[int, RunRecord], data: Iterable[tuple]) -> None:
+    """Adds each data row of `_data_sql` to its run's record."""
     for kind, run_pk, key, text, number, timestamp, step, *dataset in data:
         record = records[run_pk]
         if kind == _PARAM:
@@ -197,17 +210,36 @@ def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
             record.model_inputs.append(key)
         else:
             record.model_outputs.append((key, step))
-    return records
+
+
+_RUN_COLUMNS = (
+    "r.id", "r.uuid", "e.number", "r.name", "r.user_id", "r.status", "r.start_time", "r.end_time",
+    "r.lifecycle_stage", "r.artifact_uri",
+)  # fmt: skip
+
+
+def _run_record(row: tuple) -> RunRecord:
+    """A run's record from its `_RUN_COLUMNS`, with no data yet."""
+    return RunRecord(*row[:2], str(row[2]), *row[3:6], aware(row[6]), aware(row[7]), *row[8:])
+
+
+@functools.cache
+def _run_with_data_sql() -> str:
+    """`get_run_record`'s statement: the run found by its id in a workspace (two parameters),
+    then its data rows beside it."""
+    return (
+        f"WITH found AS (SELECT {', '.join(_RUN_COLUMNS)} FROM {table(Run)} r JOIN {table(Experiment)} e "
+        f"ON e.id = r.experiment_id WHERE r.uuid = %s AND {_in_workspace()}) "
+        f"SELECT found.*, data.* FROM found LEFT JOIN ({_data_sql('= (SELECT id FROM found)')}) data ON TRUE"
+    )
 
 
 def _run_rows(where: str, params: list) -> list[tuple]:
-    rows = fetch_rows(
-        f"SELECT r.id, r.uuid, e.number, r.name, r.user_id, r.status, r.start_time, r.end_time, "
-        f"r.lifecycle_stage, r.artifact_uri FROM {table(Run)} r JOIN {table(Experiment)} e "
+    return fetch_rows(
+        f"SELECT {', '.join(_RUN_COLUMNS)} FROM {table(Run)} r JOIN {table(Experiment)} e "
         f"ON e.id = r.experiment_id WHERE {where}",
         params,
     )
-    return [(*row[:6], aware(row[6]), aware(row[7]), *row[8:]) for row in rows]
 
 
 @dataclass
