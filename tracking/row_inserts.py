@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Field, Model
 from django.db.models.sql import InsertQuery
 
@@ -41,18 +41,19 @@ def _shape(model: type[Model], vendor: str) -> tuple[list[Field], str, bool]:
 def row_insert(instance: Model) -> RowInsert:
     """The columns, placeholders and parameters of `instance`'s INSERT."""
     model = type(instance)
-    fields, columns, plain = _shape(model, connection.vendor)
+    # The connection itself, not `django.db.connection`: that proxy looks the connection up again
+    # (a thread-local) on every attribute, and each field's conversion reads several.
+    db = connections[DEFAULT_DB_ALIAS]
+    fields, columns, plain = _shape(model, db.vendor)
     # What the INSERT's compiler does for each field (`pre_save_val`, then `prepare_value`), when
     # no value is an expression and every placeholder is plain: the same values, a fifth of the calls.
     values = [field.pre_save(instance, True) for field in fields]
     if plain and not any(hasattr(value, "resolve_expression") for value in values):
-        params = [
-            field.get_db_prep_save(value, connection) for field, value in zip(fields, values, strict=True)
-        ]
+        params = [field.get_db_prep_save(value, db) for field, value in zip(fields, values, strict=True)]
         return RowInsert(fields, ["%s"] * len(fields), params, columns)
     query = InsertQuery(model)
     query.insert_values(fields, [instance])
-    compiler = query.get_compiler(connection=connection)
+    compiler = query.get_compiler(connection=db)
     prepared = [compiler.prepare_value(field, value) for field, value in zip(fields, values, strict=True)]
     (placeholders,), (params,) = compiler.assemble_as_sql(fields, [prepared])
     return RowInsert(fields, list(placeholders), list(params), columns)
