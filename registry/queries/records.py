@@ -4,7 +4,8 @@ These reads sit on the client's hot path (it fetches the registered model before
 registry call), and building ORM queries cost more than running them, so the SQL is written
 here once, with every value a parameter:
 
-* a version, or a page of versions: the rows (one query), then their tags and aliases (one);
+* a version: its row beside its tags and aliases (one query);
+* a page of versions: the rows (one query), then their tags and aliases (one);
 * a registered model by name: its row joined with its latest version per stage (one), then its
   tags, its aliases and those versions' tags (one);
 * a page of registered models from a search: the rows (one), their latest versions (one), then
@@ -78,15 +79,13 @@ def search_versions(query: Query, *, limit: int, offset: int) -> list[VersionRec
 
 
 def version_by_pk(pk: int) -> VersionRecord | None:
-    found = _versions("v.id = %s", [pk])
-    return found[0] if found else None
+    return _one_version("v.id = %s", [pk])
 
 
 def version_by_number(workspace_pk: int, name: str, number: int) -> VersionRecord | None:
-    found = _versions(
+    return _one_version(
         f"m.workspace_id = %s AND m.name = %s AND v.{quote('version')} = %s", [workspace_pk, name, number]
     )
-    return found[0] if found else None
 
 
 def version_by_alias(workspace_pk: int, name: str, alias: str) -> VersionRecord | None:
@@ -96,16 +95,14 @@ def version_by_alias(workspace_pk: int, name: str, alias: str) -> VersionRecord 
         f"JOIN {table(RegisteredModel)} am ON am.id = a.model_id "
         "WHERE am.workspace_id = %s AND am.name = %s AND a.alias = %s)"
     )
-    found = _versions(where, [workspace_pk, name, alias])
-    return found[0] if found else None
+    return _one_version(where, [workspace_pk, name, alias])
 
 
 def highest_version(workspace_pk: int, name: str) -> VersionRecord | None:
-    found = _versions(
+    return _one_version(
         f"m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')} DESC LIMIT 1",
         [workspace_pk, name],
     )
-    return found[0] if found else None
 
 
 def latest_versions_by_name(
@@ -150,12 +147,29 @@ def created_version_record(version: ModelVersion) -> VersionRecord:
     )
 
 
-def _versions(where: str, params: list) -> list[VersionRecord]:
+def _one_version(where: str, params: list) -> VersionRecord | None:
+    """The version `where` selects (one at most), with its tags and aliases, in one query: its row
+    beside each of them, sorted as `with_version_children` sorts them (one row of NULLs beside it
+    when it has none)."""
     sql = (
-        f"SELECT {_version_columns()} FROM {table(ModelVersion)} v "
-        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}"
+        f"WITH found AS (SELECT {_version_columns()} FROM {table(ModelVersion)} v "
+        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}) "
+        "SELECT found.*, child.kind, child.name, child.text FROM found LEFT JOIN ("
+        f"SELECT 0 AS kind, {quote('key')} AS name, {quote('value')} AS text FROM {table(ModelVersionTag)} "
+        "WHERE version_id = (SELECT id FROM found) UNION ALL "
+        f"SELECT 1, alias, '' FROM {table(RegisteredModelAlias)} WHERE version_id = (SELECT id FROM found)"
+        ") child ON TRUE ORDER BY child.kind, child.name"
     )
-    return with_version_children([_version(row) for row in fetch_rows(sql, params)])
+    rows = fetch_rows(sql, params)
+    if not rows:
+        return None
+    record = _version(rows[0])
+    for *_, kind, name, text in rows:
+        if kind == 0:
+            record.tags.append((name, text))
+        elif kind == 1:
+            record.aliases.append(name)
+    return record
 
 
 def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:

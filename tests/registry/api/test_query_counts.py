@@ -101,6 +101,37 @@ def test_get_latest_versions_and_alias_look_ups_cost_a_few_queries(
         get(client, "model-versions/get", {"name": "model-001", "version": "1"})
 
 
+def test_one_version_by_number_or_alias_is_one_query_with_its_tags_and_aliases_sorted(
+    client, workspace, run, django_assert_num_queries
+):
+    source = write_files(workspace, f"{run.artifact_uri}/model", {"MLmodel": "flavors: {}\n"})
+    model = create_registered_model(workspace=workspace, name="one")
+    version = create_model_version(workspace=workspace, model=model, source=source, run_id=run.uuid)
+    bare = create_model_version(workspace=workspace, model=model, source=source, run_id=run.uuid)
+    for key in ("zeta", "alpha", "mid"):
+        set_model_version_tag(version=version, key=key, value=key.upper())
+    for alias in ("prod", "champion"):
+        set_registered_model_alias(model=model, alias=alias, version=str(version.version))
+    get(client, "model-versions/get", {"name": "one", "version": "1"})  # the workspace is cached now
+    tags = [
+        {"key": "alpha", "value": "ALPHA"},
+        {"key": "mid", "value": "MID"},
+        {"key": "zeta", "value": "ZETA"},
+    ]
+
+    for path, params in (
+        ("model-versions/get", {"name": "one", "version": "1"}),
+        ("registered-models/alias", {"name": "one", "alias": "prod"}),
+    ):
+        with django_assert_num_queries(1):
+            found = get(client, path, params)["model_version"]
+        assert (found["version"], found["tags"], found["aliases"]) == ("1", tags, ["champion", "prod"])
+    # The latest version, which has neither tags nor aliases: its row beside one row of NULLs.
+    with django_assert_num_queries(1):
+        latest = get(client, "registered-models/alias", {"name": "one", "alias": "latest"})["model_version"]
+    assert latest["version"] == str(bare.version) and "tags" not in latest and "aliases" not in latest
+
+
 def post(client, path: str, body: dict) -> dict:
     response = client.post(f"/api/2.0/mlflow/{path}", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
