@@ -115,15 +115,28 @@ def latest_versions_by_name(
         stage_sql = (
             f" AND v.current_stage IN ({', '.join(['%s'] * len(stage_list))})" if stage_list else " AND 1 = 0"
         )
+    # The model's row even when no version is its latest in these stages (then NULLs): an unknown
+    # model is told apart from one with no such versions. Each version is beside its tags and aliases.
     sql = (
-        f"SELECT {_version_columns()} FROM {table(RegisteredModel)} m "
+        f"WITH found AS (SELECT {_version_columns()} FROM {table(RegisteredModel)} m "
         f"LEFT JOIN {table(ModelVersion)} v ON v.registered_model_id = m.id AND {_is_latest()}{stage_sql} "
-        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')}"
+        "WHERE m.workspace_id = %s AND m.name = %s) "
+        "SELECT found.*, child.kind, child.name, child.text FROM found "
+        f"LEFT JOIN ({_version_children('IN (SELECT id FROM found)')}) child ON child.version_id = found.id "
+        f"ORDER BY found.{quote('version')}, child.kind, child.name"
     )
     rows = fetch_rows(sql, [*(stage_list or []), workspace_pk, name])
     if not rows:
         return None
-    return with_version_children([_version(row) for row in rows if row[0] is not None])
+    records: dict[int, VersionRecord] = {}
+    for row in rows:
+        if row[0] is None:
+            continue
+        record = records.get(row[0])
+        if record is None:
+            record = records[row[0]] = _version(row)
+        _add_child(record, *row[13:])
+    return list(records.values())
 
 
 def created_version_record(version: ModelVersion) -> VersionRecord:
@@ -154,21 +167,16 @@ def _one_version(where: str, params: list) -> VersionRecord | None:
     sql = (
         f"WITH found AS (SELECT {_version_columns()} FROM {table(ModelVersion)} v "
         f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}) "
-        "SELECT found.*, child.kind, child.name, child.text FROM found LEFT JOIN ("
-        f"SELECT 0 AS kind, {quote('key')} AS name, {quote('value')} AS text FROM {table(ModelVersionTag)} "
-        "WHERE version_id = (SELECT id FROM found) UNION ALL "
-        f"SELECT 1, alias, '' FROM {table(RegisteredModelAlias)} WHERE version_id = (SELECT id FROM found)"
-        ") child ON TRUE ORDER BY child.kind, child.name"
+        "SELECT found.*, child.kind, child.name, child.text FROM found "
+        f"LEFT JOIN ({_version_children('= (SELECT id FROM found)')}) child ON TRUE "
+        "ORDER BY child.kind, child.name"
     )
     rows = fetch_rows(sql, params)
     if not rows:
         return None
     record = _version(rows[0])
-    for *_, kind, name, text in rows:
-        if kind == 0:
-            record.tags.append((name, text))
-        elif kind == 1:
-            record.aliases.append(name)
+    for row in rows:
+        _add_child(record, *row[13:])
     return record
 
 
@@ -177,18 +185,29 @@ def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:
     by_pk = {record.pk: record for record in records}
     for chunk in _chunks(list(by_pk)):
         marks = ", ".join(["%s"] * len(chunk))
-        sql = (
-            f"SELECT version_id, 0, {quote('key')}, {quote('value')} FROM {table(ModelVersionTag)} "
-            f"WHERE version_id IN ({marks}) UNION ALL "
-            f"SELECT version_id, 1, alias, '' FROM {table(RegisteredModelAlias)} WHERE version_id IN ({marks}) "
-            "ORDER BY 1, 2, 3"
-        )
-        for version_pk, kind, key, value in fetch_rows(sql, [*chunk, *chunk]):
-            if kind == 0:
-                by_pk[version_pk].tags.append((key, value))
-            else:
-                by_pk[version_pk].aliases.append(key)
+        for version_pk, kind, name, text in fetch_rows(
+            f"{_version_children(f'IN ({marks})')} ORDER BY 1, 2, 3", [*chunk, *chunk]
+        ):
+            _add_child(by_pk[version_pk], kind, name, text)
     return records
+
+
+def _version_children(condition: str) -> str:
+    """The tags (kind 0: key and value) and aliases (kind 1: the alias) of the versions whose id
+    meets `condition` ("IN (...)", "= ..."), as (version_id, kind, name, text) rows."""
+    return (
+        f"SELECT version_id, 0 AS kind, {quote('key')} AS name, {quote('value')} AS text "
+        f"FROM {table(ModelVersionTag)} WHERE version_id {condition} UNION ALL "
+        f"SELECT version_id, 1, alias, '' FROM {table(RegisteredModelAlias)} WHERE version_id {condition}"
+    )
+
+
+def _add_child(record: VersionRecord, kind: int | None, name: str, text: str) -> None:
+    """A row of `_version_children` added to its version (kind None: a version with none)."""
+    if kind == 0:
+        record.tags.append((name, text))
+    elif kind == 1:
+        record.aliases.append(name)
 
 
 # --- Registered models -------------------------------------------------------------------------

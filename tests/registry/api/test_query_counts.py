@@ -130,6 +130,13 @@ def test_one_version_by_number_or_alias_is_one_query_with_its_tags_and_aliases_s
     with django_assert_num_queries(1):
         latest = get(client, "registered-models/alias", {"name": "one", "alias": "latest"})["model_version"]
     assert latest["version"] == str(bare.version) and "tags" not in latest and "aliases" not in latest
+    # The latest version per stage: each beside its own tags and aliases.
+    transition_model_version_stage(version=version, stage="Production")
+    with django_assert_num_queries(1):
+        per_stage = get(client, "registered-models/get-latest-versions", {"name": "one"})["model_versions"]
+    assert [(v["version"], v["current_stage"]) for v in per_stage] == [("1", "Production"), ("2", "None")]
+    assert (per_stage[0]["tags"], per_stage[0]["aliases"]) == (tags, ["champion", "prod"])
+    assert "tags" not in per_stage[1] and "aliases" not in per_stage[1]
 
 
 def post(client, path: str, body: dict) -> dict:
