@@ -2,8 +2,9 @@
 
 Every path is resolved as `os.path.realpath` resolves it (following symlinks) and refused unless
 it stays under the root, so a symlink inside the root that points elsewhere cannot be read, listed
-or written through; listings leave such links out. Deleting never follows a link: a link is removed as a link,
-and a folder goes with `shutil.rmtree`, which does not descend into linked folders.
+or written through; listings leave such links out. Deleting never follows a link: a link is
+removed as a link, and a folder goes with `shutil.rmtree`, which does not descend into linked
+folders.
 
 Uploads are written to ".<name>.<16 hex digits>.part" beside the final name and renamed over it at
 the end, so readers see the old file or the new one, never half of one. Those names are reserved:

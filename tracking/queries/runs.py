@@ -142,10 +142,10 @@ def get_run_record(workspace: Workspace, run_id: str) -> RunRecord:
     rows = fetch_rows(_run_with_data_sql(), [run_id, workspace.pk])
     if not rows:
         raise run_not_found(run_id)
-    (run_pk, *_), width = rows[0], len(_RUN_COLUMNS)
-    records = {run_pk: _run_record(rows[0][:width])}
-    _fold_data(records, (row[width:] for row in rows if row[width] is not None))
-    return records[run_pk]
+    width = len(_RUN_COLUMNS)
+    record = _run_record(rows[0][:width])
+    _fold_data({record.pk: record}, (row[width:] for row in rows if row[width] is not None))
+    return record
 
 
 def run_not_found(run_id: str) -> ResourceDoesNotExist:
