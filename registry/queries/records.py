@@ -117,13 +117,11 @@ def latest_versions_by_name(
         )
     # The model's row even when no version is its latest in these stages (then NULLs): an unknown
     # model is told apart from one with no such versions. Each version is beside its tags and aliases.
-    sql = (
-        f"WITH found AS (SELECT {_version_columns()} FROM {table(RegisteredModel)} m "
+    sql = _beside_children(
+        f"SELECT {_version_columns()} FROM {table(RegisteredModel)} m "
         f"LEFT JOIN {table(ModelVersion)} v ON v.registered_model_id = m.id AND {_is_latest()}{stage_sql} "
-        "WHERE m.workspace_id = %s AND m.name = %s) "
-        "SELECT found.*, child.kind, child.name, child.text FROM found "
-        f"LEFT JOIN ({_version_children('IN (SELECT id FROM found)')}) child ON child.version_id = found.id "
-        f"ORDER BY found.{quote('version')}, child.kind, child.name"
+        "WHERE m.workspace_id = %s AND m.name = %s",
+        several=True,
     )
     rows = fetch_rows(sql, [*(stage_list or []), workspace_pk, name])
     if not rows:
@@ -164,12 +162,10 @@ def _one_version(where: str, params: list) -> VersionRecord | None:
     """The version `where` selects (one at most), with its tags and aliases, in one query: its row
     beside each of them, sorted as `with_version_children` sorts them (one row of NULLs beside it
     when it has none)."""
-    sql = (
-        f"WITH found AS (SELECT {_version_columns()} FROM {table(ModelVersion)} v "
-        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}) "
-        "SELECT found.*, child.kind, child.name, child.text FROM found "
-        f"LEFT JOIN ({_version_children('= (SELECT id FROM found)')}) child ON TRUE "
-        "ORDER BY child.kind, child.name"
+    sql = _beside_children(
+        f"SELECT {_version_columns()} FROM {table(ModelVersion)} v "
+        f"JOIN {table(RegisteredModel)} m ON m.id = v.registered_model_id WHERE {where}",
+        several=False,
     )
     rows = fetch_rows(sql, params)
     if not rows:
@@ -190,6 +186,24 @@ def with_version_children(records: list[VersionRecord]) -> list[VersionRecord]:
         ):
             _add_child(by_pk[version_pk], kind, name, text)
     return records
+
+
+def _beside_children(versions: str, *, several: bool) -> str:
+    """The rows `versions` selects (`_version_columns`), each beside its tags and aliases (a
+    version with none beside one row of NULLs): the version's 13 columns, then kind, name, text.
+    Sorted by version, then as `with_version_children` sorts children."""
+    if several:
+        children, joined, order = (
+            "IN (SELECT id FROM found)",
+            "child.version_id = found.id",
+            f"found.{quote('version')}, ",
+        )
+    else:  # one version at most: no join condition to evaluate
+        children, joined, order = "= (SELECT id FROM found)", "TRUE", ""
+    return (
+        f"WITH found AS ({versions}) SELECT found.*, child.kind, child.name, child.text FROM found "
+        f"LEFT JOIN ({_version_children(children)}) child ON {joined} ORDER BY {order}child.kind, child.name"
+    )
 
 
 def _version_children(condition: str) -> str:

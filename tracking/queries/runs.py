@@ -174,15 +174,14 @@ def _data_sql(run_condition: str) -> str:
     tables are read with plain SQL: for a page of runs the ORM's query building and row handling
     would cost more than the database does. Every branch has the same columns: kind, run, key,
     text, number, timestamp, step, and five texts for a dataset."""
-    q = quote
     where = f"run_id {run_condition}"
     return (
         f"SELECT {_PARAM}, run_id, key, value, {_NO_NUMBER}, {_NO_TEXTS} FROM {table(Param)} WHERE {where} "
         f"UNION ALL SELECT {_TAG}, run_id, key, value, NULL, NULL, NULL, {_NO_TEXTS} FROM {table(RunTag)} "
-        f"WHERE {where} UNION ALL SELECT {_METRIC}, run_id, key, NULL, value, {q('timestamp')}, step, {_NO_TEXTS} "
+        f"WHERE {where} UNION ALL SELECT {_METRIC}, run_id, key, NULL, value, {quote('timestamp')}, step, {_NO_TEXTS} "
         f"FROM {table(MetricSummary)} WHERE {where} UNION ALL "
         f"SELECT {_DATASET}, i.run_id, d.name, d.digest, NULL, NULL, NULL, d.source_type, d.source, "
-        f"d.{q('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {table(RunInput)} i "
+        f"d.{quote('schema')}, d.profile, CAST(i.tags AS TEXT) FROM {table(RunInput)} i "
         f"JOIN {table(Dataset)} d ON d.id = i.dataset_id WHERE i.{where} UNION ALL "
         f"SELECT {_MODEL_LINK}, run_id, model_id, direction, NULL, NULL, step, {_NO_TEXTS} "
         f"FROM {table(RunModelLink)} WHERE {where}"
@@ -224,22 +223,23 @@ def _run_record(row: tuple) -> RunRecord:
 
 
 @functools.cache
+def _selecting_runs() -> str:
+    """The `_RUN_COLUMNS` of runs `r` (their experiment `e` joined), a WHERE clause to follow."""
+    return f"SELECT {', '.join(_RUN_COLUMNS)} FROM {table(Run)} r JOIN {table(Experiment)} e ON e.id = r.experiment_id"
+
+
+@functools.cache
 def _run_with_data_sql() -> str:
     """`get_run_record`'s statement: the run found by its id in a workspace (two parameters),
     then its data rows beside it."""
     return (
-        f"WITH found AS (SELECT {', '.join(_RUN_COLUMNS)} FROM {table(Run)} r JOIN {table(Experiment)} e "
-        f"ON e.id = r.experiment_id WHERE r.uuid = %s AND {_in_workspace()}) "
+        f"WITH found AS ({_selecting_runs()} WHERE r.uuid = %s AND {_in_workspace()}) "
         f"SELECT found.*, data.* FROM found LEFT JOIN ({_data_sql('= (SELECT id FROM found)')}) data ON TRUE"
     )
 
 
 def _run_rows(where: str, params: list) -> list[tuple]:
-    return fetch_rows(
-        f"SELECT {', '.join(_RUN_COLUMNS)} FROM {table(Run)} r JOIN {table(Experiment)} e "
-        f"ON e.id = r.experiment_id WHERE {where}",
-        params,
-    )
+    return fetch_rows(f"{_selecting_runs()} WHERE {where}", params)
 
 
 @dataclass
