@@ -181,8 +181,9 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, tracing, store, scr
         ("Too verbose", "Answers run past three paragraphs.", IssueSeverity.LOW, ["style"]),
         (HOSTILE, SCRIPT, IssueSeverity.LOW, [SCRIPT]),
     ]
+    created = {}
     for name, description, severity, categories in made:
-        store.create_issue(
+        created[name] = store.create_issue(
             experiment_id,
             name,
             description,
@@ -190,6 +191,24 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, tracing, store, scr
             root_causes=["no retrieval of the refund policy"],
             categories=categories,
             source_run_id=run_id,
+            metadata={"detector": "judge-v2", "window": "7 days", SCRIPT[:250]: SCRIPT},
+        )
+    # Two traces reference the tier issue, as MLflow's issue discovery links them.
+    from mlflow.entities.assessment import IssueReference
+
+    tier = created["Ignores the customer's tier"]
+
+    @tracing.trace(name="answer")
+    def answer(question):
+        return f"standard answer to {question}"
+
+    tracing.set_experiment(experiment_id=experiment_id)
+    for question in ("refund?", "upgrade?"):
+        answer(question)
+    tracing.flush_trace_async_logging()
+    for trace in tracing.search_traces(locations=[experiment_id], return_type="list"):
+        tracing.log_assessment(
+            trace.info.trace_id, IssueReference(issue_id=tier.issue_id, issue_name=tier.name)
         )
     page.goto(f"{deployed.url}/ws/default/experiments/{experiment_id}/issues/")
     issues = page.locator("#issues tbody tr[data-issue]")
@@ -205,6 +224,11 @@ def test_scorers_and_issues_of_an_experiment(page, deployed, tracing, store, scr
     expect(page.locator("[data-field=name]")).to_have_text("Ignores the customer's tier")
     expect(page.locator("[data-field=run]")).to_have_text("issue-discovery")
     expect(page.locator("[data-field=root-causes]")).to_contain_text("no retrieval of the refund policy")
+    expect(page.locator("[data-field=metadata] dd").first).to_have_text(SCRIPT)  # sorted: "<" first
+    expect(page.locator("[data-field=metadata]")).to_contain_text("judge-v2")
+    screenshot(page, "genai-issue", width=1440)
+    page.locator("[data-field=traces] a").click()
+    expect(page.locator("#traces tbody tr")).to_have_count(2)
 
     page.goto(f"{deployed.url}/ws/default/experiments/{experiment_id}/issues/?q=paragraphs")
     expect(issues).to_have_count(1)

@@ -1,6 +1,6 @@
 """Differential test: the reference `mlflow server`'s recorded answers, replayed against ours.
 
-`reference/mlflow-3.17.2.json` holds what MLflow 3.17.2 answered to 661 raw requests (many of
+`reference/mlflow-3.18.0.json` holds what MLflow 3.18.0 answered to 661 raw requests (many of
 them bad input). Every step must give the same HTTP status and error code, and the same
 body after normalisation, except where we differ on purpose; each such difference is listed
 below with its reason, so the list is the documentation of where and why we are not MLflow.
@@ -16,7 +16,7 @@ import pytest
 from .reference.replay import run_scenarios
 from .reference.scenarios import SCENARIOS
 
-RECORDED = json.loads((Path(__file__).parent / "reference" / "mlflow-3.17.2.json").read_text())
+RECORDED = json.loads((Path(__file__).parent / "reference" / "mlflow-3.18.0.json").read_text())
 
 STRICTER = "we refuse a value of the wrong type that MLflow silently coerces or half-parses"
 BEYOND = "our search language has OR, NOT, parentheses and more IN lists, which MLflow refuses"

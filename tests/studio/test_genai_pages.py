@@ -365,6 +365,8 @@ def issues(experiment):
             root_causes=["no retrieval"],
             categories=["accuracy"],
             source_run=run,
+            metadata={"detector": "judge-v2", "window": "7d"},
+            created_by="ann",
         ),
         "tone": create_issue(
             experiment=experiment, name="Curt tone", description="Too short.", severity="low"
@@ -418,11 +420,43 @@ def test_the_issue_page_shows_its_description_causes_categories_and_run(client, 
     assert 'data-field="description">The agent invents prices.<' in html
     assert "<li>no retrieval</li>" in html and '<span class="chip">accuracy</span>' in html
     assert 'data-field="run">discovery-run<' in html
+    assert "<dt>detector</dt><dd>judge-v2</dd><dt>window</dt><dd>7d</dd>" in html
+    assert 'data-field="updated-by">ann<' in html and 'data-field="last-seen"' in html
+    assert "No trace is linked to this issue yet" in html
+
+
+def test_the_issue_page_links_to_the_traces_that_reference_it(client, experiment, issues):
+    from tracking.models import Assessment, Trace
+    from tracking.models.assessments import ISSUE
+
+    issue = issues["prices"]
+    for number in range(2):
+        trace = Trace.objects.create(
+            workspace=experiment.workspace,
+            experiment=experiment,
+            trace_id=f"tr-{number}",
+            request_time=issue.created_at,
+        )
+        Assessment.objects.create(
+            trace=trace, assessment_id=f"a-{number}", name=issue.issue_id, assessment_type=ISSUE, value="{}",
+            source_type="HUMAN",
+            created_at=issue.created_at, updated_at=issue.created_at,
+        )  # fmt: skip
+
+    html = client.get(tab_url(experiment, "issues", f"{issue.issue_id}/")).content.decode()
+    assert ">2 traces</a> linked to this issue." in html
+    assert f"traces/?filter=issue.id%20%3D%20%27{issue.issue_id}%27" in html
 
 
 def test_a_hostile_issue_is_shown_as_text(client, experiment):
     issue = create_issue(
-        experiment=experiment, name=HOSTILE, description=HOSTILE, root_causes=[HOSTILE], categories=[HOSTILE]
+        experiment=experiment,
+        name=HOSTILE,
+        description=HOSTILE,
+        root_causes=[HOSTILE],
+        categories=[HOSTILE],
+        metadata={HOSTILE: HOSTILE},
+        created_by=HOSTILE[:255],
     )
 
     assert_inert(client.get(tab_url(experiment, "issues")).content.decode())

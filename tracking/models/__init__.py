@@ -23,7 +23,7 @@ from .gateway import (
     GatewaySecret,
 )
 from .imports import Import
-from .issues import Issue
+from .issues import Issue, IssueCategory
 from .jobs import Job
 from .label_schemas import LabelSchema
 from .logged_models import LoggedModel, LoggedModelMetric, LoggedModelParam, LoggedModelTag
@@ -58,6 +58,7 @@ __all__ = [
     "GatewaySecret",
     "Import",
     "Issue",
+    "IssueCategory",
     "Job",
     "LabelSchema",
     "LoggedModel",

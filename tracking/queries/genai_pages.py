@@ -31,9 +31,10 @@ from tracking.models import (
     Workspace,
 )
 from tracking.models.issues import SEVERITIES, STATUSES
-from tracking.search.issues import filter_and_order_issues
+from tracking.search.issues import order_as_mlflow
 
 from .evaluation_datasets import get_evaluation_dataset
+from .issues import with_trace_counts
 
 PAGE_SIZE = 50
 RECORD_PAGE_SIZE = 25
@@ -222,7 +223,7 @@ def issue_listing(
         issues = issues.filter(status=status)
     if severity in SEVERITIES:
         issues = issues.filter(severity=severity)
-    ordered = filter_and_order_issues(issues, "").select_related("source_run")
+    ordered = order_as_mlflow(issues).select_related("source_run")
     rows, has_next = _cut(ordered, page, PAGE_SIZE)
     return Listing(rows, page, PAGE_SIZE, has_next)
 
@@ -240,8 +241,11 @@ def issue_status_counts(experiment: Experiment) -> dict[str, int]:
 
 
 def experiment_issue(experiment: Experiment, issue_id: str) -> Issue:
+    """The issue with its `trace_count` (tracking.queries.issues.with_trace_counts)."""
     found = (
-        Issue.objects.filter(experiment=experiment, issue_id=issue_id).select_related("source_run").first()
+        with_trace_counts(Issue.objects.filter(experiment=experiment, issue_id=issue_id))
+        .select_related("source_run")
+        .first()
     )
     if found is None:
         raise ResourceDoesNotExist(f"Issue with ID '{issue_id}' not found")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tracking.errors import InvalidParameterValue
 from tracking.models import Issue
 from tracking.queries import issues as queries
 from tracking.queries.experiments import get_experiment
@@ -15,33 +16,48 @@ from ..responses import page_message
 from ..router import ApiCall, rpc
 
 
-def issue_message(issue: Issue, trace_count: int | None = None) -> dict[str, Any]:
+def issue_message(issue: Issue, trace_count: int | None = None, *, basic: bool = False) -> dict[str, Any]:
+    """The issue as MLflow writes it; `basic` (a search's "basic" view): with an empty
+    description, and neither its root causes nor its metadata."""
     message: dict[str, Any] = {
         "issue_id": issue.issue_id,
         "experiment_id": issue.experiment.experiment_id,
         "name": issue.name,
-        "description": issue.description,
+        "description": "" if basic else issue.description,
         "status": issue.status,
         "created_timestamp": datetime_to_ms(issue.created_at),
         "last_updated_timestamp": datetime_to_ms(issue.updated_at),
+        "last_seen_timestamp": datetime_to_ms(issue.last_seen_at or issue.created_at),
     }
     optional = {
         "severity": issue.severity,
-        "root_causes": issue.root_causes,
+        "root_causes": None if basic else issue.root_causes,
         "source_run_id": issue.source_run.uuid if issue.source_run_id else None,
         "categories": issue.categories,
         "created_by": issue.created_by,
+        "last_updated_by": issue.last_updated_by,
         "trace_count": trace_count,
+        "metadata": None if basic else issue.metadata,
     }
-    return message | {name: value for name, value in optional.items() if value is not None and value != []}
+    return message | {
+        name: value for name, value in optional.items() if value is not None and value != [] and value != {}
+    }
+
+
+def _metadata(message: dict[str, Any]) -> dict | None:
+    metadata = message.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidParameterValue("'metadata' must be a map of strings to strings.")
+    return metadata
 
 
 @rpc("mlflow.issues.CreateIssue")
 def create_issue(call: ApiCall) -> dict[str, Any]:
     message = call.message
     source_run_id = message.get("source_run_id")
+    experiment = get_experiment(call.workspace, message["experiment_id"])
     issue = services.create_issue(
-        experiment=get_experiment(call.workspace, message["experiment_id"]),
+        experiment=experiment,
         name=message["name"],
         description=message["description"],
         status=message.get("status"),
@@ -49,7 +65,11 @@ def create_issue(call: ApiCall) -> dict[str, Any]:
         root_causes=message.get("root_causes", []),
         categories=message.get("categories", []),
         source_run=get_run(call.workspace, source_run_id) if source_run_id else None,
-        created_by=message.get("created_by"),
+        # Who signed in, when someone did; what the client says otherwise (as MLflow).
+        created_by=call.principal.username or message.get("created_by"),
+        issue_id=message.get("issue_id") or None,
+        last_seen_ms=message.get("last_seen_timestamp"),
+        metadata=_metadata(message),
     )
     return {"issue": issue_message(issue)}
 
@@ -68,6 +88,12 @@ def update_issue(call: ApiCall) -> dict[str, Any]:
         description=message.get("description"),
         status=message.get("status"),
         severity=message.get("severity"),
+        # Absent: kept; an empty list: cleared.
+        categories=message.get("categories"),
+        last_seen_ms=message.get("last_seen_timestamp"),
+        updated_by=call.principal.username or message.get("last_updated_by"),
+        metadata=_metadata(message),
+        delete_metadata_keys=message.get("delete_metadata_keys"),
     )
     return {"issue": issue_message(issue)}
 
@@ -75,6 +101,15 @@ def update_issue(call: ApiCall) -> dict[str, Any]:
 @rpc("mlflow.issues.SearchIssues")
 def search_issues(call: ApiCall) -> dict[str, Any]:
     message = call.message
+    query = queries.IssueQuery(
+        name=message.get("name"),
+        statuses=tuple(message.get("statuses", ())),
+        severities=tuple(message.get("severities", ())),
+        categories=tuple(message.get("categories", ())),
+        order_by=tuple(message.get("order_by", ())),
+        include_total_count=bool(message.get("include_total_count")),
+        view=message.get("view"),
+    )
     page = queries.search_issues(
         call.workspace,
         experiment_id=message.get("experiment_id"),
@@ -82,9 +117,12 @@ def search_issues(call: ApiCall) -> dict[str, Any]:
         max_results=message.get("max_results"),
         page_token=message.get("page_token"),
         include_trace_count=bool(message.get("include_trace_count")),
+        query=query,
     )
-    answer = page_message(
-        "issues", [issue_message(i, getattr(i, "trace_count", None)) for i in page.issues], None
-    )
+    issues = [issue_message(i, getattr(i, "trace_count", None), basic=page.basic) for i in page.issues]
+    answer = page_message("issues", issues, None)
     # MLflow's server always writes the token, empty on the last page.
-    return answer | {"next_page_token": page.next_page_token or ""}
+    answer["next_page_token"] = page.next_page_token or ""
+    if page.total_count is not None:
+        answer["total_count"] = page.total_count
+    return answer
