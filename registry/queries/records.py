@@ -6,8 +6,8 @@ here once, with every value a parameter:
 
 * a version: its row beside its tags and aliases (one query);
 * a page of versions: the rows (one query), then their tags and aliases (one);
-* a registered model by name: its row joined with its latest version per stage (one), then its
-  tags, its aliases and those versions' tags (one);
+* a registered model by name: its row beside its tags, aliases, latest version per stage and those
+  versions' tags (one query);
 * a page of registered models from a search: the rows (one), their latest versions (one), then
   everyone's tags and aliases (one).
 
@@ -228,19 +228,47 @@ def _add_child(record: VersionRecord, kind: int | None, name: str, text: str) ->
 
 
 def model_by_name(workspace_pk: int, name: str) -> ModelRecord | None:
-    """The model with its latest version per stage, tags and aliases, in two queries."""
+    """The model with its latest version per stage, tags and aliases, in one query: the model's row
+    beside each of its parts (a tag, an alias, a latest version, a latest version's tag), or beside
+    one row of NULLs when it has none. A part is (kind, name, text, version number), and a latest
+    version's 13 columns follow it for kinds 2 and 3."""
+    q = quote
     sql = (
-        f"SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description, {_version_columns()} "
-        f"FROM {table(RegisteredModel)} m LEFT JOIN {table(ModelVersion)} v "
-        f"ON v.registered_model_id = m.id AND {_is_latest()} "
-        f"WHERE m.workspace_id = %s AND m.name = %s ORDER BY v.{quote('version')}"
+        "WITH m AS (SELECT m.id, m.name, m.created_at, m.updated_at, m.user_id, m.description "
+        f"FROM {table(RegisteredModel)} m WHERE m.workspace_id = %s AND m.name = %s), "
+        f"lv AS (SELECT {_version_columns()} FROM {table(ModelVersion)} v "
+        f"JOIN m ON m.id = v.registered_model_id WHERE {_is_latest()}), "
+        f"part AS (SELECT CAST(NULL AS BIGINT) AS version_id, 0 AS kind, {q('key')} AS name, "
+        f"{q('value')} AS text, CAST(NULL AS INTEGER) AS number "
+        f"FROM {table(RegisteredModelTag)} WHERE model_id = (SELECT id FROM m) UNION ALL "
+        f"SELECT NULL, 1, a.alias, '', v.{q('version')} FROM {table(RegisteredModelAlias)} a "
+        f"JOIN {table(ModelVersion)} v ON v.id = a.version_id WHERE a.model_id = (SELECT id FROM m) UNION ALL "
+        "SELECT id, 2, NULL, NULL, NULL FROM lv UNION ALL "
+        f"SELECT version_id, 3, {q('key')}, {q('value')}, NULL FROM {table(ModelVersionTag)} "
+        "WHERE version_id IN (SELECT id FROM lv)) "
+        "SELECT m.*, part.kind, part.name, part.text, part.number, lv.* FROM m "
+        f"LEFT JOIN part ON TRUE LEFT JOIN lv ON lv.id = part.version_id "
+        f"ORDER BY part.kind, lv.{q('version')}, part.name"
     )
     rows = fetch_rows(sql, [workspace_pk, name])
     if not rows:
         return None
-    record = ModelRecord(*rows[0][:2], aware(rows[0][2]), aware(rows[0][3]), *rows[0][4:6])
-    record.latest_versions = [_version(row[6:]) for row in rows if row[6] is not None]
-    return _with_model_children([record])[0]
+    first = rows[0]
+    record = ModelRecord(*first[:2], aware(first[2]), aware(first[3]), *first[4:6])
+    versions: dict[int, VersionRecord] = {}
+    for row in rows:
+        kind, part_name, text, number = row[6:10]
+        if kind == 0:
+            record.tags.append((part_name, text))
+        elif kind == 1:
+            record.aliases.append((part_name, number))
+        elif kind == 2:
+            versions[row[10]] = _version(row[10:])
+        elif kind == 3:
+            versions[row[10]].tags.append((part_name, text))
+    record.latest_versions = list(versions.values())
+    _give_latest_versions_their_aliases([record])
+    return record
 
 
 def created_model_record(model: RegisteredModel) -> ModelRecord:
@@ -312,10 +340,14 @@ def _with_model_children(records: list[ModelRecord]) -> list[ModelRecord]:
                 by_pk[parent].aliases.append((key, version))
             else:
                 versions[parent].tags.append((key, value))
+    _give_latest_versions_their_aliases(records)
+    return records
+
+
+def _give_latest_versions_their_aliases(records: list[ModelRecord]) -> None:
     for record in records:
         for version in record.latest_versions:
             version.aliases = [alias for alias, number in record.aliases if number == version.version]
-    return records
 
 
 # --- SQL pieces ----------------------------------------------------------------------------------

@@ -139,6 +139,51 @@ def test_one_version_by_number_or_alias_is_one_query_with_its_tags_and_aliases_s
     assert "tags" not in per_stage[1] and "aliases" not in per_stage[1]
 
 
+def test_a_registered_model_by_name_is_one_query_with_its_tags_aliases_and_latest_versions(
+    client, workspace, run, django_assert_num_queries
+):
+    source = write_files(workspace, f"{run.artifact_uri}/model", {"MLmodel": "flavors: {}\n"})
+    bare = create_registered_model(workspace=workspace, name="bare")
+    get(client, "registered-models/get", {"name": "bare"})  # the workspace is cached now
+    with django_assert_num_queries(1):
+        found = get(client, "registered-models/get", {"name": "bare"})["registered_model"]
+    assert found["name"] == bare.name and not {"tags", "aliases", "latest_versions"} & set(found)
+
+    model = create_registered_model(workspace=workspace, name="full", tags=[("team", "a"), ("area", "b")])
+    versions = [
+        create_model_version(workspace=workspace, model=model, source=source, run_id=run.uuid)
+        for _ in range(3)
+    ]
+    transition_model_version_stage(version=versions[0], stage="Production")
+    for key in ("zeta", "alpha"):
+        set_model_version_tag(version=versions[0], key=key, value=key.upper())
+    set_model_version_tag(version=versions[1], key="old", value="1")  # not a latest version
+    for alias, version in (("prod", "1"), ("champion", "1"), ("next", "3"), ("previous", "2")):
+        set_registered_model_alias(model=model, alias=alias, version=version)
+
+    with django_assert_num_queries(1):
+        found = get(client, "registered-models/get", {"name": "full"})["registered_model"]
+    assert found["tags"] == [{"key": "area", "value": "b"}, {"key": "team", "value": "a"}]
+    assert found["aliases"] == [
+        {"alias": "champion", "version": "1"},
+        {"alias": "next", "version": "3"},
+        {"alias": "previous", "version": "2"},
+        {"alias": "prod", "version": "1"},
+    ]
+    latest = [
+        (v["version"], v["current_stage"], v.get("tags"), v.get("aliases")) for v in found["latest_versions"]
+    ]
+    assert latest == [
+        (
+            "1",
+            "Production",
+            [{"key": "alpha", "value": "ALPHA"}, {"key": "zeta", "value": "ZETA"}],
+            ["champion", "prod"],
+        ),
+        ("3", "None", None, ["next"]),
+    ]
+
+
 def post(client, path: str, body: dict) -> dict:
     response = client.post(f"/api/2.0/mlflow/{path}", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 200, response.content
