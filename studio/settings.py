@@ -250,6 +250,15 @@ def _database(url: str) -> dict:
                 )
             else:
                 _set_server_option(config, "random_page_cost", f"{cost:g}")
+        # PostgreSQL compiles a query to machine code when the planner's cost estimate passes
+        # jit_above_cost: 20 ms of compiling for a query that runs in 2 (the home page's counts
+        # of experiments, runs and models per workspace, at 5,000 runs: docs/benchmarks.md).
+        # Studio's queries are short and many; "on" or "server" keep PostgreSQL's JIT.
+        jit = env_str("STUDIO_POSTGRES_JIT", "off")
+        if jit not in {"off", "on", "server"}:
+            CONFIG_ERRORS.append(f"STUDIO_POSTGRES_JIT={jit!r} is not one of off, on or server.")
+        elif jit != "server":
+            _set_server_option(config, "jit", jit)
         if env_bool("STUDIO_POSTGRES_PREPARED_STATEMENTS", True):
             # Parameters bound by the server, and a statement run twice on a connection prepared
             # there: the hot statements (a metric's upsert, a run's look-up, a page of runs) are

@@ -33,7 +33,7 @@ def test_postgresql_keeps_every_acknowledged_write_unless_told_otherwise():
 
     relaxed = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_SYNCHRONOUS_COMMIT="off")
 
-    assert relaxed["options"]["options"] == "-c synchronous_commit=off -c random_page_cost=1.1"
+    assert relaxed["options"]["options"] == "-c synchronous_commit=off -c random_page_cost=1.1 -c jit=off"
     assert relaxed["errors"] == []
 
 
@@ -45,22 +45,32 @@ def test_an_unknown_synchronous_commit_value_is_a_configuration_error():
 
 
 def test_postgresql_s_planner_prices_random_reads_as_on_an_ssd_unless_told_otherwise():
-    assert settings_with(DATABASE_URL=PG_URL)["options"]["options"] == "-c random_page_cost=1.1"
+    assert settings_with(DATABASE_URL=PG_URL)["options"]["options"] == "-c random_page_cost=1.1 -c jit=off"
     assert settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST="2.5")["options"][
         "options"
-    ] == ("-c random_page_cost=2.5")
-    assert (
+    ] == ("-c random_page_cost=2.5 -c jit=off")
+    assert settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST="server")["options"][
         "options"
-        not in settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST="server")["options"]
-    )
+    ] == ("-c jit=off")
 
 
 @pytest.mark.parametrize("value", ["-1", "0", "fast", "1; DROP TABLE x", "inf", "nan"])
 def test_a_random_page_cost_that_is_not_a_positive_number_is_a_configuration_error(value):
     wrong = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_RANDOM_PAGE_COST=value)
 
-    assert "options" not in wrong["options"]
+    assert "random_page_cost" not in wrong["options"]["options"]
     assert any("STUDIO_POSTGRES_RANDOM_PAGE_COST" in error for error in wrong["errors"])
+
+
+def test_postgresql_compiles_no_query_to_machine_code_unless_told_otherwise():
+    assert settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_JIT="on")["options"]["options"].endswith(
+        "-c jit=on"
+    )
+    kept = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_JIT="server")["options"]["options"]
+    assert "jit" not in kept
+    wrong = settings_with(DATABASE_URL=PG_URL, STUDIO_POSTGRES_JIT="off -c statement_timeout=1")
+    assert "jit" not in wrong["options"]["options"]
+    assert any("STUDIO_POSTGRES_JIT" in error for error in wrong["errors"])
 
 
 def test_sqlite_leaves_checkpoints_to_the_web_workers_thread():
@@ -89,3 +99,13 @@ def test_a_connection_prepares_a_statement_it_runs_again(db):
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert "SELECT count(*) FROM tracking_workspace WHERE id > $1" in prepared
+
+
+def test_a_connection_runs_with_jit_and_random_page_cost_as_configured(db):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's settings")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('jit'), current_setting('random_page_cost')")
+        assert cursor.fetchone() == ("off", "1.1")
