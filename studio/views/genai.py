@@ -265,7 +265,6 @@ def issue(request: HttpRequest, workspace: Workspace, experiment_id: str, issue_
         root_causes=_strings(found.root_causes),
         categories=_strings(found.categories),
         metadata=sorted(found.metadata.items()) if isinstance(found.metadata, dict) else [],
-        last_seen=found.last_seen_at or found.created_at,
         trace_count=found.trace_count,
         trace_filter=f"issue.id = '{found.issue_id}'",
     )

@@ -47,6 +47,10 @@ class Issue(models.Model):
     def __str__(self) -> str:
         return self.issue_id
 
+    @property
+    def last_seen(self):
+        return self.last_seen_at or self.created_at
+
 
 def category_key(category: str) -> str:
     """What a category is searched by: case and surrounding spaces ignored, of fixed width

@@ -71,7 +71,9 @@ def _check_by(value: str, field: str) -> str:
     return value
 
 
-def _check_metadata(metadata: dict) -> dict[str, str]:
+def _check_metadata(metadata: object) -> dict[str, str]:
+    if not isinstance(metadata, dict):
+        raise InvalidParameterValue("'metadata' must be a map of strings to strings.")
     _check_count(metadata, "metadata")
     for key, value in metadata.items():
         if not isinstance(value, str):

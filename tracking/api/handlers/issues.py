@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tracking.errors import InvalidParameterValue
 from tracking.models import Issue
 from tracking.queries import issues as queries
 from tracking.queries.experiments import get_experiment
@@ -27,7 +26,7 @@ def issue_message(issue: Issue, trace_count: int | None = None, *, basic: bool =
         "status": issue.status,
         "created_timestamp": datetime_to_ms(issue.created_at),
         "last_updated_timestamp": datetime_to_ms(issue.updated_at),
-        "last_seen_timestamp": datetime_to_ms(issue.last_seen_at or issue.created_at),
+        "last_seen_timestamp": datetime_to_ms(issue.last_seen),
     }
     optional = {
         "severity": issue.severity,
@@ -44,20 +43,12 @@ def issue_message(issue: Issue, trace_count: int | None = None, *, basic: bool =
     }
 
 
-def _metadata(message: dict[str, Any]) -> dict | None:
-    metadata = message.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        raise InvalidParameterValue("'metadata' must be a map of strings to strings.")
-    return metadata
-
-
 @rpc("mlflow.issues.CreateIssue")
 def create_issue(call: ApiCall) -> dict[str, Any]:
     message = call.message
     source_run_id = message.get("source_run_id")
-    experiment = get_experiment(call.workspace, message["experiment_id"])
     issue = services.create_issue(
-        experiment=experiment,
+        experiment=get_experiment(call.workspace, message["experiment_id"]),
         name=message["name"],
         description=message["description"],
         status=message.get("status"),
@@ -69,7 +60,7 @@ def create_issue(call: ApiCall) -> dict[str, Any]:
         created_by=call.principal.username or message.get("created_by"),
         issue_id=message.get("issue_id") or None,
         last_seen_ms=message.get("last_seen_timestamp"),
-        metadata=_metadata(message),
+        metadata=message.get("metadata"),
     )
     return {"issue": issue_message(issue)}
 
@@ -92,7 +83,7 @@ def update_issue(call: ApiCall) -> dict[str, Any]:
         categories=message.get("categories"),
         last_seen_ms=message.get("last_seen_timestamp"),
         updated_by=call.principal.username or message.get("last_updated_by"),
-        metadata=_metadata(message),
+        metadata=message.get("metadata"),
         delete_metadata_keys=message.get("delete_metadata_keys"),
     )
     return {"issue": issue_message(issue)}
