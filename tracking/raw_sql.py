@@ -32,6 +32,17 @@ def fetch_rows(sql: str, params: list | tuple) -> list[tuple]:
         return cursor.fetchall()
 
 
+def one_of(values: list) -> tuple[str, list]:
+    """A condition's right side, "is one of these values", and its parameters: on PostgreSQL one
+    array parameter (`= ANY(%s)`), on SQLite a placeholder per value (`IN (%s, ...)`).
+    PostgreSQL receives, and plans with, each parameter apart: a page of 100 runs' data, its pks
+    bound in five places, took 5.5 ms with 500 parameters and 3.0 with five arrays. SQLite has no
+    arrays, and binds in-process."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
+
+
 @functools.cache
 def _c_timestamptz_loader() -> type | None:
     """psycopg's own loader of timestamptz text, written in C when psycopg's binary build is

@@ -20,7 +20,7 @@ from tracking.models import (
     RunTag,
     Workspace,
 )
-from tracking.raw_sql import aware, fetch_instance, fetch_rows, quote, table
+from tracking.raw_sql import aware, fetch_instance, fetch_rows, one_of, quote, table
 from tracking.search.paging import cut_page, decode_offset
 from tracking.search.runs import filter_and_order_runs
 from tracking.timed_cache import MISSING, TimedCache
@@ -106,10 +106,10 @@ class RunRecord:
 def load_runs(run_pks: list[int]) -> list[RunRecord]:
     """The runs with these pks, in this order, with params, tags, metrics and inputs."""
     records: dict[int, RunRecord] = {}
-    # Two queries per chunk; the data query binds each pk five times (SQLite allows 32,766).
+    # Two queries per chunk; on SQLite the data query binds each pk five times (it allows 32,766).
     for start in range(0, len(run_pks), _RUNS_PER_CHUNK):
-        chunk = run_pks[start : start + _RUNS_PER_CHUNK]
-        records.update(_with_data(_run_rows(f"r.id IN ({', '.join(['%s'] * len(chunk))})", chunk)))
+        condition, params = one_of(run_pks[start : start + _RUNS_PER_CHUNK])
+        records.update(_with_data(_run_rows(f"r.id {condition}", params)))
     return [records[pk] for pk in run_pks if pk in records]
 
 
@@ -164,13 +164,13 @@ def _with_data(rows: list[tuple]) -> dict[int, RunRecord]:
     and model links, read in one round trip (each costs one on PostgreSQL)."""
     records = {row[0]: _run_record(row) for row in rows}
     if records:
-        run_pks = list(records)
-        _fold_data(records, fetch_rows(_data_sql(f"IN ({', '.join(['%s'] * len(run_pks))})"), run_pks * 5))
+        condition, params = one_of(list(records))
+        _fold_data(records, fetch_rows(_data_sql(condition), params * 5))
     return records
 
 
 def _data_sql(run_condition: str) -> str:
-    """The data rows of the runs whose pk meets `run_condition` ("IN (...)", "= ..."). The child
+    """The data rows of the runs whose pk meets `run_condition` (`one_of`'s, "= ..."). The child
     tables are read with plain SQL: for a page of runs the ORM's query building and row handling
     would cost more than the database does. Every branch has the same columns: kind, run, key,
     text, number, timestamp, step, and five texts for a dataset."""
@@ -264,15 +264,57 @@ def search_runs(
     check_max_results(max_results)
     offset = decode_offset(page_token)
     numbers = [parse_experiment_number(experiment_id) for experiment_id in experiment_ids]
-    experiment_pks = list(
-        Experiment.objects.filter(workspace=workspace, number__in=numbers).values_list("pk", flat=True)
-    )
+    experiment_pks = _experiment_pks(workspace, numbers)
     if not experiment_pks:
         return RunPage([], None)
-    queryset = Run.objects.filter(
-        experiment_id__in=experiment_pks, lifecycle_stage__in=_VIEW_TYPES.get(run_view_type, ["active"])
-    )
-    queryset = filter_and_order_runs(queryset, filter_string, order_by or [])
-    run_pks = list(queryset.values_list("pk", flat=True)[offset : offset + max_results + 1])
-    run_pks, next_token = cut_page(run_pks, offset, max_results)
+    stages = tuple(_VIEW_TYPES.get(run_view_type, ["active"]))
+    sql, params = _run_search_sql(experiment_pks, stages, filter_string, tuple(order_by or ()))
+    # The page's bounds are written into the statement, as the ORM writes them: PostgreSQL plans
+    # the first page of an ordered search to stop early only when it knows the limit.
+    rows = fetch_rows(f"{sql} LIMIT {int(max_results) + 1} OFFSET {int(offset)}", params)
+    run_pks, next_token = cut_page([row[0] for row in rows], offset, max_results)
     return RunPage(load_runs(run_pks), next_token)
+
+
+def _experiment_pks(workspace: Workspace, numbers: list[int]) -> tuple[int, ...]:
+    """The pks of this workspace's experiments with these numbers, in pk order."""
+    if not numbers:
+        return ()
+    rows = fetch_rows(
+        f"SELECT id FROM {table(Experiment)} WHERE workspace_id = %s AND number IN "
+        f"({', '.join(['%s'] * len(numbers))}) ORDER BY id",
+        [workspace.pk, *numbers],
+    )
+    return tuple(row[0] for row in rows)
+
+
+# Filters longer than this are compiled on every call rather than kept: a client sending many
+# different long filters cannot fill a worker's memory.
+_KEPT_FILTER_LENGTH = 2_000
+
+
+def _run_search_sql(
+    experiment_pks: tuple[int, ...], stages: tuple[str, ...], filter_string: str, order_by: tuple[str, ...]
+) -> tuple[str, tuple]:
+    """The statement (without its page bounds) and parameters that find the pks of the runs of
+    these experiments and stages that pass the filter, in the requested order."""
+    if len(filter_string) > _KEPT_FILTER_LENGTH:
+        return _compiled_run_search(experiment_pks, stages, filter_string, order_by)
+    return _kept_run_search(experiment_pks, stages, filter_string, order_by)
+
+
+def _compiled_run_search(
+    experiment_pks: tuple[int, ...], stages: tuple[str, ...], filter_string: str, order_by: tuple[str, ...]
+) -> tuple[str, tuple]:
+    queryset = Run.objects.filter(experiment_id__in=experiment_pks, lifecycle_stage__in=stages)
+    queryset = filter_and_order_runs(queryset, filter_string, list(order_by))
+    sql, params = queryset.values_list("pk", flat=True).query.sql_with_params()
+    return sql, tuple(params)
+
+
+# The same search comes again and again: the MLflow UI refreshes its runs table every few
+# seconds, and a client pages through one. Building and compiling its ORM query cost more than
+# the database does to answer it (W4's first page of 5,000 runs: 2.5 of 8 ms); what a filter
+# compiles to depends on nothing but these arguments, and a filter that does not compile raises
+# and is not kept. Only the statement is kept: every call reads the runs afresh.
+_kept_run_search = functools.lru_cache(maxsize=256)(_compiled_run_search)
