@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
 from celery import shared_task
 from django.conf import settings
-from django.db import connection
+from django.db import OperationalError, connection
 
 from tracking.services.compute import record_heartbeat
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(name="studio.tasks.record_worker_heartbeat", ignore_result=True)
@@ -51,8 +54,7 @@ def refresh_planner_statistics() -> list[str]:
     if connection.vendor == "sqlite":
         # It may write (ANALYZE), so it takes SQLite's one write lock: once a minute is enough.
         if time.monotonic() - _sqlite_optimized[0] >= SQLITE_OPTIMIZE_SECONDS:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA optimize")
+            _optimize_sqlite()
             _sqlite_optimized[0] = time.monotonic()
         return []
     if connection.vendor != "postgresql":
@@ -67,6 +69,21 @@ def refresh_planner_statistics() -> list[str]:
         for name in stale:
             cursor.execute(f"ANALYZE {connection.ops.quote_name(name)}")
     return stale
+
+
+def _optimize_sqlite() -> None:
+    """`PRAGMA optimize` with ANALYZE sampling about 400 rows an index, as SQLite advises for it:
+    a full ANALYZE reads every row while it holds the write lock (243,000 metric points: 90 ms,
+    sampled 8; ten million would keep every writer waiting for seconds). A writer holding the
+    lock past the busy timeout makes this round give way, not fail: the next one will do."""
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA analysis_limit=400")
+            cursor.execute("PRAGMA optimize")
+    except OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        logger.info("SQLite's planner statistics wait for the next round: the database is busy")
 
 
 @shared_task(name="studio.tasks.refresh_planner_statistics", ignore_result=True)

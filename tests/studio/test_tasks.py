@@ -27,3 +27,33 @@ def test_tables_that_grew_get_fresh_planner_statistics(default_workspace):
         assert "tracking_run" not in refresh_planner_statistics()  # nothing changed since
     else:
         assert analysed == []
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite's PRAGMA optimize")
+@pytest.mark.django_db(transaction=True)
+def test_sqlite_statistics_are_sampled_and_give_way_to_a_writer_holding_the_lock(
+    default_workspace, monkeypatch, caplog
+):
+    import sqlite3
+
+    import studio.tasks as tasks
+
+    monkeypatch.setattr(tasks, "_sqlite_optimized", [-tasks.SQLITE_OPTIMIZE_SECONDS])
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout=50")
+    writer = sqlite3.connect(connection.settings_dict["NAME"], timeout=0.05, isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        assert refresh_planner_statistics() == []
+        assert "wait for the next round" in caplog.text
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA busy_timeout=5000")
+
+    monkeypatch.setattr(tasks, "_sqlite_optimized", [-tasks.SQLITE_OPTIMIZE_SECONDS])
+    refresh_planner_statistics()
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA analysis_limit")
+        assert cursor.fetchone() == (400,)

@@ -9,6 +9,7 @@ from django.db.models import F, Q
 
 from tracking.errors import InvalidParameterValue
 from tracking.models import Metric, Run, Workspace
+from tracking.raw_sql import one_of
 from tracking.search.paging import decode_token, encode_token, int64
 from tracking.validation import SEE_THE_DOCS, check_id_count
 
@@ -153,7 +154,7 @@ def get_metric_history_sampled(
         return []
     q = connection.ops.quote_name
     step_filter = f"AND {q('step')} BETWEEN %s AND %s" if start_step is not None else ""
-    placeholders = ", ".join(["%s"] * len(runs))
+    is_one_of_runs, run_params = one_of(list(runs))
     # Point i of n is kept when floor(k*(n-1)/(m-1)) = i for some k, i.e. when some multiple
     # of n-1 lies in [i*(m-1), (i+1)*(m-1)): ceil(i*(m-1)/(n-1)) <= floor(((i+1)*(m-1)-1)/(n-1)).
     # Integer division does the rounding; the first and last points always qualify.
@@ -164,13 +165,13 @@ def get_metric_history_sampled(
                        AS i,
                    COUNT(*) OVER (PARTITION BY {q("run_id")}) AS n
             FROM {q(Metric._meta.db_table)}
-            WHERE {q("run_id")} IN ({placeholders}) AND {q("key")} = %s {step_filter}
+            WHERE {q("run_id")} {is_one_of_runs} AND {q("key")} = %s {step_filter}
         ) sampled
         WHERE (%s = 1 AND i = n - 1)
            OR (%s > 1 AND (n <= %s OR ((i + 1) * (%s - 1) - 1) / (n - 1) >= (i * (%s - 1) + n - 2) / (n - 1)))
         ORDER BY run_id, i
     """
-    params: list = [*runs, key]
+    params: list = [*run_params, key]
     if start_step is not None:
         params += [start_step, end_step]
     params += [max_results] * 5
