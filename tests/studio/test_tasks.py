@@ -40,6 +40,8 @@ def test_sqlite_statistics_are_sampled_and_give_way_to_a_writer_holding_the_lock
 
     monkeypatch.setattr(tasks, "_sqlite_optimized", [-tasks.SQLITE_OPTIMIZE_SECONDS])
     with connection.cursor() as cursor:
+        cursor.execute("PRAGMA busy_timeout")
+        (configured_timeout,) = cursor.fetchone()
         cursor.execute("PRAGMA busy_timeout=50")
     writer = sqlite3.connect(connection.settings_dict["NAME"], timeout=0.05, isolation_level=None)
     try:
@@ -50,7 +52,7 @@ def test_sqlite_statistics_are_sampled_and_give_way_to_a_writer_holding_the_lock
         writer.execute("ROLLBACK")
         writer.close()
         with connection.cursor() as cursor:
-            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.execute(f"PRAGMA busy_timeout={int(configured_timeout)}")
 
     monkeypatch.setattr(tasks, "_sqlite_optimized", [-tasks.SQLITE_OPTIMIZE_SECONDS])
     refresh_planner_statistics()

@@ -280,10 +280,10 @@ def _experiment_pks(workspace: Workspace, numbers: list[int]) -> tuple[int, ...]
     """The pks of this workspace's experiments with these numbers, in pk order."""
     if not numbers:
         return ()
+    is_one_of_numbers, number_params = one_of(numbers)
     rows = fetch_rows(
-        f"SELECT id FROM {table(Experiment)} WHERE workspace_id = %s AND number IN "
-        f"({', '.join(['%s'] * len(numbers))}) ORDER BY id",
-        [workspace.pk, *numbers],
+        f"SELECT id FROM {table(Experiment)} WHERE workspace_id = %s AND number {is_one_of_numbers} ORDER BY id",
+        [workspace.pk, *number_params],
     )
     return tuple(row[0] for row in rows)
 
