@@ -140,11 +140,19 @@ class DeployedServer:
         return self.process is not None and self.process.poll() is None
 
     def stop(self) -> None:
-        if not self.alive:
+        self.ask_to_stop()
+        self.wait_stopped(time.monotonic() + STOP_TIMEOUT_SECONDS)
+
+    def ask_to_stop(self) -> None:
+        if self.alive:
+            self.process.send_signal(signal.SIGTERM)  # serve stops gunicorn and the worker
+
+    def wait_stopped(self, deadline: float) -> None:
+        """Waits for a server asked to stop until `deadline` (monotonic), then kills what is left."""
+        if self.process is None:
             return
-        self.process.send_signal(signal.SIGTERM)  # serve stops gunicorn and the worker, in order
         try:
-            self.process.wait(timeout=STOP_TIMEOUT_SECONDS)
+            self.process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
@@ -245,8 +253,13 @@ class ServerPool:
         return server
 
     def stop_all(self) -> None:
+        # All at once: each takes seconds to stop gracefully (the worker finishes its broker poll
+        # and its beat), which one after another cost the suite about a minute.
         for server in self.servers.values():
-            server.stop()
+            server.ask_to_stop()
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for server in self.servers.values():
+            server.wait_stopped(deadline)
 
 
 @pytest.fixture(scope="session")

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import re
+import subprocess
+import sys
 from contextlib import contextmanager
 
 import orjson
@@ -20,6 +22,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from studio.wsgi import application
+from tests.deployed import ROOT
 from tracking.api.spec import RPCS
 
 SECURITY_HEADERS = {
@@ -213,3 +216,21 @@ def test_a_host_that_is_not_allowed_is_refused_before_the_api_runs(default_works
     status, _, content = _call("/api/2.0/mlflow/experiments/create", {"name": "x"}, host="evil.example")
     assert status.startswith("400")
     assert b"experiment_id" not in content
+
+
+def test_loading_the_application_imports_every_view_and_leaves_no_connection_open():
+    """Gunicorn's master loads studio.wsgi before it forks its workers (preload_app): what it
+    imports, the workers share and need not import on their first request; a database
+    connection it left open, they would share too."""
+    probe = (
+        "import sys\n"
+        "from studio.wsgi import application\n"
+        "from django.db import connections\n"
+        "from django.urls import get_resolver\n"
+        "print('studio.urls' in sys.modules, get_resolver()._populated)\n"
+        "print([c.alias for c in connections.all(initialized_only=True) if c.connection is not None])\n"
+    )
+    answer = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120, check=True
+    ).stdout.splitlines()
+    assert answer == ["True True", "[]"]
