@@ -59,12 +59,15 @@ def get_wsgi_application() -> StudioWSGIHandler:
     from django.db import connections
 
     django.setup(set_prefix=False)
+    from tracking.api.router import ROUTES
+
     handler = StudioWSGIHandler()
     # Every URL configuration and view module imported now, not by each web worker's first
     # request: gunicorn's master loads this module before it forks (preload_app), so its workers
     # share those pages and answer their first request at once (it took a second and 45 MB of
     # each worker's own memory when imported there).
     get_resolver().reverse_dict  # noqa: B018 (touching it imports and indexes every pattern)
+    ROUTES.build()  # MLflow's API: its handler modules and their route table
     connections.close_all()  # nothing a forked worker could share
     return handler
 

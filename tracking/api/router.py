@@ -102,7 +102,10 @@ class _RouteTable:
         self._built = False
 
     def build(self) -> None:
-        # Handlers register on import of the handler modules; build once they all have.
+        # Handlers register on import of the handler modules; build once they all have (the
+        # first request, or studio.wsgi's loading in gunicorn's master).
+        if self._built:
+            return
         import registry.api.handlers  # noqa: F401
 
         from . import handlers  # noqa: F401
@@ -127,8 +130,7 @@ class _RouteTable:
         self._built = True
 
     def match(self, api_path: str) -> tuple[dict[str, Route], dict[str, str]]:
-        if not self._built:
-            self.build()
+        self.build()
         routes = self.static.get(api_path)
         if routes is not None:
             return routes, {}
