@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from queue import Empty
 
 import pytest
+from celery.worker import state as worker_state
 from django.conf import settings
-from kombu import Connection
+from kombu import Connection, Consumer, Queue
 from kombu.exceptions import ChannelError
 
 from studio import folder_broker
@@ -17,16 +19,34 @@ from studio.celery import app
 
 
 @pytest.fixture
-def channel(tmp_path):
+def connection(tmp_path):
     folder = tmp_path / "queue"
     folder.mkdir()
     options = {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}
     connection = Connection(
         "filesystem://localhost/", transport=folder_broker.Transport, transport_options=options
     )
-    channel = connection.channel()
-    yield channel
+    yield connection
     connection.release()
+
+
+@pytest.fixture
+def channel(connection):
+    return connection.channel()
+
+
+@pytest.fixture
+def received(connection):
+    """What a consumer of the queue "celery" on `connection` got, as a worker consumes it."""
+    bodies = []
+    consumer = Consumer(
+        connection,
+        queues=[Queue("celery")],
+        callbacks=[lambda body, message: (bodies.append(body), message.ack())],
+    )
+    consumer.consume()
+    yield bodies
+    consumer.cancel()
 
 
 def test_a_message_being_written_is_invisible_to_readers(channel, monkeypatch):
@@ -84,3 +104,42 @@ def test_a_failed_write_leaves_no_partial_file(channel, monkeypatch):
 def test_the_celery_app_sends_through_it_on_a_folder_broker():
     with app.connection_for_write() as connection:
         assert isinstance(connection.transport, folder_broker.Transport)
+
+
+def test_a_message_sent_while_a_worker_waits_reaches_it_within_a_tenth_of_a_second(connection, received):
+    sent = {}
+
+    def send_later():
+        time.sleep(0.3)
+        sent["at"] = time.monotonic()
+        connection.channel()._put("celery", {"body": '"job"', "content-type": "application/json",
+                                             "content-encoding": "utf-8", "headers": {},
+                                             "properties": {"delivery_tag": "1", "delivery_info": {}}})  # fmt: skip
+
+    sender = threading.Thread(target=send_later)
+    sender.start()
+    connection.drain_events(timeout=5)
+    waited = time.monotonic() - sent["at"]
+    sender.join()
+
+    assert received == ["job"]
+    assert waited < folder_broker.POLLING_SECONDS + 0.1
+
+
+def test_a_worker_with_nothing_to_take_waits_as_long_as_it_asked(connection, received):
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        connection.drain_events(timeout=0.6)
+    assert time.monotonic() - started >= 0.6
+    assert received == []
+
+
+@pytest.mark.parametrize("flag", ["should_stop", "should_terminate"])
+def test_a_worker_asked_to_stop_stops_waiting_for_messages(connection, received, monkeypatch, flag):
+    # Celery's loop asks for 2 s of messages at a time and looks at its stop flag in between;
+    # the flag holds the exit code, 0 for a Ctrl-C.
+    monkeypatch.setattr(worker_state, flag, 0)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        connection.drain_events(timeout=2.0)
+    assert time.monotonic() - started < folder_broker.STOP_CHECK_SECONDS + 0.2
