@@ -80,6 +80,30 @@ def flush_outlasts_background_work():
     flush.Command.handle = original
 
 
+@pytest.fixture(scope="session", autouse=True)
+def flush_by_delete_on_postgresql():
+    """PostgreSQL empties the database after each transactional test with DELETE, not TRUNCATE.
+
+    A TRUNCATE of all 69 tables gives each a new file: 240-410 ms, after every test that drives a
+    deployed server (about five minutes of the suite); deleting the few rows a test leaves takes
+    10-20 ms. The foreign keys Django makes are deferred to the commit, so the order does not
+    matter. A test that asks for its sequences reset keeps Django's TRUNCATE ... RESTART IDENTITY."""
+    from django.core.management.commands import flush
+
+    original = flush.sql_flush
+
+    def sql_flush(style, connection, reset_sequences=True, allow_cascade=False):
+        if connection.vendor != "postgresql" or reset_sequences:
+            return original(style, connection, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
+        tables = connection.introspection.django_table_names(only_existing=True, include_views=False)
+        quote = connection.ops.quote_name
+        return ["SET CONSTRAINTS ALL DEFERRED", *(f"DELETE FROM {quote(table)}" for table in sorted(tables))]
+
+    flush.sql_flush = sql_flush
+    yield
+    flush.sql_flush = original
+
+
 def ensure_default_workspace():
     """What migrations 0002 and 0009 create; transactional tests flush it away between tests."""
     from django.utils import timezone
