@@ -68,7 +68,8 @@ def test_serve_runs_the_api_and_a_worker_and_stops_everything_on_ctrl_c(served):
             return False
 
     wait_for(healthy, 60, f"/health ({served.log_path.read_text()[-2000:]})")
-    assert f"Tracking URI:  {served.url}" in served.log_path.read_text()
+    # The banner comes once the worker is started too, which can be just after the first answer.
+    wait_for(lambda: f"Tracking URI:  {served.url}" in served.log_path.read_text(), 30, "the banner")
 
     subprocess.run([sys.executable, "-c", SEED_SNIPPET.format(uri=served.url)], check=True, timeout=120)
     experiment = requests.get(
